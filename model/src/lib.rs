@@ -1,0 +1,19 @@
+//! The shared event model of privtrail: pure data, no I/O.
+//!
+//! Every source (Entra ID, Windows, endpoint tags, privtrail itself) is normalized into an [`Event`]
+//! (SPEC §2). An event's [`Action`] is the vocabulary users query by; its [`EventId`] is stable, derived
+//! from the source and the record's native id, and is the dedupe key of the store.
+//! [`privilege`] knows which Windows groups are privileged. [`Reject`] describes a record that could
+//! not be normalized, with where it came from.
+//!
+//! Crates that ingest, store, evaluate or deliver events depend on this crate and on nothing else of
+//! privtrail's; keep it free of I/O and heavy dependencies.
+
+mod action;
+mod event;
+mod id;
+pub mod privilege;
+
+pub use action::{Action, UnknownAction};
+pub use event::{Event, Outcome, Reject, Source};
+pub use id::EventId;

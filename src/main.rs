@@ -1,1 +1,80 @@
-fn main() {}
+//! `privtrail`: the binary. CLI, configuration and the commands that tie the library crates
+//! together. Only this crate knows about clap, the config file and process exit codes.
+
+mod cli;
+mod demo;
+mod cmd;
+mod config;
+mod import;
+mod time;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use cli::{Cli, LogFormat};
+
+/// An error caused by how privtrail was called (bad arguments, query or config): exit status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    init_logging(cli.log_format);
+    match cmd::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+/// 2 for bad usage, queries or configuration; 1 for everything else.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if cause.is::<UsageError>() {
+            return 2;
+        }
+        if let Some(privtrail_store::StoreError::InvalidQuery { .. }) = cause.downcast_ref() {
+            return 2;
+        }
+    }
+    1
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PRIVTRAIL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// `--data-dir`, else the platform's data directory.
+pub fn data_dir(cli_value: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(d) = cli_value {
+        return Ok(d);
+    }
+    directories::ProjectDirs::from("", "", "privtrail")
+        .map(|p| p.data_dir().to_path_buf())
+        .ok_or_else(|| {
+            anyhow::Error::new(UsageError(
+                "cannot determine a data directory: pass --data-dir or set PRIVTRAIL_DATA_DIR".into(),
+            ))
+        })
+}

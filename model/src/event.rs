@@ -69,8 +69,10 @@ impl Outcome {
 pub struct Event {
     pub id: EventId,
     /// When it happened, UTC.
+    #[serde(with = "crate::time::serde_time")]
     pub time: DateTime<Utc>,
     /// When privtrail read it.
+    #[serde(with = "crate::time::serde_time")]
     pub ingested_at: DateTime<Utc>,
     pub source: Source,
     pub tenant: Option<String>,
@@ -89,6 +91,7 @@ pub struct Event {
     pub privilege_id: Option<String>,
     /// `/`, a directory scope, or the host.
     pub scope: Option<String>,
+    #[serde(default, with = "crate::time::serde_opt_time")]
     pub expires_at: Option<DateTime<Utc>>,
     pub justification: Option<String>,
     pub correlation_id: Option<String>,

@@ -13,7 +13,9 @@ mod action;
 mod event;
 mod id;
 pub mod privilege;
+mod time;
 
 pub use action::{Action, UnknownAction};
 pub use event::{Event, Outcome, Reject, Source};
 pub use id::EventId;
+pub use time::format_time;

@@ -1,1 +1,46 @@
+//! The privtrail store: SQLite as the source of truth, a tantivy index derived from it.
+//!
+//! # Main types
+//!
+//! * [`Store`] opens a data directory (`privtrail.db` + `index/`), serves searches
+//!   ([`Store::search`], [`Store::count`]), integrity checks ([`Store::verify`]) and maintenance
+//!   ([`Store::reindex`], [`Store::stats`], [`Store::rejects`]). It is `Send + Sync`.
+//! * [`Writer`], from [`Store::writer`], is the only writer: each batch of events, rejects and an
+//!   optional collector checkpoint is one SQLite transaction; new events are then indexed by a
+//!   background thread that commits tantivy every few seconds.
+//! * [`SearchRequest`] is a query in tantivy syntax (plus wildcards, see [`query`](crate::query))
+//!   with a time window and a limit; [`VerifyReport`] is the result of walking the hash chain.
+//!
+//! # Invariants
+//!
+//! * **SQLite is the source of truth, the tantivy index is derived.** Everything can be rebuilt
+//!   from SQLite ([`Store::reindex`]); the index never holds an event SQLite does not. Searches
+//!   find seqs in tantivy and load the events from SQLite.
+//! * The index records the last SQLite `seq` it covers in its commit payload; opening the store
+//!   or a writer indexes whatever is missing, so a crash (or a writer dropped without
+//!   [`Writer::commit`]) loses nothing from search.
+//! * `events.seq` is the chain order; `events.id` is the dedupe key. Each stored event's hash
+//!   covers the previous hash and its canonical form ([`chain`](crate::chain) documents it); a
+//!   duplicate does not advance the chain.
+//! * A checkpoint is written in the same transaction as the events it covers.
+//!
+//! # Layout
+//!
+//! `sqlite/` (connections, migrations, row codecs), `index/` (schema, indexing thread, search),
+//! `query.rs` (query language), `chain.rs` (hashing and verification), `timefmt.rs` (time
+//! encodings), `store.rs` and `writer.rs` (the public types).
 
+pub mod chain;
+mod error;
+mod index;
+pub mod query;
+mod sqlite;
+mod store;
+pub mod timefmt;
+mod types;
+mod writer;
+
+pub use error::StoreError;
+pub use store::Store;
+pub use types::{BrokenLink, SearchRequest, StoreStats, StoredReject, VerifyReport, WriteStats};
+pub use writer::Writer;

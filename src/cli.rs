@@ -1,0 +1,161 @@
+//! Command-line interface (SPEC §7). Only this module and `main` know about clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "privtrail",
+    version,
+    about = "Audit temporary admin access: Entra ID PIM and Windows local admin, one searchable trail",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Where the store lives (SQLite database and search index).
+    #[arg(long, global = true, env = "PRIVTRAIL_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Configuration file (TOML).
+    #[arg(long, global = true, env = "PRIVTRAIL_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log output format (logs go to stderr; level from PRIVTRAIL_LOG, default `warn`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import Windows event files: EVTX, JSON lines (Winlogbeat, NXLog; plain or gzipped), Event XML.
+    Ingest(IngestArgs),
+    /// Search stored events (tantivy query syntax over the event fields; `*` matches all).
+    Search(SearchArgs),
+    /// Check the SHA-256 chain over all stored events and report the first broken link.
+    Verify,
+    /// Rebuild the search index from the database.
+    Reindex,
+    /// Simulate an estate, import it with the real importer and show what privtrail finds.
+    Demo(DemoArgs),
+    /// Measure performance.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// Configuration file commands.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files, folders (read recursively) or glob patterns.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+
+    /// Input format; `auto` detects it per file from its content.
+    #[arg(long, default_value = "auto")]
+    pub format: privtrail_ingest::Format,
+
+    /// Event log channels to keep (repeatable); records of other channels are counted as skipped.
+    /// Default: the config's `[ingest] channels`, else Security, System and ForwardedEvents.
+    #[arg(long = "channel", value_name = "NAME")]
+    pub channels: Vec<String>,
+
+    /// Print the summary as one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The query, e.g. `action:group.member.added AND privilege_id:"S-1-5-32-544"`.
+    pub query: String,
+
+    /// Only events at or after T (RFC 3339, a date, or relative like `24h`, `7d`).
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+
+    /// Only events before T (same forms as --since).
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
+
+    /// At most N events (newest first).
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub limit: usize,
+
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+
+    /// Print only the number of matching events.
+    #[arg(long)]
+    pub count: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Exit when done instead of serving the web UI.
+    #[arg(long)]
+    pub no_serve: bool,
+
+    /// Seed of the simulated estate (the same seed gives the same estate).
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+
+    /// Number of simulated Windows machines.
+    #[arg(long, default_value_t = 6)]
+    pub machines: usize,
+
+    /// Days of simulated activity, ending now.
+    #[arg(long, default_value_t = 5)]
+    pub days: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// End-to-end ingest throughput (read, parse, normalize, SQLite, tantivy committed) and peak RSS.
+    Ingest(BenchIngestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchIngestArgs {
+    /// Number of generated events (Winlogbeat 8 JSON lines).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+
+    /// EVTX file to import repeatedly (each copy under another host name, so nothing dedupes).
+    #[arg(long, default_value = "../shared/data/evtx/security.evtx")]
+    pub evtx: PathBuf,
+
+    /// How many copies of the EVTX file to import.
+    #[arg(long, default_value_t = 200)]
+    pub evtx_repeat: u32,
+
+    /// Working folder (default: a temporary folder, removed afterwards).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration file without touching the network or the store.
+    Check,
+}

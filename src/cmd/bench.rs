@@ -1,0 +1,145 @@
+//! `privtrail bench ingest`: end-to-end ingest throughput (read, parse, normalize, SQLite, tantivy
+//! committed) and peak resident memory, on generated events and on a real EVTX file repeated.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use privtrail_ingest::{Batch, Options};
+use privtrail_model::{EventId, Source};
+use serde::Serialize;
+
+use crate::cli::{BenchCommand, BenchIngestArgs};
+use crate::config::Config;
+use crate::import;
+
+#[derive(Debug, Serialize)]
+struct Run {
+    workload: String,
+    records: u64,
+    stored: u64,
+    seconds: f64,
+    events_per_sec: f64,
+    peak_rss_mb: Option<f64>,
+}
+
+pub fn run(cmd: BenchCommand, config: &Config) -> Result<ExitCode> {
+    match cmd {
+        BenchCommand::Ingest(args) => ingest(&args, config),
+    }
+}
+
+fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
+    let _tmp;
+    let work: PathBuf = match &args.work_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            d.clone()
+        }
+        None => {
+            let t = tempfile::Builder::new().prefix("privtrail-bench-").tempdir()?;
+            let p = t.path().to_path_buf();
+            _tmp = t;
+            p
+        }
+    };
+    let opts = super::ingest_options(config, &[]);
+    let mut runs = Vec::new();
+
+    if args.events > 0 {
+        let file = work.join("generated.jsonl");
+        eprintln!("writing {} generated events to {} …", args.events, file.display());
+        let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(&file)?);
+        crate::demo::write_bulk_jsonl(args.events, 42, &mut w)?;
+        w.flush()?;
+        drop(w);
+        let label = format!("generated Winlogbeat JSON lines ({} events)", args.events);
+        runs.push(measure(&label, &work.join("store-generated"), &[file], &opts, None)?);
+    }
+
+    if args.evtx_repeat > 0 {
+        if !args.evtx.is_file() {
+            bail!("EVTX file {} not found (pass --evtx)", args.evtx.display());
+        }
+        let files = vec![args.evtx.clone(); args.evtx_repeat as usize];
+        // Each copy gets its own stream id, so copies are stored instead of deduplicated.
+        let salt = |idx: usize, batch: &mut Batch| {
+            for e in &mut batch.events {
+                let host = format!("{}#{idx}", e.host.as_deref().unwrap_or(""));
+                e.id = EventId::native(Source::Windows, &host, e.id.as_str());
+                e.host = Some(host);
+            }
+        };
+        let label = format!(
+            "{} x{}",
+            args.evtx.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+            args.evtx_repeat
+        );
+        runs.push(measure(&label, &work.join("store-evtx"), &files, &opts, Some(&salt))?);
+    }
+
+    if args.json {
+        for r in &runs {
+            println!("{}", serde_json::to_string(r)?);
+        }
+    } else {
+        println!("{:<52} {:>10} {:>10} {:>8} {:>10} {:>9}", "workload", "records", "stored", "seconds", "events/s", "peak RSS");
+        for r in &runs {
+            println!(
+                "{:<52} {:>10} {:>10} {:>8.2} {:>10.0} {:>9}",
+                r.workload,
+                r.records,
+                r.stored,
+                r.seconds,
+                r.events_per_sec,
+                r.peak_rss_mb.map(|m| format!("{m:.0} MB")).unwrap_or_else(|| "n/a".into())
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn measure(
+    label: &str,
+    store_dir: &Path,
+    files: &[PathBuf],
+    opts: &Options,
+    hook: Option<import::BatchHook<'_>>,
+) -> Result<Run> {
+    if store_dir.exists() {
+        std::fs::remove_dir_all(store_dir)
+            .with_context(|| format!("cannot clear {}", store_dir.display()))?;
+    }
+    let store = super::open_store(store_dir)?;
+    reset_peak_rss();
+    eprintln!("importing: {label} …");
+    let started = Instant::now();
+    let specs: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    let summary = import::import(&store, &specs, opts, true, hook)?;
+    let seconds = started.elapsed().as_secs_f64();
+    if summary.failed_inputs() > 0 {
+        bail!("the benchmark input could not be read: {:?}", summary.files[0].failed);
+    }
+    Ok(Run {
+        workload: label.to_owned(),
+        records: summary.total.records,
+        stored: summary.total.stored,
+        seconds,
+        events_per_sec: summary.total.stored as f64 / seconds,
+        peak_rss_mb: peak_rss_mb(),
+    })
+}
+
+/// Linux: writing 5 to clear_refs resets the peak (VmHWM), so each workload reports its own.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}

@@ -1,0 +1,65 @@
+//! One module per command; `run` dispatches.
+
+mod bench;
+mod demo;
+mod ingest;
+mod maintenance;
+mod search;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use privtrail_store::Store;
+
+use crate::cli::{Cli, Command, ConfigCommand};
+use crate::config::Config;
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref())
+        .map_err(|e| anyhow::Error::new(crate::UsageError(format!("{e:#}"))))?;
+    match cli.command {
+        Command::Config(ConfigCommand::Check) => {
+            let what = cli
+                .config
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "(no config file: defaults)".into());
+            println!("config ok: {what}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(args) => demo::run(&args, &config, cli.data_dir),
+        Command::Bench(b) => bench::run(b, &config),
+        command => {
+            let dir = crate::data_dir(cli.data_dir)?;
+            let store = open_store(&dir)?;
+            match command {
+                Command::Ingest(args) => ingest::run(&store, &args, &config),
+                Command::Search(args) => search::run(&store, &args),
+                Command::Verify => maintenance::verify(&store),
+                Command::Reindex => maintenance::reindex(&store),
+                Command::Config(_) | Command::Demo(_) | Command::Bench(_) => {
+                    unreachable!("handled above")
+                }
+            }
+        }
+    }
+}
+
+pub fn open_store(dir: &std::path::Path) -> Result<Store> {
+    Store::open(dir).with_context(|| format!("cannot open the store in {}", dir.display()))
+}
+
+/// The importer's options from the config and command line.
+pub fn ingest_options(config: &Config, channels: &[String]) -> privtrail_ingest::Options {
+    let mut opts = privtrail_ingest::Options::default();
+    if !channels.is_empty() {
+        opts.channels = channels.to_vec();
+    } else if !config.ingest.channels.is_empty() {
+        opts.channels = config.ingest.channels.clone();
+    }
+    if let Some(b) = config.ingest.batch_size {
+        opts.batch_size = b;
+    }
+    opts.extra_privileged_groups = config.policy.privileged_groups.clone();
+    opts
+}

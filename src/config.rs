@@ -1,0 +1,122 @@
+//! The configuration file (SPEC §7.1): TOML, every section optional, unknown keys rejected,
+//! `${ENV}` expanded in strings. One struct per component; `validate` runs before anything starts.
+//!
+//! Only the sections that this version acts on are accepted; later components add theirs.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub ingest: IngestConfig,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+}
+
+/// `[ingest]`: how Windows event files are read.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Event log channels kept (case-insensitive); others are read and counted as skipped.
+    /// Default: Security, System, ForwardedEvents.
+    #[serde(default)]
+    pub channels: Vec<String>,
+    /// Records per storage transaction (default 2048).
+    pub batch_size: Option<usize>,
+}
+
+/// `[policy]`: what counts as privileged.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Names of further privileged Windows groups that have no well-known SID (e.g. `DnsAdmins`).
+    #[serde(default)]
+    pub privileged_groups: Vec<String>,
+}
+
+impl Config {
+    /// Reads, expands and validates the file; `None` gives the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let expanded = expand_env(&text, |name| std::env::var(name).ok())
+            .with_context(|| format!("in config file {}", path.display()))?;
+        let config: Config = toml::from_str(&expanded)
+            .with_context(|| format!("invalid config file {}", path.display()))?;
+        config
+            .validate()
+            .with_context(|| format!("invalid config file {}", path.display()))?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.ingest.batch_size == Some(0) {
+            bail!("[ingest] batch_size must be at least 1");
+        }
+        if self.ingest.channels.iter().any(|c| c.trim().is_empty()) {
+            bail!("[ingest] channels: a channel name is empty");
+        }
+        if self.policy.privileged_groups.iter().any(|c| c.trim().is_empty()) {
+            bail!("[policy] privileged_groups: a group name is empty");
+        }
+        Ok(())
+    }
+}
+
+/// Replaces `${NAME}` with the variable's value; `$${` is a literal `${`. A missing variable is an
+/// error naming it (a silently empty secret is worse than a clear failure).
+fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find("${") {
+        if rest[..pos].ends_with('$') {
+            out.push_str(&rest[..pos - 1]);
+            out.push_str("${");
+            rest = &rest[pos + 2..];
+            continue;
+        }
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 2..];
+        let Some(end) = after.find('}') else {
+            bail!("unterminated ${{ at byte {}", text.len() - rest.len() + pos);
+        };
+        let name = &after[..end];
+        match lookup(name) {
+            Some(v) => out.push_str(&v),
+            None => bail!("environment variable {name} is not set"),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_expansion() {
+        let look = |n: &str| (n == "A").then(|| "x".to_owned());
+        assert_eq!(expand_env("a=${A} b", look).unwrap(), "a=x b");
+        assert_eq!(expand_env("lit $${A}", look).unwrap(), "lit ${A}");
+        assert!(expand_env("${B}", look).unwrap_err().to_string().contains("B is not set"));
+        assert!(expand_env("${A", look).is_err());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = toml::from_str::<Config>("[ingest]\nchanel = []\n").unwrap_err();
+        assert!(err.to_string().contains("chanel"), "{err}");
+        let ok: Config = toml::from_str("[policy]\nprivileged_groups = [\"DnsAdmins\"]\n").unwrap();
+        assert_eq!(ok.policy.privileged_groups, ["DnsAdmins"]);
+    }
+}

@@ -1,0 +1,65 @@
+//! Times and durations as users type them: RFC 3339, a plain date, or relative (`24h`, `7d`).
+
+use anyhow::{Result, anyhow, bail};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+/// A duration like `90s`, `15m`, `8h`, `7d`, `2w`.
+pub fn parse_duration(s: &str) -> Result<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: i64 = num
+        .parse()
+        .map_err(|_| anyhow!("invalid duration {s:?}: expected a number and a unit, like 15m or 7d"))?;
+    let d = match unit {
+        "s" => Duration::try_seconds(n),
+        "m" => Duration::try_minutes(n),
+        "h" => Duration::try_hours(n),
+        "d" => Duration::try_days(n),
+        "w" => Duration::try_weeks(n),
+        _ => bail!("invalid duration {s:?}: the unit must be one of s, m, h, d, w"),
+    };
+    d.ok_or_else(|| anyhow!("duration {s:?} is out of range"))
+}
+
+/// A point in time: RFC 3339 (`2016-07-10T00:00:00Z`), a date (`2016-07-10`, midnight UTC), or a
+/// duration before `now` (`24h`).
+pub fn parse_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        if let Some(t) = d.and_hms_opt(0, 0, 0) {
+            return Ok(t.and_utc());
+        }
+    }
+    match parse_duration(s) {
+        Ok(d) => now
+            .checked_sub_signed(d)
+            .ok_or_else(|| anyhow!("time {s:?} is out of range")),
+        Err(_) => bail!(
+            "invalid time {s:?}: use RFC 3339 (2016-07-10T00:00:00Z), a date (2016-07-10) or a duration before now (24h, 7d)"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        let now = parse_time("2020-01-02T00:00:00Z", Utc::now()).unwrap();
+        assert_eq!(parse_time("24h", now).unwrap().to_rfc3339(), "2020-01-01T00:00:00+00:00");
+        assert_eq!(parse_time("2016-07-10", now).unwrap().to_rfc3339(), "2016-07-10T00:00:00+00:00");
+        assert_eq!(
+            parse_time("2016-07-10T02:00:00+02:00", now).unwrap().to_rfc3339(),
+            "2016-07-10T00:00:00+00:00"
+        );
+        assert_eq!(parse_duration("15m").unwrap(), Duration::minutes(15));
+        assert!(parse_time("yesterday", now).is_err());
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("h").is_err());
+    }
+}

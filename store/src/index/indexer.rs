@@ -1,0 +1,209 @@
+//! The indexing thread: owns the single tantivy `IndexWriter`.
+//!
+//! The [`crate::Writer`] commits each batch to SQLite on the caller's thread and then hands the
+//! batch's documents to this thread through a bounded channel, so SQLite inserts and tantivy
+//! indexing run in parallel (NOTES.md: ~12 µs and ~18 µs per event; neither may wait for the
+//! other). tantivy's own worker threads do the tokenizing; this thread feeds them and commits
+//! every few seconds (never per batch), with the last seq as the commit payload. A full channel
+//! blocks the writer: that is the backpressure that keeps memory bounded when indexing lags.
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tantivy::{IndexWriter, TantivyDocument};
+
+use super::IndexState;
+use crate::StoreError;
+
+/// Commit at least this often while documents are pending.
+pub const COMMIT_INTERVAL: Duration = Duration::from_secs(5);
+/// ...or after this many documents, whichever comes first.
+pub const COMMIT_DOCS: u64 = 500_000;
+/// Batches in flight between the writer and this thread.
+const CHANNEL_BATCHES: usize = 8;
+/// How often the thread wakes up to check the commit interval when idle.
+const TICK: Duration = Duration::from_millis(500);
+
+enum Msg {
+    Docs {
+        docs: Vec<TantivyDocument>,
+        last_seq: i64,
+    },
+    Commit(SyncSender<Result<(), String>>),
+}
+
+/// Handle to the indexing thread. Dropping it commits pending documents and joins the thread
+/// (which releases the index lock).
+pub struct Indexer {
+    tx: Option<SyncSender<Msg>>,
+    handle: Option<JoinHandle<()>>,
+    failure: Arc<Mutex<Option<String>>>,
+    warned: bool,
+}
+
+impl std::fmt::Debug for Indexer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Indexer")
+            .field("running", &self.handle.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Indexer {
+    /// Starts the thread. `last_seq` is the seq the index is (or, once committed, will be) up to;
+    /// `dirty` says whether `writer` already holds uncommitted changes (from a catch-up).
+    pub fn spawn(
+        writer: IndexWriter,
+        state: IndexState,
+        last_seq: i64,
+        dirty: bool,
+    ) -> Result<Indexer, StoreError> {
+        let (tx, rx) = mpsc::sync_channel(CHANNEL_BATCHES);
+        let failure = Arc::new(Mutex::new(None));
+        let thread_failure = Arc::clone(&failure);
+        let dir = state.dir.clone();
+        let handle = std::thread::Builder::new()
+            .name("privtrail-indexer".into())
+            .spawn(move || {
+                let mut worker = Worker {
+                    writer,
+                    state,
+                    last_seq,
+                    dirty,
+                    pending: 0,
+                    last_commit: Instant::now(),
+                };
+                if let Err(e) = worker.run(rx) {
+                    tracing::error!(error = %e, "search indexing stopped; run `reindex` or reopen");
+                    if let Ok(mut f) = thread_failure.lock() {
+                        *f = Some(e.to_string());
+                    }
+                }
+            })
+            .map_err(StoreError::io("spawn indexer thread", dir))?;
+        Ok(Indexer {
+            tx: Some(tx),
+            handle: Some(handle),
+            failure,
+            warned: false,
+        })
+    }
+
+    /// Hands documents (already committed to SQLite, in seq order) to the thread. Never fails:
+    /// if indexing stopped, the events are safe in SQLite and the next open catches up.
+    pub fn send(&mut self, docs: Vec<TantivyDocument>, last_seq: i64) {
+        let sent = self
+            .tx
+            .as_ref()
+            .is_some_and(|tx| tx.send(Msg::Docs { docs, last_seq }).is_ok());
+        if !sent && !self.warned {
+            self.warned = true;
+            tracing::warn!(
+                "search indexing is not running; events are stored but not yet searchable"
+            );
+        }
+    }
+
+    /// Commits everything sent so far and makes it visible to searches.
+    pub fn commit(&self) -> Result<(), StoreError> {
+        let (reply_tx, reply_rx) = mpsc::sync_channel(1);
+        let sent = self
+            .tx
+            .as_ref()
+            .is_some_and(|tx| tx.send(Msg::Commit(reply_tx)).is_ok());
+        let result = if sent { reply_rx.recv().ok() } else { None };
+        match result {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(StoreError::IndexerStopped(e)),
+            None => Err(StoreError::IndexerStopped(self.failure_message())),
+        }
+    }
+
+    fn failure_message(&self) -> String {
+        self.failure
+            .lock()
+            .ok()
+            .and_then(|f| f.clone())
+            .unwrap_or_else(|| "the indexing thread exited".to_owned())
+    }
+
+    /// Closes the channel (the thread commits what is pending) and waits for the thread.
+    pub fn shutdown(&mut self) {
+        self.tx = None;
+        if let Some(h) = self.handle.take()
+            && h.join().is_err()
+        {
+            tracing::error!("search indexing thread panicked");
+        }
+    }
+}
+
+impl Drop for Indexer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+struct Worker {
+    writer: IndexWriter,
+    state: IndexState,
+    last_seq: i64,
+    dirty: bool,
+    pending: u64,
+    last_commit: Instant,
+}
+
+impl Worker {
+    fn run(&mut self, rx: Receiver<Msg>) -> Result<(), StoreError> {
+        loop {
+            match rx.recv_timeout(TICK) {
+                Ok(Msg::Docs { docs, last_seq }) => {
+                    self.pending += docs.len() as u64;
+                    self.dirty = true;
+                    for doc in docs {
+                        self.writer
+                            .add_document(doc)
+                            .map_err(StoreError::index(&self.state.dir, "add document"))?;
+                    }
+                    self.last_seq = last_seq;
+                    if self.pending >= COMMIT_DOCS || self.last_commit.elapsed() >= COMMIT_INTERVAL
+                    {
+                        self.commit()?;
+                    }
+                }
+                Ok(Msg::Commit(reply)) => {
+                    let result = self.commit();
+                    let _ = reply.send(result.as_ref().map_err(|e| e.to_string()).copied());
+                    result?;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.dirty && self.last_commit.elapsed() >= COMMIT_INTERVAL {
+                        self.commit()?;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return self.commit(),
+            }
+        }
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        self.last_commit = Instant::now();
+        if !self.dirty {
+            return Ok(());
+        }
+        let started = Instant::now();
+        super::commit(&mut self.writer, self.last_seq, &self.state.dir)?;
+        tracing::debug!(
+            docs = self.pending, seq = self.last_seq, took_ms = started.elapsed().as_millis() as u64,
+            "index committed"
+        );
+        self.dirty = false;
+        self.pending = 0;
+        if let Err(e) = self.state.reader.reload() {
+            tracing::warn!(error = %e, "index reader reload failed");
+        }
+        Ok(())
+    }
+}

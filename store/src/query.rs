@@ -1,0 +1,207 @@
+//! The search language: tantivy's query syntax over the indexed event fields, plus wildcards.
+//!
+//! tantivy's `QueryParser` handles fields, phrases, `AND`/`OR`/`NOT`, `+`/`-`, ranges and `*`
+//! alone (everything). It has no wildcard terms, so the query is first parsed with
+//! `tantivy::query_grammar` and every unquoted term containing `*` (`target:*1001`, `host:win*`,
+//! `actor:*ir*`) is rewritten into a regex leaf over the lowercased terms of its field (keyword
+//! fields hold one lowercased token per value, so this is a case-insensitive match of the whole
+//! value). A wildcard without a field runs over the default fields; `field:*` alone means "has a
+//! value". Explicit regexes (`actor:/adm.*/`) are allowed too and see lowercased terms.
+//!
+//! Free-text terms are ANDed (`alice administrators` needs both): reviewers narrow searches.
+
+use std::ops::Bound;
+
+use chrono::{DateTime, Utc};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery};
+use tantivy::query_grammar::{self, Delimiter, UserInputAst, UserInputLeaf};
+use tantivy::{Index, Term};
+
+use crate::StoreError;
+use crate::index::Fields;
+use crate::index::schema::{DEFAULT_FIELDS, KEYWORD_FIELDS};
+
+/// Builds the tantivy query for a request's text and time window.
+pub fn build(
+    index: &Index,
+    fields: &Fields,
+    text: &str,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+) -> Result<Box<dyn Query>, StoreError> {
+    let invalid = |reason: String| StoreError::InvalidQuery {
+        query: text.to_owned(),
+        reason,
+    };
+    let base: Box<dyn Query> = if text.trim().is_empty() {
+        Box::new(AllQuery)
+    } else {
+        let ast = query_grammar::parse_query(text).map_err(|_| invalid(syntax_error(text)))?;
+        let ast = rewrite(ast);
+        let mut parser = QueryParser::for_index(
+            index,
+            DEFAULT_FIELDS
+                .iter()
+                .filter_map(|n| index.schema().get_field(n).ok())
+                .collect(),
+        );
+        parser.set_conjunction_by_default();
+        parser.allow_regexes();
+        parser
+            .build_query_from_user_input_ast(ast)
+            .map_err(|e| invalid(explain(&e)))?
+    };
+    let to_term = |t: &DateTime<Utc>| {
+        t.timestamp_nanos_opt()
+            .map(|ns| Term::from_field_date(fields.time, tantivy::DateTime::from_timestamp_nanos(ns)))
+            .ok_or_else(|| invalid(format!("time {t} is outside 1677..2262")))
+    };
+    let lower = match since {
+        Some(t) => Bound::Included(to_term(&t)?),
+        None => Bound::Unbounded,
+    };
+    let upper = match until {
+        Some(t) => Bound::Excluded(to_term(&t)?),
+        None => Bound::Unbounded,
+    };
+    if matches!((&lower, &upper), (Bound::Unbounded, Bound::Unbounded)) {
+        return Ok(base);
+    }
+    Ok(Box::new(BooleanQuery::new(vec![
+        (Occur::Must, base),
+        (Occur::Must, Box::new(RangeQuery::new(lower, upper))),
+    ])))
+}
+
+/// A readable reason for a syntax error, from the lenient parser's diagnostics.
+fn syntax_error(text: &str) -> String {
+    let (_, errors) = query_grammar::parse_query_lenient(text);
+    match errors.first() {
+        Some(e) => format!(
+            "syntax error at character {}: {} (quote phrases with \"…\", balance parentheses)",
+            e.pos, e.message
+        ),
+        None => "syntax error (check quotes, parentheses and operators)".to_owned(),
+    }
+}
+
+fn explain(e: &tantivy::query::QueryParserError) -> String {
+    use tantivy::query::QueryParserError as E;
+    match e {
+        E::FieldDoesNotExist(f) => format!(
+            "unknown field {f:?}; fields are {}, message, time",
+            KEYWORD_FIELDS.join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Rewrites wildcard literals (and `field:*`) into regex leaves.
+///
+/// Also gives every purely negative clause something to subtract from: tantivy's parser turns
+/// `a AND NOT b` into `+a +(-b)`, and `(-b)` alone matches nothing; `(+* -b)` is what users mean.
+fn rewrite(ast: UserInputAst) -> UserInputAst {
+    match ast {
+        UserInputAst::Clause(clauses) => {
+            let only_negative = !clauses.is_empty()
+                && clauses
+                    .iter()
+                    .all(|(occur, _)| *occur == Some(query_grammar::Occur::MustNot));
+            let mut clauses: Vec<_> = clauses
+                .into_iter()
+                .map(|(occur, sub)| (occur, rewrite(sub)))
+                .collect();
+            if only_negative {
+                clauses.push((
+                    Some(query_grammar::Occur::Must),
+                    UserInputAst::Leaf(Box::new(UserInputLeaf::All)),
+                ));
+            }
+            UserInputAst::Clause(clauses)
+        }
+        UserInputAst::Boost(inner, boost) => UserInputAst::Boost(Box::new(rewrite(*inner)), boost),
+        UserInputAst::Leaf(leaf) => rewrite_leaf(*leaf),
+    }
+}
+
+fn rewrite_leaf(leaf: UserInputLeaf) -> UserInputAst {
+    match leaf {
+        UserInputLeaf::Exists { field } => regex_leaf(Some(field), ".*".to_owned()),
+        UserInputLeaf::Literal(lit)
+            if lit.delimiter == Delimiter::None && (lit.prefix || lit.phrase.contains('*')) =>
+        {
+            let mut pattern = wildcard_to_regex(&lit.phrase);
+            if lit.prefix {
+                pattern.push_str(".*");
+            }
+            match lit.field_name {
+                Some(field) => regex_leaf(Some(field), pattern),
+                None => UserInputAst::Clause(
+                    DEFAULT_FIELDS
+                        .iter()
+                        .map(|f| {
+                            (
+                                Some(query_grammar::Occur::Should),
+                                regex_leaf(Some((*f).to_owned()), pattern.clone()),
+                            )
+                        })
+                        .collect(),
+                ),
+            }
+        }
+        other => UserInputAst::Leaf(Box::new(other)),
+    }
+}
+
+fn regex_leaf(field: Option<String>, pattern: String) -> UserInputAst {
+    UserInputAst::Leaf(Box::new(UserInputLeaf::Regex { field, pattern }))
+}
+
+/// `*` becomes `.*`; everything else is matched literally, lowercased like the indexed terms.
+/// A backslash makes the next character literal (`\*`).
+fn wildcard_to_regex(term: &str) -> String {
+    let mut out = String::with_capacity(term.len() + 8);
+    let mut chars = term.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => out.push_str(".*"),
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    push_literal(&mut out, next);
+                }
+            }
+            c => push_literal(&mut out, c),
+        }
+    }
+    out
+}
+
+fn push_literal(out: &mut String, c: char) {
+    for l in c.to_lowercase() {
+        if "\\.+*?()|[]{}^$#&-~".contains(l) {
+            out.push('\\');
+        }
+        out.push(l);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_become_anchored_lowercase_regexes() {
+        assert_eq!(wildcard_to_regex("*1001"), ".*1001");
+        assert_eq!(wildcard_to_regex("WIN*"), "win.*");
+        assert_eq!(wildcard_to_regex("*S-1-5.x*"), ".*s\\-1\\-5\\.x.*");
+        assert_eq!(wildcard_to_regex("a\\*b"), "a\\*b");
+    }
+
+    #[test]
+    fn rewrite_only_touches_unquoted_wildcards() {
+        let ast = rewrite(query_grammar::parse_query("target:*1001 AND host:\"a*\"").expect("parses"));
+        let dbg = format!("{ast:?}");
+        assert!(dbg.contains("\"target\":/.*1001/"), "{dbg}");
+        assert!(dbg.contains("\"a*\""), "{dbg}");
+    }
+}

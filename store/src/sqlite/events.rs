@@ -1,0 +1,219 @@
+//! The `events` table: encoding an [`Event`] into a row and back.
+
+use chrono::{DateTime, Utc};
+use privtrail_model::{Action, Event, EventId, Outcome, Source};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, Row, Statement, params};
+
+use crate::chain::Hash;
+use crate::{StoreError, timefmt};
+
+/// Every column, in the order [`decode`] reads them (seq first, hash last).
+pub const COLUMNS: &str = "seq, id, time, ingested_at, source, tenant, host, action, outcome, \
+     actor, target, target_name, privilege, privilege_id, scope, expires_at, justification, \
+     correlation_id, event_code, record_id, message, raw, hash";
+
+/// The same columns with `raw` and `hash` left out (read as empty): what indexing needs.
+pub const COLUMNS_NO_RAW: &str = "seq, id, time, ingested_at, source, tenant, host, action, \
+     outcome, actor, target, target_name, privilege, privilege_id, scope, expires_at, \
+     justification, correlation_id, event_code, record_id, message, '' AS raw, x'' AS hash";
+
+/// Dedupe on the id only (`ON CONFLICT(id)`, not `OR IGNORE`, so that any other constraint
+/// failure is an error and not silently counted as a duplicate).
+pub const INSERT: &str = "INSERT INTO events (seq, id, time, ingested_at, source, tenant, host, \
+     action, outcome, actor, target, target_name, privilege, privilege_id, scope, expires_at, \
+     justification, correlation_id, event_code, record_id, message, raw, hash) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+     ?19, ?20, ?21, ?22, ?23) ON CONFLICT(id) DO NOTHING";
+
+/// The times of an event as stored, or why the event cannot be stored.
+#[derive(Debug)]
+pub struct EncodedTimes {
+    pub time: i64,
+    pub ingested_at: i64,
+    pub expires_at: Option<String>,
+}
+
+impl EncodedTimes {
+    pub fn new(e: &Event) -> Result<Self, String> {
+        let range = |what: &str, t: &DateTime<Utc>| {
+            format!(
+                "{what} {} is outside the storable range (1677-09-21 .. 2262-04-11)",
+                timefmt::fixed(t)
+            )
+        };
+        Ok(EncodedTimes {
+            time: timefmt::to_nanos(&e.time).ok_or_else(|| range("time", &e.time))?,
+            ingested_at: timefmt::to_nanos(&e.ingested_at)
+                .ok_or_else(|| range("ingested_at", &e.ingested_at))?,
+            expires_at: e.expires_at.as_ref().map(timefmt::fixed),
+        })
+    }
+}
+
+/// Inserts one event with the given seq; returns `false` if its id was already stored.
+pub fn insert(
+    stmt: &mut Statement<'_>,
+    seq: i64,
+    e: &Event,
+    t: &EncodedTimes,
+    hash: &Hash,
+) -> rusqlite::Result<bool> {
+    let n = stmt.execute(params![
+        seq,
+        e.id.as_str(),
+        t.time,
+        t.ingested_at,
+        e.source.as_str(),
+        e.tenant,
+        e.host,
+        e.action.as_str(),
+        e.outcome.as_str(),
+        e.actor,
+        e.target,
+        e.target_name,
+        e.privilege,
+        e.privilege_id,
+        e.scope,
+        t.expires_at,
+        e.justification,
+        e.correlation_id,
+        e.event_code,
+        e.record_id,
+        e.message,
+        e.raw,
+        &hash[..],
+    ])?;
+    Ok(n == 1)
+}
+
+/// A row read back: seq, event, stored hash.
+pub type StoredRow = (i64, Event, Vec<u8>);
+
+/// Decodes a row selected with [`COLUMNS`] (or [`COLUMNS_NO_RAW`]).
+pub fn decode(row: &Row<'_>) -> Result<StoredRow, StoreError> {
+    let seq: i64 = row.get(0).unwrap_or(-1);
+    let id: String = match row.get_ref(1) {
+        Ok(ValueRef::Text(t)) => String::from_utf8_lossy(t).into_owned(),
+        _ => String::new(),
+    };
+    let corrupt = |reason: String| StoreError::Corrupt {
+        table: "events",
+        seq,
+        id: id.clone(),
+        reason,
+    };
+    let text = |i: usize| -> Result<Option<String>, StoreError> {
+        row.get::<_, Option<String>>(i)
+            .map_err(|e| corrupt(format!("column {i}: {e}")))
+    };
+    let req = |i: usize, name: &str| -> Result<String, StoreError> {
+        text(i)?.ok_or_else(|| corrupt(format!("{name} is NULL")))
+    };
+    let int = |i: usize| -> Result<i64, StoreError> {
+        row.get::<_, i64>(i)
+            .map_err(|e| corrupt(format!("column {i}: {e}")))
+    };
+    let source_s = req(4, "source")?;
+    let source = Source::parse(&source_s).ok_or_else(|| corrupt(format!("source {source_s:?}")))?;
+    let action_s = req(7, "action")?;
+    let action: Action = action_s
+        .parse()
+        .map_err(|_| corrupt(format!("action {action_s:?}")))?;
+    let outcome_s = req(8, "outcome")?;
+    let outcome =
+        Outcome::parse(&outcome_s).ok_or_else(|| corrupt(format!("outcome {outcome_s:?}")))?;
+    let expires_at = match text(15)? {
+        None => None,
+        Some(s) => Some(
+            timefmt::parse_fixed(&s).ok_or_else(|| corrupt(format!("expires_at {s:?}")))?,
+        ),
+    };
+    let event = Event {
+        id: EventId::from_stored(id.clone()),
+        time: timefmt::from_nanos(int(2)?),
+        ingested_at: timefmt::from_nanos(int(3)?),
+        source,
+        tenant: text(5)?,
+        host: text(6)?,
+        action,
+        outcome,
+        actor: text(9)?,
+        target: text(10)?,
+        target_name: text(11)?,
+        privilege: text(12)?,
+        privilege_id: text(13)?,
+        scope: text(14)?,
+        expires_at,
+        justification: text(16)?,
+        correlation_id: text(17)?,
+        event_code: req(18, "event_code")?,
+        record_id: text(19)?,
+        message: req(20, "message")?,
+        raw: req(21, "raw")?,
+    };
+    let hash: Vec<u8> = row
+        .get(22)
+        .map_err(|e| corrupt(format!("hash: {e}")))?;
+    Ok((seq, event, hash))
+}
+
+/// Loads one event by seq.
+pub fn by_seq(conn: &Connection, seq: i64) -> Result<Option<Event>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM events WHERE seq = ?1"))
+        .map_err(StoreError::sqlite("prepare events by seq"))?;
+    let mut rows = stmt
+        .query([seq])
+        .map_err(StoreError::sqlite("select events by seq"))?;
+    match rows.next().map_err(StoreError::sqlite("read events"))? {
+        Some(row) => Ok(Some(decode(row)?.1)),
+        None => Ok(None),
+    }
+}
+
+/// Loads one event by id.
+pub fn by_id(conn: &Connection, id: &str) -> Result<Option<Event>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM events WHERE id = ?1"))
+        .map_err(StoreError::sqlite("prepare events by id"))?;
+    let mut rows = stmt
+        .query([id])
+        .map_err(StoreError::sqlite("select events by id"))?;
+    match rows.next().map_err(StoreError::sqlite("read events"))? {
+        Some(row) => Ok(Some(decode(row)?.1)),
+        None => Ok(None),
+    }
+}
+
+/// The highest seq stored (0 when empty).
+pub fn max_seq(conn: &Connection) -> Result<i64, StoreError> {
+    conn.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))
+        .map_err(StoreError::sqlite("select max(seq) from events"))
+}
+
+/// Calls `f` for every row with `after < seq <= upto`, in seq order. `columns` is [`COLUMNS`] or
+/// [`COLUMNS_NO_RAW`]. Rows that cannot be decoded are passed as errors; `f` returns `false`
+/// to stop.
+pub fn for_each_after(
+    conn: &Connection,
+    after: i64,
+    upto: i64,
+    columns: &str,
+    mut f: impl FnMut(Result<StoredRow, StoreError>) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {columns} FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq"
+        ))
+        .map_err(StoreError::sqlite("prepare events scan"))?;
+    let mut rows = stmt
+        .query([after, upto])
+        .map_err(StoreError::sqlite("scan events"))?;
+    while let Some(row) = rows.next().map_err(StoreError::sqlite("scan events"))? {
+        if !f(decode(row))? {
+            break;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! The small tables: rejects, checkpoints, chain head; and store statistics.
+
+use chrono::{DateTime, Utc};
+use privtrail_model::Reject;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::chain::Hash;
+use crate::{StoreError, StoreStats, StoredReject, timefmt};
+
+pub const INSERT_REJECT: &str = "INSERT INTO rejects (received_at, origin, location, reason, raw) \
+     VALUES (?1, ?2, ?3, ?4, ?5)";
+
+pub const UPSERT_CHECKPOINT: &str = "INSERT INTO checkpoints (collector, value, updated_at) \
+     VALUES (?1, ?2, ?3) ON CONFLICT(collector) DO UPDATE SET value = excluded.value, \
+     updated_at = excluded.updated_at";
+
+pub const UPDATE_HEAD: &str = "UPDATE chain SET head_seq = ?1, head_hash = ?2 WHERE id = 1";
+
+/// Stores one reject; `received_at` is nanoseconds since the epoch.
+pub fn insert_reject(conn: &Connection, received_at: i64, r: &Reject) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(INSERT_REJECT)?;
+    stmt.execute(params![received_at, r.origin, r.location, r.reason, r.raw])?;
+    Ok(())
+}
+
+/// Saves a collector's checkpoint.
+pub fn set_checkpoint(
+    conn: &Connection,
+    collector: &str,
+    value: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(UPSERT_CHECKPOINT)?;
+    stmt.execute(params![collector, value, now])?;
+    Ok(())
+}
+
+pub fn checkpoint(conn: &Connection, collector: &str) -> Result<Option<String>, StoreError> {
+    conn.prepare_cached("SELECT value FROM checkpoints WHERE collector = ?1")
+        .and_then(|mut s| s.query_row([collector], |r| r.get(0)).optional())
+        .map_err(StoreError::sqlite(format!(
+            "read checkpoints for collector {collector:?}"
+        )))
+}
+
+/// A position in the chain: a seq and the hash of the link at that seq.
+pub type Link = (i64, Hash);
+
+/// The chain's recorded base and head: `((base_seq, base_hash), (head_seq, head_hash))`.
+pub fn chain_ends(conn: &Connection) -> Result<(Link, Link), StoreError> {
+    let row: (i64, Vec<u8>, i64, Vec<u8>) = conn
+        .query_row(
+            "SELECT base_seq, base_hash, head_seq, head_hash FROM chain WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .map_err(StoreError::sqlite("read chain"))?;
+    let to_hash = |v: &[u8]| -> Result<Hash, StoreError> {
+        v.try_into().map_err(|_| StoreError::Corrupt {
+            table: "chain",
+            seq: row.2,
+            id: String::new(),
+            reason: format!("hash of {} bytes", v.len()),
+        })
+    };
+    Ok(((row.0, to_hash(&row.1)?), (row.2, to_hash(&row.3)?)))
+}
+
+/// Records the last link written.
+pub fn set_head(conn: &Connection, seq: i64, hash: &Hash) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(UPDATE_HEAD)?;
+    stmt.execute(params![seq, &hash[..]])?;
+    Ok(())
+}
+
+/// The newest rejects first.
+pub fn rejects(conn: &Connection, limit: usize) -> Result<Vec<StoredReject>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, received_at, origin, location, reason, raw FROM rejects \
+             ORDER BY id DESC LIMIT ?1",
+        )
+        .map_err(StoreError::sqlite("prepare rejects"))?;
+    let rows = stmt
+        .query_map([limit], |r| {
+            Ok(StoredReject {
+                id: r.get(0)?,
+                received_at: timefmt::from_nanos(r.get(1)?),
+                origin: r.get(2)?,
+                location: r.get(3)?,
+                reason: r.get(4)?,
+                raw: r.get(5)?,
+            })
+        })
+        .map_err(StoreError::sqlite("select rejects"))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(StoreError::sqlite("read rejects"))
+}
+
+pub fn stats(conn: &Connection) -> Result<StoreStats, StoreError> {
+    // Separate statements: SQLite answers a lone min()/max() from the time index in O(log n),
+    // but not when combined with count(*).
+    let one = |sql: &str| -> Result<Option<i64>, StoreError> {
+        conn.query_row(sql, [], |r| r.get(0))
+            .map_err(StoreError::sqlite(format!("stats: {sql}")))
+    };
+    let events = one("SELECT count(*) FROM events")?.unwrap_or(0);
+    let oldest = one("SELECT min(time) FROM events")?;
+    let newest = one("SELECT max(time) FROM events")?;
+    let rejects = one("SELECT count(*) FROM rejects")?.unwrap_or(0);
+    let t = |v: Option<i64>| v.map(timefmt::from_nanos);
+    Ok(StoreStats {
+        events: events.max(0) as u64,
+        rejects: rejects.max(0) as u64,
+        oldest: t(oldest),
+        newest: t(newest),
+    })
+}
+
+/// Nanoseconds since the epoch for "now" (saturating; the clock is within range in practice).
+pub fn now_nanos(now: &DateTime<Utc>) -> i64 {
+    timefmt::to_nanos(now).unwrap_or(i64::MAX)
+}
+

@@ -1,0 +1,128 @@
+//! Versioned migrations, applied in order on open.
+//!
+//! `PRAGMA user_version` holds the number of steps applied. A step is never edited once
+//! released: changes are new steps appended to [`MIGRATIONS`].
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::StoreError;
+
+/// The ordered migration steps; step `i` brings the schema from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: events, rejects, checkpoints, chain head.
+    r#"
+    -- The source of truth. seq is the chain order (rowid); id is the dedupe key.
+    -- time/ingested_at: INTEGER unix nanoseconds (sortable, exact for 100 ns EVTX ticks).
+    -- expires_at: TEXT fixed RFC 3339 with 9 fractional digits (may lie beyond 2262).
+    CREATE TABLE events (
+        seq            INTEGER PRIMARY KEY,
+        id             TEXT    NOT NULL UNIQUE,
+        time           INTEGER NOT NULL,
+        ingested_at    INTEGER NOT NULL,
+        source         TEXT    NOT NULL,
+        tenant         TEXT,
+        host           TEXT,
+        action         TEXT    NOT NULL,
+        outcome        TEXT    NOT NULL,
+        actor          TEXT,
+        target         TEXT,
+        target_name    TEXT,
+        privilege      TEXT,
+        privilege_id   TEXT,
+        scope          TEXT,
+        expires_at     TEXT,
+        justification  TEXT,
+        correlation_id TEXT,
+        event_code     TEXT    NOT NULL,
+        record_id      TEXT,
+        message        TEXT    NOT NULL,
+        raw            TEXT    NOT NULL,
+        hash           BLOB    NOT NULL
+    );
+    CREATE INDEX events_time ON events(time);
+
+    CREATE TABLE rejects (
+        id          INTEGER PRIMARY KEY,
+        received_at INTEGER NOT NULL,
+        origin      TEXT    NOT NULL,
+        location    TEXT    NOT NULL,
+        reason      TEXT    NOT NULL,
+        raw         TEXT    NOT NULL
+    );
+
+    CREATE TABLE checkpoints (
+        collector  TEXT    PRIMARY KEY,
+        value      TEXT    NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+
+    -- One row. base_*: where the chain starts (seq before the first row and the hash it links
+    -- to; 0 and zeros until retention purges old rows). head_*: the last link written.
+    CREATE TABLE chain (
+        id        INTEGER PRIMARY KEY CHECK (id = 1),
+        base_seq  INTEGER NOT NULL,
+        base_hash BLOB    NOT NULL,
+        head_seq  INTEGER NOT NULL,
+        head_hash BLOB    NOT NULL
+    );
+    INSERT INTO chain (id, base_seq, base_hash, head_seq, head_hash)
+        VALUES (1, 0, zeroblob(32), 0, zeroblob(32));
+    "#,
+];
+
+/// Applies the missing steps, each in its own immediate transaction (so that two processes
+/// opening the same new database do not both apply a step).
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let supported = MIGRATIONS.len() as i64;
+    loop {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::sqlite("begin migration"))?;
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(StoreError::sqlite("read user_version"))?;
+        if version > supported {
+            return Err(StoreError::SchemaTooNew {
+                path: path.to_owned(),
+                found: version,
+                supported,
+            });
+        }
+        if version == supported {
+            return Ok(());
+        }
+        let step = MIGRATIONS[version as usize];
+        tx.execute_batch(step)
+            .map_err(StoreError::sqlite(format!("migration to version {}", version + 1)))?;
+        tx.pragma_update(None, "user_version", version + 1)
+            .map_err(StoreError::sqlite("write user_version"))?;
+        tx.commit()
+            .map_err(StoreError::sqlite("commit migration"))?;
+        tracing::info!(path = %path.display(), version = version + 1, "database migrated");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once_and_reject_newer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        let mut c = crate::sqlite::open(&path, true).expect("open");
+        migrate(&mut c, &path).expect("migrate");
+        migrate(&mut c, &path).expect("idempotent");
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        c.pragma_update(None, "user_version", 99).expect("set");
+        assert!(matches!(
+            migrate(&mut c, &path),
+            Err(StoreError::SchemaTooNew { found: 99, .. })
+        ));
+    }
+}

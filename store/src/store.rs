@@ -1,0 +1,259 @@
+//! [`Store`]: opening a data directory, reads, and maintenance.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use privtrail_model::{Event, EventId};
+
+use crate::chain::ChainWalker;
+use crate::index::indexer::Indexer;
+use crate::index::{self, IndexState, search};
+use crate::sqlite::{self, ReadPool, events, meta, schema};
+use crate::{
+    SearchRequest, StoreError, StoreStats, StoredReject, VerifyReport, Writer, query, writer,
+};
+
+const DB_FILE: &str = "privtrail.db";
+const INDEX_DIR: &str = "index";
+/// Where `reindex` builds the new index before swapping it in.
+const REBUILD_DIR: &str = "index.rebuild";
+const OLD_DIR: &str = "index.old";
+
+/// A data directory: the SQLite database (source of truth) and the derived tantivy index.
+///
+/// `Store` is `Send + Sync`: share it (e.g. in an `Arc`) between the searching and the writing
+/// parts of the program. At most one [`Writer`] exists at a time.
+pub struct Store {
+    dir: PathBuf,
+    db_path: PathBuf,
+    readers: ReadPool,
+    /// Behind a lock only so that `reindex` can swap in the rebuilt index.
+    index: RwLock<IndexState>,
+    /// Set while a `Writer` (or a `reindex`) is running.
+    writer_open: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Clears the writer flag when dropped: on every exit path of `reindex()`, and owned by the
+/// [`Writer`] for its lifetime.
+#[derive(Debug)]
+pub(crate) struct FlagGuard(Arc<AtomicBool>);
+
+impl Drop for FlagGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `data_dir`: migrates the database and brings the
+    /// index up to date with SQLite (unless another process holds the index writer).
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(StoreError::io("create directory", data_dir))?;
+        let db_path = data_dir.join(DB_FILE);
+        let mut conn = sqlite::open(&db_path, true)?;
+        schema::migrate(&mut conn, &db_path)?;
+        // Leftovers of an interrupted reindex; the live index is always INDEX_DIR.
+        for leftover in [REBUILD_DIR, OLD_DIR] {
+            let p = data_dir.join(leftover);
+            if p.exists()
+                && let Err(e) = std::fs::remove_dir_all(&p)
+            {
+                tracing::warn!(path = %p.display(), error = %e, "cannot remove leftover index");
+            }
+        }
+        let state = IndexState::open(&data_dir.join(INDEX_DIR))?;
+        if let Some(mut iw) = state.try_writer()? {
+            let (seq, added, cleared) = index::catch_up(&state, &iw, &conn)?;
+            if added > 0 || cleared {
+                index::commit(&mut iw, seq, &state.dir)?;
+                state
+                    .reader
+                    .reload()
+                    .map_err(StoreError::index(&state.dir, "reload reader"))?;
+            }
+        }
+        Ok(Store {
+            dir: data_dir.to_owned(),
+            readers: ReadPool::new(db_path.clone()),
+            db_path,
+            index: RwLock::new(state),
+            writer_open: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn state(&self) -> IndexState {
+        self.index
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn claim_writer(&self) -> Result<FlagGuard, StoreError> {
+        self.writer_open
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .map_err(|_| StoreError::WriterBusy(self.dir.clone()))?;
+        Ok(FlagGuard(Arc::clone(&self.writer_open)))
+    }
+
+    /// The single writer. Fails with [`StoreError::WriterBusy`] if one is already open (here or
+    /// in another process).
+    pub fn writer(&self) -> Result<Writer, StoreError> {
+        let guard = self.claim_writer()?;
+        let conn = sqlite::open(&self.db_path, true)?;
+        let head = writer::chain_head(&conn)?;
+        let state = self.state();
+        let iw = state
+            .try_writer()?
+            .ok_or_else(|| StoreError::WriterBusy(self.dir.clone()))?;
+        let (seq, added, cleared) = index::catch_up(&state, &iw, &conn)?;
+        let fields = state.fields.clone();
+        let indexer = Indexer::spawn(iw, state, seq, added > 0 || cleared)?;
+        Ok(Writer::new(
+            conn,
+            self.db_path.clone(),
+            head,
+            fields,
+            indexer,
+            guard,
+        ))
+    }
+
+    /// The newest `req.limit` matching events, newest first, loaded in full from SQLite.
+    pub fn search(&self, req: &SearchRequest) -> Result<Vec<Event>, StoreError> {
+        let state = self.state();
+        let q = query::build(&state.index, &state.fields, &req.query, req.since, req.until)?;
+        let seqs = search::top_seqs(&state, q.as_ref(), req.limit)?;
+        self.readers.with(|conn| {
+            let mut out = Vec::with_capacity(seqs.len());
+            for seq in seqs {
+                match events::by_seq(conn, seq)? {
+                    Some(e) => out.push(e),
+                    // Only if a row was deleted behind the index's back.
+                    None => tracing::warn!(seq, "indexed event missing from SQLite"),
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// The number of matching events (`req.limit` is ignored).
+    pub fn count(&self, req: &SearchRequest) -> Result<u64, StoreError> {
+        let state = self.state();
+        let q = query::build(&state.index, &state.fields, &req.query, req.since, req.until)?;
+        search::count(&state, q.as_ref())
+    }
+
+    /// Walks the hash chain in seq order and reports the first broken link.
+    pub fn verify(&self) -> Result<VerifyReport, StoreError> {
+        self.readers.with(|conn| {
+            // One read transaction: a consistent snapshot even while a writer appends.
+            let tx = conn
+                .unchecked_transaction()
+                .map_err(StoreError::sqlite("begin verify"))?;
+            let ((base_seq, base_hash), (head_seq, head_hash)) = meta::chain_ends(&tx)?;
+            let mut walker = ChainWalker::new(base_seq, base_hash);
+            events::for_each_after(&tx, base_seq, i64::MAX, events::COLUMNS, |row| match row {
+                Ok((seq, event, hash)) => Ok(walker.check(seq, &event, &hash)),
+                Err(StoreError::Corrupt {
+                    seq, id, reason, ..
+                }) => {
+                    walker.undecodable(seq, id, reason);
+                    Ok(false)
+                }
+                Err(e) => Err(e),
+            })?;
+            Ok(walker.finish(head_seq, &head_hash))
+        })
+    }
+
+    /// Drops the index and rebuilds it from SQLite; returns the number of events indexed.
+    ///
+    /// The new index is built beside the old one and swapped in when complete, so searches keep
+    /// working meanwhile and an interruption leaves the old index in place. Fails with
+    /// [`StoreError::WriterBusy`] while a writer is open.
+    pub fn reindex(&self) -> Result<u64, StoreError> {
+        let _guard = self.claim_writer()?;
+        let old = self.state();
+        // Hold the live index's lock (if it is healthy) so that another process cannot write to
+        // it while it is being replaced.
+        let old_lock = match old.try_writer() {
+            Ok(Some(w)) => Some(w),
+            Ok(None) => return Err(StoreError::WriterBusy(self.dir.clone())),
+            Err(e) => {
+                tracing::warn!(error = %e, "current index unusable; rebuilding anyway");
+                None
+            }
+        };
+        let rebuild_dir = self.dir.join(REBUILD_DIR);
+        index::wipe(&rebuild_dir)?;
+        let added = {
+            let fresh = IndexState::open(&rebuild_dir)?;
+            let mut iw = fresh
+                .try_writer()?
+                .ok_or_else(|| StoreError::WriterBusy(rebuild_dir.clone()))?;
+            let (upto, added) = self.readers.with(|conn| {
+                let upto = events::max_seq(conn)?;
+                Ok((upto, index::feed(&fresh, &iw, conn, 0, upto)?))
+            })?;
+            index::commit(&mut iw, upto, &rebuild_dir)?;
+            iw.wait_merging_threads()
+                .map_err(StoreError::index(&rebuild_dir, "finish merges"))?;
+            added
+        };
+        drop(old_lock);
+        let live = self.dir.join(INDEX_DIR);
+        let old_dir = self.dir.join(OLD_DIR);
+        let mut slot = self
+            .index
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if live.exists() {
+            std::fs::rename(&live, &old_dir).map_err(StoreError::io("move aside", &live))?;
+        }
+        std::fs::rename(&rebuild_dir, &live).map_err(StoreError::io("move into place", &live))?;
+        *slot = IndexState::open(&live)?;
+        drop(slot);
+        drop(old);
+        if let Err(e) = std::fs::remove_dir_all(&old_dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %old_dir.display(), error = %e, "cannot remove old index");
+        }
+        tracing::info!(events = added, "index rebuilt");
+        Ok(added)
+    }
+
+    /// Counts and time range.
+    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        self.readers.with(meta::stats)
+    }
+
+    /// The newest `limit` rejects, newest first.
+    pub fn rejects(&self, limit: usize) -> Result<Vec<StoredReject>, StoreError> {
+        self.readers.with(|c| meta::rejects(c, limit))
+    }
+
+    /// One event by id.
+    pub fn get_event(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
+        self.readers.with(|c| events::by_id(c, id.as_str()))
+    }
+
+    /// The last checkpoint saved for `collector` (also available on the [`Writer`]).
+    pub fn checkpoint(&self, collector: &str) -> Result<Option<String>, StoreError> {
+        self.readers.with(|c| meta::checkpoint(c, collector))
+    }
+}

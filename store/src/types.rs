@@ -1,0 +1,92 @@
+//! Plain data exchanged with the store's callers.
+
+use chrono::{DateTime, Utc};
+
+/// What one `write_batch` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Events newly stored (each extended the hash chain).
+    pub stored: u64,
+    /// Events whose id was already stored (in an earlier batch or earlier in this one).
+    pub duplicates: u64,
+    /// Rejects stored: the batch's rejects plus events the store could not keep (a time outside
+    /// the storable range, see [`crate::Writer::write_batch`]).
+    pub rejected: u64,
+}
+
+impl WriteStats {
+    /// Adds another batch's figures to these.
+    pub fn add(&mut self, other: WriteStats) {
+        self.stored += other.stored;
+        self.duplicates += other.duplicates;
+        self.rejected += other.rejected;
+    }
+}
+
+/// A search: tantivy query syntax plus a time window.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    /// Query text; empty or `*` matches everything.
+    pub query: String,
+    /// Inclusive lower bound on the event time.
+    pub since: Option<DateTime<Utc>>,
+    /// Exclusive upper bound on the event time.
+    pub until: Option<DateTime<Utc>>,
+    /// At most this many events are returned by `search` (ignored by `count`).
+    pub limit: usize,
+}
+
+impl SearchRequest {
+    /// A request for `query` with no time window and the given limit.
+    pub fn new(query: impl Into<String>, limit: usize) -> Self {
+        SearchRequest {
+            query: query.into(),
+            since: None,
+            until: None,
+            limit,
+        }
+    }
+}
+
+/// The result of walking the hash chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Links checked (rows read) before the walk ended.
+    pub checked: u64,
+    /// The first link that does not verify, or `None` when the chain is intact.
+    pub first_broken: Option<BrokenLink>,
+}
+
+/// Where and why the chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenLink {
+    /// The seq of the row whose link fails (for rows missing at the end: the last seq recorded
+    /// in the chain head).
+    pub seq: i64,
+    /// The id of that row (empty when the row itself is gone).
+    pub event_id: String,
+    /// Human-readable cause: edited row, deleted rows (gap), truncated tail.
+    pub reason: String,
+}
+
+/// Size and time range of the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreStats {
+    pub events: u64,
+    pub rejects: u64,
+    /// The earliest event time stored.
+    pub oldest: Option<DateTime<Utc>>,
+    /// The latest event time stored.
+    pub newest: Option<DateTime<Utc>>,
+}
+
+/// A reject as stored (SPEC §8): the record's text with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReject {
+    pub id: i64,
+    pub received_at: DateTime<Utc>,
+    pub origin: String,
+    pub location: String,
+    pub reason: String,
+    pub raw: String,
+}

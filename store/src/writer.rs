@@ -1,0 +1,193 @@
+//! The single writer: SQLite write connection + the indexing thread.
+
+use std::path::PathBuf;
+
+use chrono::Utc;
+use privtrail_model::{Event, Reject};
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::chain::{self, Hash};
+use crate::index::Fields;
+use crate::index::indexer::Indexer;
+use crate::sqlite::{events, meta};
+use crate::store::FlagGuard;
+use crate::{StoreError, WriteStats};
+
+/// Writes batches of events, rejects and checkpoints; obtained from [`crate::Store::writer`].
+///
+/// Each batch is one SQLite transaction on the caller's thread: events are deduplicated on their
+/// id, each new event extends the hash chain, and an optional collector checkpoint is saved in
+/// the same transaction. After the commit the new events go to the indexing thread, which commits
+/// tantivy every few seconds (or on [`Writer::commit`]). Dropping the writer commits the index
+/// too, best effort; SQLite data never depends on it (every batch is already committed, and the
+/// index catches up from SQLite on the next open).
+pub struct Writer {
+    conn: Connection,
+    db_path: PathBuf,
+    head_seq: i64,
+    head_hash: Hash,
+    fields: Fields,
+    indexer: Indexer,
+    /// Dropped after `indexer` is shut down (see `Drop`), which frees the store for a new writer.
+    _open_flag: FlagGuard,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("db", &self.db_path)
+            .field("head_seq", &self.head_seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Writer {
+    pub(crate) fn new(
+        conn: Connection,
+        db_path: PathBuf,
+        head: (i64, Hash),
+        fields: Fields,
+        indexer: Indexer,
+        open_flag: FlagGuard,
+    ) -> Writer {
+        Writer {
+            conn,
+            db_path,
+            head_seq: head.0,
+            head_hash: head.1,
+            fields,
+            indexer,
+            _open_flag: open_flag,
+        }
+    }
+
+    /// Stores a batch in one transaction; see [`Writer::write_batch_with_checkpoint`].
+    pub fn write_batch(
+        &mut self,
+        events: &[Event],
+        rejects: &[Reject],
+    ) -> Result<WriteStats, StoreError> {
+        self.write_batch_with_checkpoint(events, rejects, None)
+    }
+
+    /// Stores a batch and, in the same transaction, the collector checkpoint
+    /// `(collector id, value)` that covers it: either all of it is stored or none of it.
+    ///
+    /// Events already stored (same id) are counted as duplicates and do not advance the chain.
+    /// An event whose `time` or `ingested_at` lies outside 1677..2262 cannot be stored exactly
+    /// and is kept as a reject instead (origin `store`), so one bad record never fails its batch.
+    pub fn write_batch_with_checkpoint(
+        &mut self,
+        events: &[Event],
+        rejects: &[Reject],
+        checkpoint: Option<(&str, &str)>,
+    ) -> Result<WriteStats, StoreError> {
+        let now = meta::now_nanos(&Utc::now());
+        let mut stats = WriteStats::default();
+        let mut seq = self.head_seq;
+        let mut prev = self.head_hash;
+        let mut docs = Vec::with_capacity(events.len());
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::sqlite("begin batch"))?;
+        {
+            let mut insert = tx
+                .prepare_cached(events::INSERT)
+                .map_err(StoreError::sqlite("prepare insert into events"))?;
+            for e in events {
+                let times = match events::EncodedTimes::new(e) {
+                    Ok(t) => t,
+                    Err(reason) => {
+                        let r = Reject {
+                            origin: "store".to_owned(),
+                            location: format!("event {}", e.id),
+                            reason,
+                            raw: e.raw.clone(),
+                        };
+                        meta::insert_reject(&tx, now, &r)
+                            .map_err(StoreError::sqlite("insert into rejects"))?;
+                        stats.rejected += 1;
+                        continue;
+                    }
+                };
+                let hash = chain::link_hash(&prev, e);
+                let stored = events::insert(&mut insert, seq + 1, e, &times, &hash).map_err(
+                    StoreError::sqlite(format!("insert into events (id {})", e.id)),
+                )?;
+                if !stored {
+                    stats.duplicates += 1;
+                    continue;
+                }
+                seq += 1;
+                prev = hash;
+                stats.stored += 1;
+                docs.push(self.fields.document(seq, e));
+            }
+        }
+        for r in rejects {
+            meta::insert_reject(&tx, now, r)
+                .map_err(StoreError::sqlite(format!("insert into rejects ({})", r.origin)))?;
+            stats.rejected += 1;
+        }
+        if let Some((collector, value)) = checkpoint {
+            meta::set_checkpoint(&tx, collector, value, now).map_err(StoreError::sqlite(
+                format!("save checkpoint of collector {collector:?}"),
+            ))?;
+        }
+        if stats.stored > 0 {
+            meta::set_head(&tx, seq, &prev).map_err(StoreError::sqlite("update chain head"))?;
+        }
+        tx.commit().map_err(StoreError::sqlite("commit batch"))?;
+        // Only now is the batch durable: advance the in-memory chain and index it.
+        self.head_seq = seq;
+        self.head_hash = prev;
+        if !docs.is_empty() {
+            self.indexer.send(docs, seq);
+        }
+        Ok(stats)
+    }
+
+    /// The last checkpoint saved for `collector`.
+    pub fn checkpoint(&self, collector: &str) -> Result<Option<String>, StoreError> {
+        meta::checkpoint(&self.conn, collector)
+    }
+
+    /// Commits the search index: everything written so far becomes searchable.
+    pub fn commit(&mut self) -> Result<(), StoreError> {
+        self.indexer.commit()
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Join the indexing thread first: it releases the index lock, so a new writer (or a
+        // reindex) can start as soon as this one is gone.
+        self.indexer.shutdown();
+    }
+}
+
+/// Reads where the chain ends, preferring the last row over the chain table if they disagree
+/// (the table could only be wrong after tampering; `verify` reports it, writing goes on).
+pub(crate) fn chain_head(conn: &Connection) -> Result<(i64, Hash), StoreError> {
+    let ((base_seq, base_hash), (head_seq, head_hash)) = meta::chain_ends(conn)?;
+    let max_seq = events::max_seq(conn)?;
+    if max_seq == head_seq {
+        return Ok((head_seq, head_hash));
+    }
+    tracing::error!(
+        head_seq,
+        max_seq,
+        "chain head does not match the last event row; continuing from the last row"
+    );
+    if max_seq <= base_seq {
+        return Ok((base_seq, base_hash));
+    }
+    let hash: Vec<u8> = conn
+        .query_row("SELECT hash FROM events WHERE seq = ?1", [max_seq], |r| {
+            r.get(0)
+        })
+        .map_err(StoreError::sqlite("read last event hash"))?;
+    let hash: Hash = hash.as_slice().try_into().unwrap_or(chain::ZERO_HASH);
+    Ok((max_seq, hash))
+}

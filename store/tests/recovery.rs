@@ -1,0 +1,141 @@
+//! The index is derived: it is rebuilt by `reindex` and catches up after crashes.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use privtrail_model::Event;
+use privtrail_store::Store;
+
+const QUERIES: [&str; 6] = [
+    "*",
+    "event_code:4732",
+    "host:win*",
+    "target:*1003",
+    r#"message:"added to administrators""#,
+    "NOT source:windows",
+];
+
+fn events(n: u64) -> Vec<Event> {
+    let mut v: Vec<Event> = (1..=n)
+        .map(|i| win_event(i, &format!("2016-07-08T18:{:02}:{:02}.4292263Z", i / 60 % 60, i % 60)))
+        .collect();
+    v.push(entra_event("X", "2024-05-01T09:00:00Z"));
+    v
+}
+
+fn snapshot(store: &Store) -> Vec<Vec<String>> {
+    QUERIES.iter().map(|q| ids(store, q)).collect()
+}
+
+#[test]
+fn reindex_after_deleting_the_index_gives_identical_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with(dir.path(), &events(40));
+    let before = snapshot(&store);
+    assert_eq!(before[0].len(), 41);
+
+    // Deleted while the store is open.
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    assert_eq!(store.reindex().unwrap(), 41);
+    assert_eq!(snapshot(&store), before);
+
+    // Deleted while closed: opening alone catches up, reindex is still identical.
+    drop(store);
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(snapshot(&store), before);
+    assert_eq!(store.reindex().unwrap(), 41);
+    assert_eq!(snapshot(&store), before);
+
+    // Writing after a reindex keeps working.
+    let mut w = store.writer().unwrap();
+    w.write_batch(&[win_event(999, "2030-01-01T00:00:00Z")], &[])
+        .unwrap();
+    w.commit().unwrap();
+    drop(w);
+    assert_eq!(store.count(&req("*")).unwrap(), 42);
+    assert_eq!(store.verify().unwrap().first_broken, None);
+}
+
+#[test]
+fn writer_dropped_without_commit_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let evs = events(30);
+    {
+        let mut w = store.writer().unwrap();
+        for chunk in evs.chunks(7) {
+            w.write_batch(chunk, &[]).unwrap();
+        }
+        // No commit.
+    }
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.count(&req("*")).unwrap(), 31);
+    assert_eq!(ids(&store, "target:*1030").len(), 1);
+}
+
+#[test]
+fn index_ahead_of_sqlite_is_rebuilt() {
+    // As after a power loss that dropped SQLite's last transactions but not tantivy's commit.
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with(dir.path(), &events(5));
+    drop(store);
+    let c = rusqlite::Connection::open(dir.path().join("privtrail.db")).unwrap();
+    c.execute_batch(
+        "DELETE FROM events WHERE seq > 3; \
+         UPDATE chain SET head_seq = 3, head_hash = (SELECT hash FROM events WHERE seq = 3)",
+    )
+    .unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.count(&req("*")).unwrap(), 3);
+    assert_eq!(store.verify().unwrap().first_broken, None);
+    // New events take the freed seqs and are found once.
+    let mut w = store.writer().unwrap();
+    let s = w.write_batch(&events(5), &[]).unwrap();
+    assert_eq!(s.stored, 3);
+    w.commit().unwrap();
+    drop(w);
+    assert_eq!(store.count(&req("*")).unwrap(), 6);
+    assert_eq!(store.verify().unwrap().first_broken, None);
+}
+
+/// Child half of `crash_without_commit_is_caught_up`: writes and exits without any cleanup.
+#[test]
+fn crash_child() {
+    let Ok(dir) = std::env::var("PRIVTRAIL_STORE_CRASH_DIR") else {
+        return;
+    };
+    let store = Store::open(std::path::Path::new(&dir)).unwrap();
+    let mut w = store.writer().unwrap();
+    for chunk in events(500).chunks(64) {
+        w.write_batch(chunk, &[]).unwrap();
+    }
+    // Like a kill: no commit, no destructors.
+    std::process::exit(0);
+}
+
+#[test]
+fn crash_without_commit_is_caught_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env("PRIVTRAIL_STORE_CRASH_DIR", dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The index was not committed by the child.
+    let index = tantivy::Index::open_in_dir(dir.path().join("index")).unwrap();
+    let payload = index.load_metas().unwrap().payload;
+    assert!(
+        payload.as_deref().is_none_or(|p| !p.ends_with("=501")),
+        "{payload:?}"
+    );
+    drop(index);
+
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.count(&req("*")).unwrap(), 501);
+    assert_eq!(ids(&store, "target:*1500").len(), 1);
+    assert_eq!(store.verify().unwrap().checked, 501);
+}

@@ -1,0 +1,189 @@
+//! Writing: exact round trips, dedupe, rejects, checkpoints, the single-writer rule.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use privtrail_model::Reject;
+use privtrail_store::{Store, StoreError, WriteStats};
+
+#[test]
+fn event_round_trips_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut win = win_event(7, "2016-07-08T18:15:23.4292263Z");
+    win.ingested_at = t("2016-07-08T18:20:00.0000001Z");
+    let entra = entra_event("Directory_ABC", "2024-05-01T09:59:58.1234567Z");
+    let store = store_with(dir.path(), &[win.clone(), entra.clone()]);
+
+    for e in [&win, &entra] {
+        let back = store.get_event(&e.id).unwrap().expect("stored");
+        assert_eq!(&back, e);
+        assert_eq!(back.raw, e.raw, "raw JSON text kept byte for byte");
+    }
+    assert_eq!(
+        store.get_event(&win.id).unwrap().unwrap().time.to_rfc3339(),
+        "2016-07-08T18:15:23.429226300+00:00"
+    );
+    // And through search.
+    let found = store.search(&req(&format!("id:{}", entra.id))).unwrap();
+    assert_eq!(found, vec![entra]);
+
+    // Reopened from disk too.
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.get_event(&win.id).unwrap(), Some(win));
+}
+
+#[test]
+fn rewriting_a_batch_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let batch: Vec<_> = (1..=5)
+        .map(|n| win_event(n, "2016-07-08T18:15:23Z"))
+        .collect();
+    let mut w = store.writer().unwrap();
+    let first = w.write_batch(&batch, &[]).unwrap();
+    assert_eq!(
+        first,
+        WriteStats {
+            stored: 5,
+            duplicates: 0,
+            rejected: 0
+        }
+    );
+    let again = w.write_batch(&batch, &[]).unwrap();
+    assert_eq!(
+        again,
+        WriteStats {
+            stored: 0,
+            duplicates: 5,
+            rejected: 0
+        }
+    );
+    // A duplicate inside one batch.
+    let mixed = vec![win_event(6, "2016-07-08T18:15:24Z"), win_event(6, "2016-07-08T18:15:24Z")];
+    let s = w.write_batch(&mixed, &[]).unwrap();
+    assert_eq!((s.stored, s.duplicates), (1, 1));
+    w.commit().unwrap();
+    drop(w);
+    assert_eq!(store.stats().unwrap().events, 6);
+    assert_eq!(store.count(&req("*")).unwrap(), 6);
+    let v = store.verify().unwrap();
+    assert_eq!((v.checked, v.first_broken), (6, None));
+}
+
+#[test]
+fn rejects_are_stored_with_their_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut w = store.writer().unwrap();
+    let rejects = vec![
+        Reject {
+            origin: "/var/log/a.evtx".into(),
+            location: "record 77".into(),
+            reason: "missing EventID".into(),
+            raw: "<Event>…".into(),
+        },
+        Reject {
+            origin: "https://graph.microsoft.com/v1.0/auditLogs/directoryAudits".into(),
+            location: "page 3 item 4".into(),
+            reason: "bad activityDateTime".into(),
+            raw: "{\"x\":1}".into(),
+        },
+    ];
+    // An event outside the storable time range becomes a reject instead of failing the batch.
+    let too_late = win_event(1, "2300-01-01T00:00:00Z");
+    let ok = win_event(2, "2016-07-08T18:15:23Z");
+    let s = w.write_batch(&[too_late, ok], &rejects).unwrap();
+    assert_eq!((s.stored, s.rejected), (1, 3));
+    drop(w);
+
+    let stored = store.rejects(10).unwrap();
+    assert_eq!(stored.len(), 3);
+    // Newest first.
+    assert_eq!(stored[0].origin, rejects[1].origin);
+    assert_eq!(stored[0].location, "page 3 item 4");
+    assert_eq!(stored[1].origin, "/var/log/a.evtx");
+    assert_eq!(stored[1].raw, "<Event>…");
+    assert_eq!(stored[2].origin, "store");
+    assert!(stored[2].reason.contains("outside the storable range"));
+    assert_eq!(store.rejects(1).unwrap().len(), 1);
+    assert_eq!(store.stats().unwrap().rejects, 3);
+}
+
+#[test]
+fn checkpoint_is_saved_with_its_batch_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut w = store.writer().unwrap();
+    assert_eq!(w.checkpoint("entra:contoso").unwrap(), None);
+    let a = entra_event("A", "2024-05-01T09:00:00Z");
+    w.write_batch_with_checkpoint(&[a], &[], Some(("entra:contoso", "delta-1")))
+        .unwrap();
+    assert_eq!(w.checkpoint("entra:contoso").unwrap().as_deref(), Some("delta-1"));
+    assert_eq!(store.checkpoint("entra:contoso").unwrap().as_deref(), Some("delta-1"));
+
+    // Make the next insert fail inside the transaction.
+    let sql = rusqlite::Connection::open(dir.path().join("privtrail.db")).unwrap();
+    sql.execute_batch(
+        "CREATE TRIGGER boom BEFORE INSERT ON events WHEN NEW.actor = 'boom' \
+         BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+    )
+    .unwrap();
+    let b = entra_event("B", "2024-05-01T09:01:00Z");
+    let mut bad = entra_event("C", "2024-05-01T09:02:00Z");
+    bad.actor = Some("boom".into());
+    let err = w
+        .write_batch_with_checkpoint(&[b.clone(), bad], &[], Some(("entra:contoso", "delta-2")))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Sqlite { .. }), "{err}");
+    assert_eq!(w.checkpoint("entra:contoso").unwrap().as_deref(), Some("delta-1"));
+    assert_eq!(store.get_event(&b.id).unwrap(), None, "the whole batch rolled back");
+
+    // The writer is still usable and the chain is intact.
+    sql.execute_batch("DROP TRIGGER boom").unwrap();
+    let s = w
+        .write_batch_with_checkpoint(&[b.clone()], &[], Some(("entra:contoso", "delta-2")))
+        .unwrap();
+    assert_eq!(s.stored, 1);
+    assert_eq!(w.checkpoint("entra:contoso").unwrap().as_deref(), Some("delta-2"));
+    w.commit().unwrap();
+    drop(w);
+    assert_eq!(store.verify().unwrap().first_broken, None);
+    assert_eq!(store.count(&req("*")).unwrap(), 2);
+}
+
+#[test]
+fn one_writer_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let w = store.writer().unwrap();
+    assert!(matches!(store.writer(), Err(StoreError::WriterBusy(_))));
+    assert!(matches!(store.reindex(), Err(StoreError::WriterBusy(_))));
+    // A second Store on the same directory (another process, in effect) cannot write either,
+    // but it can open and read.
+    let other = Store::open(dir.path()).unwrap();
+    assert!(matches!(other.writer(), Err(StoreError::WriterBusy(_))));
+    assert_eq!(other.count(&req("*")).unwrap(), 0);
+    drop(w);
+    let w2 = store.writer().unwrap();
+    drop(w2);
+    assert_eq!(store.reindex().unwrap(), 0);
+}
+
+#[test]
+fn stats_report_time_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with(
+        dir.path(),
+        &[
+            win_event(1, "2016-07-08T18:15:23.4292263Z"),
+            win_event(2, "2015-01-01T00:00:00Z"),
+            win_event(3, "2017-01-01T00:00:00.0000001Z"),
+        ],
+    );
+    let s = store.stats().unwrap();
+    assert_eq!(s.events, 3);
+    assert_eq!(s.oldest, Some(t("2015-01-01T00:00:00Z")));
+    assert_eq!(s.newest, Some(t("2017-01-01T00:00:00.0000001Z")));
+}

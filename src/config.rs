@@ -64,7 +64,12 @@ impl Config {
         if self.ingest.channels.iter().any(|c| c.trim().is_empty()) {
             bail!("[ingest] channels: a channel name is empty");
         }
-        if self.policy.privileged_groups.iter().any(|c| c.trim().is_empty()) {
+        if self
+            .policy
+            .privileged_groups
+            .iter()
+            .any(|c| c.trim().is_empty())
+        {
             bail!("[policy] privileged_groups: a group name is empty");
         }
         Ok(())
@@ -108,7 +113,12 @@ mod tests {
         let look = |n: &str| (n == "A").then(|| "x".to_owned());
         assert_eq!(expand_env("a=${A} b", look).unwrap(), "a=x b");
         assert_eq!(expand_env("lit $${A}", look).unwrap(), "lit ${A}");
-        assert!(expand_env("${B}", look).unwrap_err().to_string().contains("B is not set"));
+        assert!(
+            expand_env("${B}", look)
+                .unwrap_err()
+                .to_string()
+                .contains("B is not set")
+        );
         assert!(expand_env("${A", look).is_err());
     }
 

@@ -77,9 +77,14 @@ pub fn import(
         .iter()
         .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .collect();
-    let bar = progress_bar(progress && std::io::stderr().is_terminal(), sizes.iter().sum());
+    let bar = progress_bar(
+        progress && std::io::stderr().is_terminal(),
+        sizes.iter().sum(),
+    );
 
-    let mut writer = store.writer().context("cannot open the store for writing")?;
+    let mut writer = store
+        .writer()
+        .context("cannot open the store for writing")?;
     let (tx, rx) = crossbeam_channel::bounded::<(usize, Batch)>(4);
     let n_paths = paths.len();
     let (stats, write_result) = std::thread::scope(|scope| {
@@ -97,7 +102,9 @@ pub fn import(
                     Err(e) => return (stats, Err(anyhow!(e).context("storing events failed"))),
                 }
             }
-            let commit = writer.commit().context("committing the search index failed");
+            let commit = writer
+                .commit()
+                .context("committing the search index failed");
             (stats, commit)
         });
 
@@ -208,7 +215,9 @@ pub fn print_summary(s: &ImportSummary, out: &mut dyn std::io::Write) -> std::io
             out,
             "{:<name_w$}  {:<10} {:>9} {:>9} {:>10} {:>8} {:>8} {:>7}",
             truncate(&display_name(f), name_w),
-            f.format.as_deref().unwrap_or(if f.failed.is_some() { "-" } else { "" }),
+            f.format
+                .as_deref()
+                .unwrap_or(if f.failed.is_some() { "-" } else { "" }),
             f.records,
             f.stored,
             f.duplicates,

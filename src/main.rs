@@ -2,9 +2,9 @@
 //! together. Only this crate knows about clap, the config file and process exit codes.
 
 mod cli;
-mod demo;
 mod cmd;
 mod config;
+mod demo;
 mod import;
 mod time;
 
@@ -24,7 +24,11 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     init_logging(cli.log_format);
@@ -74,7 +78,8 @@ pub fn data_dir(cli_value: Option<PathBuf>) -> anyhow::Result<PathBuf> {
         .map(|p| p.data_dir().to_path_buf())
         .ok_or_else(|| {
             anyhow::Error::new(UsageError(
-                "cannot determine a data directory: pass --data-dir or set PRIVTRAIL_DATA_DIR".into(),
+                "cannot determine a data directory: pass --data-dir or set PRIVTRAIL_DATA_DIR"
+                    .into(),
             ))
         })
 }

@@ -8,9 +8,9 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: i64 = num
-        .parse()
-        .map_err(|_| anyhow!("invalid duration {s:?}: expected a number and a unit, like 15m or 7d"))?;
+    let n: i64 = num.parse().map_err(|_| {
+        anyhow!("invalid duration {s:?}: expected a number and a unit, like 15m or 7d")
+    })?;
     let d = match unit {
         "s" => Duration::try_seconds(n),
         "m" => Duration::try_minutes(n),
@@ -29,10 +29,10 @@ pub fn parse_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(t.and_utc());
-        }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(t.and_utc());
     }
     match parse_duration(s) {
         Ok(d) => now
@@ -51,10 +51,18 @@ mod tests {
     #[test]
     fn forms() {
         let now = parse_time("2020-01-02T00:00:00Z", Utc::now()).unwrap();
-        assert_eq!(parse_time("24h", now).unwrap().to_rfc3339(), "2020-01-01T00:00:00+00:00");
-        assert_eq!(parse_time("2016-07-10", now).unwrap().to_rfc3339(), "2016-07-10T00:00:00+00:00");
         assert_eq!(
-            parse_time("2016-07-10T02:00:00+02:00", now).unwrap().to_rfc3339(),
+            parse_time("24h", now).unwrap().to_rfc3339(),
+            "2020-01-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_time("2016-07-10", now).unwrap().to_rfc3339(),
+            "2016-07-10T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_time("2016-07-10T02:00:00+02:00", now)
+                .unwrap()
+                .to_rfc3339(),
             "2016-07-10T00:00:00+00:00"
         );
         assert_eq!(parse_duration("15m").unwrap(), Duration::minutes(15));

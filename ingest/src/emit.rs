@@ -87,7 +87,8 @@ impl<'a> Emitter<'a> {
     pub(crate) fn damage(&mut self, location: &str, message: impl std::fmt::Display) {
         self.report.error_count += 1;
         let msg = format!("{}: {location}: {message}", self.origin);
-        tracing::warn!("{msg}");
+        // The report carries it to the user; the log keeps it for daemons at info level.
+        tracing::info!(file = %self.origin, %location, error = %message, "damaged input");
         if self.report.errors.len() < MAX_ERROR_MESSAGES {
             self.report.errors.push(msg);
         }

@@ -10,7 +10,7 @@
 //! - [`normalize_json_line`] normalizes one JSON record of any supported shape (the push endpoint).
 //!
 //! # How it fits together
-//! `read_file` opens the file, undoes gzip/UTF-16, detects the format ([`detect`]) and runs the
+//! `read_file` opens the file, undoes gzip/UTF-16, detects the format (`detect.rs`) and runs the
 //! reader for it: `windows::evtx` (the `evtx` crate), `windows::jsonl` (Winlogbeat 6/7/8,
 //! Elastic Agent, NXLog) or `windows::xml` (Event XML). Every reader builds source-independent
 //! [`windows::record::WinRecord`]s and passes them to an internal emitter, which drops records of
@@ -18,7 +18,7 @@
 //! [`windows::normalize::normalize`] and batches them for the sink.
 //!
 //! # Adding a format (the seam)
-//! Add a [`Format`] variant (with its name in `FromStr`/`Display`), teach [`detect`] to recognize
+//! Add a [`Format`] variant (with its name in `FromStr`/`Display`), teach `detect.rs` to recognize
 //! it, and write a reader that turns the input into `WinRecord`s and calls the emitter's `record`
 //! (or `reject`/`damage`); dispatch to it in [`read_file`]. A JSON shape only needs a case in
 //! `windows::jsonl::shape_of` and a function building the `WinRecord`. Normalization is shared and

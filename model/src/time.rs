@@ -51,9 +51,21 @@ mod tests {
     #[test]
     fn trims_trailing_zeros() {
         let p = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        assert_eq!(format_time(p("2016-07-08T18:15:23.4292263Z")), "2016-07-08T18:15:23.4292263Z");
-        assert_eq!(format_time(p("2016-07-08T18:15:23.5Z")), "2016-07-08T18:15:23.5Z");
-        assert_eq!(format_time(p("2016-07-08T18:15:23Z")), "2016-07-08T18:15:23Z");
-        assert_eq!(format_time(p("2016-07-08T20:15:23.000000001+02:00")), "2016-07-08T18:15:23.000000001Z");
+        assert_eq!(
+            format_time(p("2016-07-08T18:15:23.4292263Z")),
+            "2016-07-08T18:15:23.4292263Z"
+        );
+        assert_eq!(
+            format_time(p("2016-07-08T18:15:23.5Z")),
+            "2016-07-08T18:15:23.5Z"
+        );
+        assert_eq!(
+            format_time(p("2016-07-08T18:15:23Z")),
+            "2016-07-08T18:15:23Z"
+        );
+        assert_eq!(
+            format_time(p("2016-07-08T20:15:23.000000001+02:00")),
+            "2016-07-08T18:15:23.000000001Z"
+        );
     }
 }

@@ -39,7 +39,9 @@ fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
             d.clone()
         }
         None => {
-            let t = tempfile::Builder::new().prefix("privtrail-bench-").tempdir()?;
+            let t = tempfile::Builder::new()
+                .prefix("privtrail-bench-")
+                .tempdir()?;
             let p = t.path().to_path_buf();
             _tmp = t;
             p
@@ -50,13 +52,23 @@ fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
 
     if args.events > 0 {
         let file = work.join("generated.jsonl");
-        eprintln!("writing {} generated events to {} …", args.events, file.display());
+        eprintln!(
+            "writing {} generated events to {} …",
+            args.events,
+            file.display()
+        );
         let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(&file)?);
         crate::demo::write_bulk_jsonl(args.events, 42, &mut w)?;
         w.flush()?;
         drop(w);
         let label = format!("generated Winlogbeat JSON lines ({} events)", args.events);
-        runs.push(measure(&label, &work.join("store-generated"), &[file], &opts, None)?);
+        runs.push(measure(
+            &label,
+            &work.join("store-generated"),
+            &[file],
+            &opts,
+            None,
+        )?);
     }
 
     if args.evtx_repeat > 0 {
@@ -74,10 +86,19 @@ fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
         };
         let label = format!(
             "{} x{}",
-            args.evtx.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+            args.evtx
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default(),
             args.evtx_repeat
         );
-        runs.push(measure(&label, &work.join("store-evtx"), &files, &opts, Some(&salt))?);
+        runs.push(measure(
+            &label,
+            &work.join("store-evtx"),
+            &files,
+            &opts,
+            Some(&salt),
+        )?);
     }
 
     if args.json {
@@ -85,7 +106,10 @@ fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
             println!("{}", serde_json::to_string(r)?);
         }
     } else {
-        println!("{:<52} {:>10} {:>10} {:>8} {:>10} {:>9}", "workload", "records", "stored", "seconds", "events/s", "peak RSS");
+        println!(
+            "{:<52} {:>10} {:>10} {:>8} {:>10} {:>9}",
+            "workload", "records", "stored", "seconds", "events/s", "peak RSS"
+        );
         for r in &runs {
             println!(
                 "{:<52} {:>10} {:>10} {:>8.2} {:>10.0} {:>9}",
@@ -94,7 +118,9 @@ fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
                 r.stored,
                 r.seconds,
                 r.events_per_sec,
-                r.peak_rss_mb.map(|m| format!("{m:.0} MB")).unwrap_or_else(|| "n/a".into())
+                r.peak_rss_mb
+                    .map(|m| format!("{m:.0} MB"))
+                    .unwrap_or_else(|| "n/a".into())
             );
         }
     }
@@ -120,7 +146,10 @@ fn measure(
     let summary = import::import(&store, &specs, opts, true, hook)?;
     let seconds = started.elapsed().as_secs_f64();
     if summary.failed_inputs() > 0 {
-        bail!("the benchmark input could not be read: {:?}", summary.files[0].failed);
+        bail!(
+            "the benchmark input could not be read: {:?}",
+            summary.files[0].failed
+        );
     }
     Ok(Run {
         workload: label.to_owned(),

@@ -31,8 +31,12 @@ pub fn run(args: &DemoArgs, config: &Config, data_dir: Option<PathBuf>) -> Resul
         days: args.days,
         end: Utc::now(),
     };
-    let estate = generate_estate(&spec, &events_dir)
-        .with_context(|| format!("cannot write the simulated events to {}", events_dir.display()))?;
+    let estate = generate_estate(&spec, &events_dir).with_context(|| {
+        format!(
+            "cannot write the simulated events to {}",
+            events_dir.display()
+        )
+    })?;
     println!(
         "Simulated estate: {} Windows machines, {} days, {} events in {} files (Event XML and Winlogbeat JSON lines)\n  under {}\n",
         spec.machines,

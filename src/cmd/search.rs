@@ -47,9 +47,26 @@ pub fn run(store: &Store, args: &SearchArgs) -> Result<ExitCode> {
 
 /// Every field of SPEC §2 but `raw` (kept out of spreadsheets; `--format json` carries it).
 const CSV_FIELDS: [&str; 20] = [
-    "id", "time", "ingested_at", "source", "tenant", "host", "action", "outcome", "actor",
-    "target", "target_name", "privilege", "privilege_id", "scope", "expires_at",
-    "justification", "correlation_id", "event_code", "record_id", "message",
+    "id",
+    "time",
+    "ingested_at",
+    "source",
+    "tenant",
+    "host",
+    "action",
+    "outcome",
+    "actor",
+    "target",
+    "target_name",
+    "privilege",
+    "privilege_id",
+    "scope",
+    "expires_at",
+    "justification",
+    "correlation_id",
+    "event_code",
+    "record_id",
+    "message",
 ];
 
 fn write_csv(events: &[Event], out: &mut dyn Write) -> Result<()> {
@@ -104,7 +121,10 @@ fn write_table(events: &[Event], out: &mut dyn Write) -> Result<()> {
             [
                 e.time.format("%Y-%m-%d %H:%M:%S").to_string(),
                 e.action.to_string(),
-                e.host.clone().or_else(|| e.tenant.clone()).unwrap_or_default(),
+                e.host
+                    .clone()
+                    .or_else(|| e.tenant.clone())
+                    .unwrap_or_default(),
                 e.actor.clone().unwrap_or_default(),
                 target,
                 e.privilege.clone().unwrap_or_default(),
@@ -112,7 +132,15 @@ fn write_table(events: &[Event], out: &mut dyn Write) -> Result<()> {
             ]
         })
         .collect();
-    let header = ["time (UTC)", "action", "host/tenant", "actor", "target", "privilege", "code"];
+    let header = [
+        "time (UTC)",
+        "action",
+        "host/tenant",
+        "actor",
+        "target",
+        "privilege",
+        "code",
+    ];
     let mut widths = header.map(|h| h.chars().count());
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {

@@ -30,7 +30,9 @@ pub enum StoreError {
     },
 
     /// The database was written by a newer privtrail (its schema version is unknown to this build).
-    #[error("{path}: database schema version {found} is newer than this build supports ({supported})")]
+    #[error(
+        "{path}: database schema version {found} is newer than this build supports ({supported})"
+    )]
     SchemaTooNew {
         path: PathBuf,
         found: i64,

@@ -44,3 +44,14 @@ pub use error::StoreError;
 pub use store::Store;
 pub use types::{BrokenLink, SearchRequest, StoreStats, StoredReject, VerifyReport, WriteStats};
 pub use writer::Writer;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn store_is_send_sync_and_writer_is_send() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<crate::Store>();
+        send::<crate::Writer>();
+    }
+}

@@ -53,7 +53,9 @@ pub fn build(
     };
     let to_term = |t: &DateTime<Utc>| {
         t.timestamp_nanos_opt()
-            .map(|ns| Term::from_field_date(fields.time, tantivy::DateTime::from_timestamp_nanos(ns)))
+            .map(|ns| {
+                Term::from_field_date(fields.time, tantivy::DateTime::from_timestamp_nanos(ns))
+            })
             .ok_or_else(|| invalid(format!("time {t} is outside 1677..2262")))
     };
     let lower = match since {
@@ -199,7 +201,8 @@ mod tests {
 
     #[test]
     fn rewrite_only_touches_unquoted_wildcards() {
-        let ast = rewrite(query_grammar::parse_query("target:*1001 AND host:\"a*\"").expect("parses"));
+        let ast =
+            rewrite(query_grammar::parse_query("target:*1001 AND host:\"a*\"").expect("parses"));
         let dbg = format!("{ast:?}");
         assert!(dbg.contains("\"target\":/.*1001/"), "{dbg}");
         assert!(dbg.contains("\"a*\""), "{dbg}");

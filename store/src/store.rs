@@ -135,7 +135,13 @@ impl Store {
     /// The newest `req.limit` matching events, newest first, loaded in full from SQLite.
     pub fn search(&self, req: &SearchRequest) -> Result<Vec<Event>, StoreError> {
         let state = self.state();
-        let q = query::build(&state.index, &state.fields, &req.query, req.since, req.until)?;
+        let q = query::build(
+            &state.index,
+            &state.fields,
+            &req.query,
+            req.since,
+            req.until,
+        )?;
         let seqs = search::top_seqs(&state, q.as_ref(), req.limit)?;
         self.readers.with(|conn| {
             let mut out = Vec::with_capacity(seqs.len());
@@ -153,7 +159,13 @@ impl Store {
     /// The number of matching events (`req.limit` is ignored).
     pub fn count(&self, req: &SearchRequest) -> Result<u64, StoreError> {
         let state = self.state();
-        let q = query::build(&state.index, &state.fields, &req.query, req.since, req.until)?;
+        let q = query::build(
+            &state.index,
+            &state.fields,
+            &req.query,
+            req.since,
+            req.until,
+        )?;
         search::count(&state, q.as_ref())
     }
 

@@ -126,8 +126,10 @@ impl Writer {
             }
         }
         for r in rejects {
-            meta::insert_reject(&tx, now, r)
-                .map_err(StoreError::sqlite(format!("insert into rejects ({})", r.origin)))?;
+            meta::insert_reject(&tx, now, r).map_err(StoreError::sqlite(format!(
+                "insert into rejects ({})",
+                r.origin
+            )))?;
             stats.rejected += 1;
         }
         if let Some((collector, value)) = checkpoint {

@@ -18,7 +18,12 @@ const QUERIES: [&str; 6] = [
 
 fn events(n: u64) -> Vec<Event> {
     let mut v: Vec<Event> = (1..=n)
-        .map(|i| win_event(i, &format!("2016-07-08T18:{:02}:{:02}.4292263Z", i / 60 % 60, i % 60)))
+        .map(|i| {
+            win_event(
+                i,
+                &format!("2016-07-08T18:{:02}:{:02}.4292263Z", i / 60 % 60, i % 60),
+            )
+        })
         .collect();
     v.push(entra_event("X", "2024-05-01T09:00:00Z"));
     v

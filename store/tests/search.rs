@@ -63,7 +63,10 @@ fn field_queries_and_boolean_operators() {
     let (_d, store, ev) = open_fixture();
     assert_eq!(ids(&store, "event_code:4732"), idx(&ev, &[5, 4, 3, 2, 1]));
     assert_eq!(
-        ids(&store, r#"action:group.member.added AND privilege_id:"S-1-5-32-544""#),
+        ids(
+            &store,
+            r#"action:group.member.added AND privilege_id:"S-1-5-32-544""#
+        ),
         idx(&ev, &[4, 3, 2, 1])
     );
     assert_eq!(ids(&store, "privilege_id:S-1-5-32-551"), idx(&ev, &[5]));
@@ -79,11 +82,17 @@ fn field_queries_and_boolean_operators() {
     assert_eq!(ids(&store, "-source:windows"), idx(&ev, &[10, 9, 8]));
     assert_eq!(ids(&store, "outcome:failure"), idx(&ev, &[7]));
     assert_eq!(
-        ids(&store, r#"privilege:"Global Administrator" AND -actor:admin.amir@contoso.com"#),
+        ids(
+            &store,
+            r#"privilege:"Global Administrator" AND -actor:admin.amir@contoso.com"#
+        ),
         idx(&ev, &[10, 8])
     );
     assert_eq!(ids(&store, "tenant:contoso.onmicrosoft.com").len(), 3);
-    assert_eq!(ids(&store, r#"justification:"ticket inc-4711: rotate keys""#).len(), 3);
+    assert_eq!(
+        ids(&store, r#"justification:"ticket inc-4711: rotate keys""#).len(),
+        3
+    );
 }
 
 #[test]
@@ -96,8 +105,14 @@ fn phrases_and_free_text() {
     assert_eq!(ids(&store, r#""backup operators""#), idx(&ev, &[5]));
     // Free text: message words and whole keyword values, ANDed.
     assert_eq!(ids(&store, "removed"), idx(&ev, &[6]));
-    assert_eq!(ids(&store, "kiran@contoso.com activated"), idx(&ev, &[10, 9, 8]));
-    assert_eq!(ids(&store, "admin.amir@contoso.com activated"), idx(&ev, &[9]));
+    assert_eq!(
+        ids(&store, "kiran@contoso.com activated"),
+        idx(&ev, &[10, 9, 8])
+    );
+    assert_eq!(
+        ids(&store, "admin.amir@contoso.com activated"),
+        idx(&ev, &[9])
+    );
     assert_eq!(ids(&store, "srv-db01"), idx(&ev, &[6]));
 }
 
@@ -110,16 +125,26 @@ fn case_insensitive_keywords_and_wildcards() {
     assert_eq!(ids(&store, "host:win*"), on_win);
     assert_eq!(ids(&store, "host:WIN*"), on_win);
     assert_eq!(ids(&store, "target:*1001"), idx(&ev, &[1]));
-    assert_eq!(ids(&store, "target:*100?"), Vec::<String>::new(), "? is literal");
+    assert_eq!(
+        ids(&store, "target:*100?"),
+        Vec::<String>::new(),
+        "? is literal"
+    );
     assert_eq!(ids(&store, "actor:*ir*"), idx(&ev, &[10, 9, 8]));
     assert_eq!(ids(&store, "actor:*AMIR*"), idx(&ev, &[9]));
-    assert_eq!(ids(&store, "privilege_id:s-1-5-32-5*"), idx(&ev, &[6, 5, 4, 3, 2, 1]));
+    assert_eq!(
+        ids(&store, "privilege_id:s-1-5-32-5*"),
+        idx(&ev, &[6, 5, 4, 3, 2, 1])
+    );
     // Wildcard without a field: default fields.
     assert_eq!(ids(&store, "*amir*"), idx(&ev, &[9]));
     // field:* = has a value.
     assert_eq!(ids(&store, "privilege:*").len(), 9);
     // Combined with boolean operators.
-    assert_eq!(ids(&store, "host:win* AND NOT target:*1001 AND event_code:4732"), idx(&ev, &[5, 4, 3, 2]));
+    assert_eq!(
+        ids(&store, "host:win* AND NOT target:*1001 AND event_code:4732"),
+        idx(&ev, &[5, 4, 3, 2])
+    );
     // Explicit regexes run on lowercased terms.
     assert_eq!(ids(&store, "host:/srv-db0[0-9]/"), idx(&ev, &[6]));
 }
@@ -179,7 +204,10 @@ fn time_window_limit_and_count() {
     assert_eq!(got, idx(&ev, &[7, 6]));
     assert_eq!(store.count(&r).unwrap(), 7, "count ignores the limit");
     assert!(store.search(&window(None, None, 0)).unwrap().is_empty());
-    assert_eq!(store.search(&window(None, None, usize::MAX)).unwrap().len(), 7);
+    assert_eq!(
+        store.search(&window(None, None, usize::MAX)).unwrap().len(),
+        7
+    );
     // A window alone.
     let r = SearchRequest {
         query: "*".into(),

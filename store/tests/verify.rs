@@ -34,10 +34,16 @@ fn fresh_and_intact_stores_verify() {
 fn edited_row_is_the_first_broken_link() {
     let dir = tempfile::tempdir().unwrap();
     let store = five(dir.path());
-    sql(dir.path(), "UPDATE events SET target = 'S-1-5-21-9-9-9-500' WHERE seq = 3");
+    sql(
+        dir.path(),
+        "UPDATE events SET target = 'S-1-5-21-9-9-9-500' WHERE seq = 3",
+    );
     let b = store.verify().unwrap().first_broken.expect("broken");
     assert_eq!(b.seq, 3);
-    assert_eq!(b.event_id, win_event(3, "2016-07-08T18:15:23Z").id.to_string());
+    assert_eq!(
+        b.event_id,
+        win_event(3, "2016-07-08T18:15:23Z").id.to_string()
+    );
     assert!(b.reason.contains("modified"), "{}", b.reason);
 }
 
@@ -45,9 +51,15 @@ fn edited_row_is_the_first_broken_link() {
 fn edited_time_and_undecodable_rows_are_caught() {
     let dir = tempfile::tempdir().unwrap();
     let store = five(dir.path());
-    sql(dir.path(), "UPDATE events SET time = time + 100 WHERE seq = 2");
+    sql(
+        dir.path(),
+        "UPDATE events SET time = time + 100 WHERE seq = 2",
+    );
     assert_eq!(store.verify().unwrap().first_broken.unwrap().seq, 2);
-    sql(dir.path(), "UPDATE events SET action = 'bogus' WHERE seq = 1");
+    sql(
+        dir.path(),
+        "UPDATE events SET action = 'bogus' WHERE seq = 1",
+    );
     let b = store.verify().unwrap().first_broken.unwrap();
     assert_eq!(b.seq, 1);
     assert!(b.reason.contains("cannot be read"), "{}", b.reason);

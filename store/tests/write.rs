@@ -61,7 +61,10 @@ fn rewriting_a_batch_stores_nothing() {
         }
     );
     // A duplicate inside one batch.
-    let mixed = vec![win_event(6, "2016-07-08T18:15:24Z"), win_event(6, "2016-07-08T18:15:24Z")];
+    let mixed = vec![
+        win_event(6, "2016-07-08T18:15:24Z"),
+        win_event(6, "2016-07-08T18:15:24Z"),
+    ];
     let s = w.write_batch(&mixed, &[]).unwrap();
     assert_eq!((s.stored, s.duplicates), (1, 1));
     w.commit().unwrap();
@@ -120,8 +123,14 @@ fn checkpoint_is_saved_with_its_batch_or_not_at_all() {
     let a = entra_event("A", "2024-05-01T09:00:00Z");
     w.write_batch_with_checkpoint(&[a], &[], Some(("entra:contoso", "delta-1")))
         .unwrap();
-    assert_eq!(w.checkpoint("entra:contoso").unwrap().as_deref(), Some("delta-1"));
-    assert_eq!(store.checkpoint("entra:contoso").unwrap().as_deref(), Some("delta-1"));
+    assert_eq!(
+        w.checkpoint("entra:contoso").unwrap().as_deref(),
+        Some("delta-1")
+    );
+    assert_eq!(
+        store.checkpoint("entra:contoso").unwrap().as_deref(),
+        Some("delta-1")
+    );
 
     // Make the next insert fail inside the transaction.
     let sql = rusqlite::Connection::open(dir.path().join("privtrail.db")).unwrap();
@@ -137,16 +146,30 @@ fn checkpoint_is_saved_with_its_batch_or_not_at_all() {
         .write_batch_with_checkpoint(&[b.clone(), bad], &[], Some(("entra:contoso", "delta-2")))
         .unwrap_err();
     assert!(matches!(err, StoreError::Sqlite { .. }), "{err}");
-    assert_eq!(w.checkpoint("entra:contoso").unwrap().as_deref(), Some("delta-1"));
-    assert_eq!(store.get_event(&b.id).unwrap(), None, "the whole batch rolled back");
+    assert_eq!(
+        w.checkpoint("entra:contoso").unwrap().as_deref(),
+        Some("delta-1")
+    );
+    assert_eq!(
+        store.get_event(&b.id).unwrap(),
+        None,
+        "the whole batch rolled back"
+    );
 
     // The writer is still usable and the chain is intact.
     sql.execute_batch("DROP TRIGGER boom").unwrap();
     let s = w
-        .write_batch_with_checkpoint(&[b.clone()], &[], Some(("entra:contoso", "delta-2")))
+        .write_batch_with_checkpoint(
+            std::slice::from_ref(&b),
+            &[],
+            Some(("entra:contoso", "delta-2")),
+        )
         .unwrap();
     assert_eq!(s.stored, 1);
-    assert_eq!(w.checkpoint("entra:contoso").unwrap().as_deref(), Some("delta-2"));
+    assert_eq!(
+        w.checkpoint("entra:contoso").unwrap().as_deref(),
+        Some("delta-2")
+    );
     w.commit().unwrap();
     drop(w);
     assert_eq!(store.verify().unwrap().first_broken, None);

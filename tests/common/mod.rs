@@ -7,7 +7,9 @@ use std::process::{Command, Output};
 
 /// A path under `../shared/data` (relative to the project root).
 pub fn data(rel: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(rel);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(rel);
     assert!(p.exists(), "test data missing: {}", p.display());
     p.display().to_string()
 }
@@ -18,7 +20,9 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Self {
-        Env { dir: tempfile::tempdir().unwrap() }
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -65,12 +69,18 @@ impl Env {
     }
 
     pub fn count(&self, query: &str) -> u64 {
-        self.ok(&["search", query, "--count"]).trim().parse().unwrap()
+        self.ok(&["search", query, "--count"])
+            .trim()
+            .parse()
+            .unwrap()
     }
 
     /// `search --format json`: the events as JSON values.
     pub fn search_json(&self, query: &str, extra: &[&str]) -> Vec<serde_json::Value> {
-        let mut args = vec!["search", query, "--format", "json", "--limit", "100000"];
+        let mut args = vec!["search", query, "--format", "json"];
+        if !extra.contains(&"--limit") {
+            args.extend_from_slice(&["--limit", "100000"]);
+        }
         args.extend_from_slice(extra);
         self.ok(&args)
             .lines()

@@ -1,4 +1,4 @@
-//! Windows event sources: readers per format ([`evtx`], [`jsonl`], [`xml`]) that build
+//! Windows event sources: readers per format (`evtx`, `jsonl`, `xml`) that build
 //! [`record::WinRecord`]s, and the pure [`normalize`] step they all share.
 
 pub(crate) mod evtx;

@@ -148,7 +148,7 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Cut `s` to at most `max` bytes, at a character boundary.
-pub fn cut(s: &str, max: usize) -> String {
+pub(crate) fn cut(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
     }
@@ -160,7 +160,7 @@ pub fn cut(s: &str, max: usize) -> String {
 }
 
 /// The largest raw text kept in a [`privtrail_model::Reject`].
-pub const REJECT_RAW_MAX: usize = 64 * 1024;
+pub(crate) const REJECT_RAW_MAX: usize = 64 * 1024;
 
 #[cfg(test)]
 mod tests {

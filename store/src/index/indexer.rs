@@ -196,7 +196,9 @@ impl Worker {
         let started = Instant::now();
         super::commit(&mut self.writer, self.last_seq, &self.state.dir)?;
         tracing::debug!(
-            docs = self.pending, seq = self.last_seq, took_ms = started.elapsed().as_millis() as u64,
+            docs = self.pending,
+            seq = self.last_seq,
+            took_ms = started.elapsed().as_millis() as u64,
             "index committed"
         );
         self.dirty = false;

@@ -73,8 +73,7 @@ impl IndexState {
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
             .try_into()
             .map_err(StoreError::index(dir, "open reader"))?;
-        let fields =
-            Fields::new(&index.schema()).map_err(StoreError::index(dir, "read schema"))?;
+        let fields = Fields::new(&index.schema()).map_err(StoreError::index(dir, "read schema"))?;
         Ok(IndexState {
             dir: dir.to_owned(),
             index,
@@ -114,9 +113,10 @@ impl IndexState {
             .writer_with_num_threads(threads, WRITER_HEAP_BYTES)
         {
             Ok(w) => Ok(Some(w)),
-            Err(tantivy::TantivyError::LockFailure(tantivy::directory::error::LockError::LockBusy, _)) => {
-                Ok(None)
-            }
+            Err(tantivy::TantivyError::LockFailure(
+                tantivy::directory::error::LockError::LockBusy,
+                _,
+            )) => Ok(None),
             Err(e) => Err(StoreError::index(&self.dir, "create index writer")(e)),
         }
     }

@@ -22,7 +22,10 @@ pub fn top_seqs(
         return Ok(Vec::new());
     }
     let collector = TopDocs::with_limit(limit).order_by((
-        (SortByStaticFastValue::<DateTime>::for_field("time"), Order::Desc),
+        (
+            SortByStaticFastValue::<DateTime>::for_field("time"),
+            Order::Desc,
+        ),
         (SortByStaticFastValue::<u64>::for_field("seq"), Order::Desc),
     ));
     let hits = searcher

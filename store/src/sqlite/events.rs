@@ -125,9 +125,9 @@ pub fn decode(row: &Row<'_>) -> Result<StoredRow, StoreError> {
         Outcome::parse(&outcome_s).ok_or_else(|| corrupt(format!("outcome {outcome_s:?}")))?;
     let expires_at = match text(15)? {
         None => None,
-        Some(s) => Some(
-            timefmt::parse_fixed(&s).ok_or_else(|| corrupt(format!("expires_at {s:?}")))?,
-        ),
+        Some(s) => {
+            Some(timefmt::parse_fixed(&s).ok_or_else(|| corrupt(format!("expires_at {s:?}")))?)
+        }
     };
     let event = Event {
         id: EventId::from_stored(id.clone()),
@@ -152,9 +152,7 @@ pub fn decode(row: &Row<'_>) -> Result<StoredRow, StoreError> {
         message: req(20, "message")?,
         raw: req(21, "raw")?,
     };
-    let hash: Vec<u8> = row
-        .get(22)
-        .map_err(|e| corrupt(format!("hash: {e}")))?;
+    let hash: Vec<u8> = row.get(22).map_err(|e| corrupt(format!("hash: {e}")))?;
     Ok((seq, event, hash))
 }
 

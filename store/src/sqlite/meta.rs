@@ -122,4 +122,3 @@ pub fn stats(conn: &Connection) -> Result<StoreStats, StoreError> {
 pub fn now_nanos(now: &DateTime<Utc>) -> i64 {
     timefmt::to_nanos(now).unwrap_or(i64::MAX)
 }
-

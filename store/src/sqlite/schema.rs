@@ -94,8 +94,10 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
             return Ok(());
         }
         let step = MIGRATIONS[version as usize];
-        tx.execute_batch(step)
-            .map_err(StoreError::sqlite(format!("migration to version {}", version + 1)))?;
+        tx.execute_batch(step).map_err(StoreError::sqlite(format!(
+            "migration to version {}",
+            version + 1
+        )))?;
         tx.pragma_update(None, "user_version", version + 1)
             .map_err(StoreError::sqlite("write user_version"))?;
         tx.commit()

@@ -95,6 +95,13 @@ pub struct Event {
     pub expires_at: Option<DateTime<Utc>>,
     pub justification: Option<String>,
     pub correlation_id: Option<String>,
+    /// For `role.assigned` / `role.unassigned`: whether the change went through PIM.
+    #[serde(default)]
+    pub via_pim: Option<bool>,
+    /// The id of an earlier event that records the same change (Entra logs one PIM action twice:
+    /// PIM's record and Core Directory's `MS-PIM` record). A linked event does not count again.
+    #[serde(default)]
+    pub linked_to: Option<EventId>,
     /// Windows event id or Graph `activityDisplayName`.
     pub event_code: String,
     /// The source's own record id (Windows `EventRecordID`, Graph `id`).
@@ -133,6 +140,8 @@ impl Event {
             expires_at: None,
             justification: None,
             correlation_id: None,
+            via_pim: None,
+            linked_to: None,
             event_code: event_code.into(),
             record_id: None,
             message: String::new(),

@@ -12,7 +12,7 @@
 //! 2. the event's fields in this fixed order: `id`, `time`, `ingested_at`, `source`, `tenant`,
 //!    `host`, `action`, `outcome`, `actor`, `target`, `target_name`, `privilege`, `privilege_id`,
 //!    `scope`, `expires_at`, `justification`, `correlation_id`, `event_code`, `record_id`,
-//!    `message`, `raw`;
+//!    `message`, `raw`, `via_pim` (`true`/`false`), `linked_to`;
 //! 3. each field as `0x00` when absent, or `0x01`, its UTF-8 length as a 4-byte big-endian
 //!    integer, then its UTF-8 bytes;
 //! 4. strings as stored (no normalization); `source`, `action`, `outcome` as their external names
@@ -62,6 +62,11 @@ pub fn link_hash(prev: &Hash, event: &Event) -> Hash {
     put(&mut h, event.record_id.as_deref());
     put(&mut h, Some(&event.message));
     put(&mut h, Some(&event.raw));
+    put(
+        &mut h,
+        event.via_pim.map(|b| if b { "true" } else { "false" }),
+    );
+    put(&mut h, event.linked_to.as_ref().map(|l| l.as_str()));
     h.finalize().into()
 }
 

@@ -28,7 +28,7 @@ pub const KEYWORD_TOKENIZER: &str = "privtrail_keyword";
 const MAX_KEYWORD_BYTES: usize = 4096;
 
 /// The keyword fields, by name, in schema order.
-pub const KEYWORD_FIELDS: [&str; 16] = [
+pub const KEYWORD_FIELDS: [&str; 18] = [
     "id",
     "source",
     "tenant",
@@ -45,6 +45,8 @@ pub const KEYWORD_FIELDS: [&str; 16] = [
     "event_code",
     "record_id",
     "justification",
+    "via_pim",
+    "linked_to",
 ];
 
 /// Fields searched by free text (no `field:` prefix).
@@ -61,7 +63,7 @@ pub const DEFAULT_FIELDS: [&str; 6] = [
 #[derive(Debug, Clone)]
 pub struct Fields {
     /// In the order of [`KEYWORD_FIELDS`].
-    pub keywords: [Field; 16],
+    pub keywords: [Field; KEYWORD_FIELDS.len()],
     pub message: Field,
     pub time: Field,
     pub seq: Field,
@@ -112,7 +114,7 @@ pub fn register_tokenizers(index: &Index) {
 
 impl Fields {
     pub fn new(schema: &Schema) -> Result<Fields, tantivy::TantivyError> {
-        let mut keywords = [Field::from_field_id(0); 16];
+        let mut keywords = [Field::from_field_id(0); KEYWORD_FIELDS.len()];
         for (slot, name) in keywords.iter_mut().zip(KEYWORD_FIELDS) {
             *slot = schema.get_field(name)?;
         }
@@ -126,7 +128,7 @@ impl Fields {
 
     /// The tantivy document for a stored event (`seq` is its SQLite row). `raw` is not used.
     pub fn document(&self, seq: i64, e: &Event) -> TantivyDocument {
-        let values: [Option<&str>; 16] = [
+        let values: [Option<&str>; 18] = [
             Some(e.id.as_str()),
             Some(e.source.as_str()),
             e.tenant.as_deref(),
@@ -143,6 +145,8 @@ impl Fields {
             Some(&e.event_code),
             e.record_id.as_deref(),
             e.justification.as_deref(),
+            e.via_pim.map(|b| if b { "true" } else { "false" }),
+            e.linked_to.as_ref().map(|l| l.as_str()),
         ];
         let mut doc = TantivyDocument::new();
         for (field, value) in self.keywords.iter().zip(values) {

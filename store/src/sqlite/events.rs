@@ -11,20 +11,21 @@ use crate::{StoreError, timefmt};
 /// Every column, in the order [`decode`] reads them (seq first, hash last).
 pub const COLUMNS: &str = "seq, id, time, ingested_at, source, tenant, host, action, outcome, \
      actor, target, target_name, privilege, privilege_id, scope, expires_at, justification, \
-     correlation_id, event_code, record_id, message, raw, hash";
+     correlation_id, event_code, record_id, message, raw, hash, via_pim, linked_to";
 
 /// The same columns with `raw` and `hash` left out (read as empty): what indexing needs.
 pub const COLUMNS_NO_RAW: &str = "seq, id, time, ingested_at, source, tenant, host, action, \
      outcome, actor, target, target_name, privilege, privilege_id, scope, expires_at, \
-     justification, correlation_id, event_code, record_id, message, '' AS raw, x'' AS hash";
+     justification, correlation_id, event_code, record_id, message, '' AS raw, x'' AS hash, \
+     via_pim, linked_to";
 
 /// Dedupe on the id only (`ON CONFLICT(id)`, not `OR IGNORE`, so that any other constraint
 /// failure is an error and not silently counted as a duplicate).
 pub const INSERT: &str = "INSERT INTO events (seq, id, time, ingested_at, source, tenant, host, \
      action, outcome, actor, target, target_name, privilege, privilege_id, scope, expires_at, \
-     justification, correlation_id, event_code, record_id, message, raw, hash) \
+     justification, correlation_id, event_code, record_id, message, raw, hash, via_pim, linked_to) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-     ?19, ?20, ?21, ?22, ?23) ON CONFLICT(id) DO NOTHING";
+     ?19, ?20, ?21, ?22, ?23, ?24, ?25) ON CONFLICT(id) DO NOTHING";
 
 /// The times of an event as stored, or why the event cannot be stored.
 #[derive(Debug)]
@@ -83,6 +84,8 @@ pub fn insert(
         e.message,
         e.raw,
         &hash[..],
+        e.via_pim,
+        e.linked_to.as_ref().map(|l| l.as_str()),
     ])?;
     Ok(n == 1)
 }
@@ -151,6 +154,10 @@ pub fn decode(row: &Row<'_>) -> Result<StoredRow, StoreError> {
         record_id: text(19)?,
         message: req(20, "message")?,
         raw: req(21, "raw")?,
+        via_pim: row
+            .get::<_, Option<bool>>(23)
+            .map_err(|e| corrupt(format!("via_pim: {e}")))?,
+        linked_to: text(24)?.map(EventId::from_stored),
     };
     let hash: Vec<u8> = row.get(22).map_err(|e| corrupt(format!("hash: {e}")))?;
     Ok((seq, event, hash))

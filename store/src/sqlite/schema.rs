@@ -39,7 +39,9 @@ pub const MIGRATIONS: &[&str] = &[
         record_id      TEXT,
         message        TEXT    NOT NULL,
         raw            TEXT    NOT NULL,
-        hash           BLOB    NOT NULL
+        hash           BLOB    NOT NULL,
+        via_pim        INTEGER,
+        linked_to      TEXT
     );
     CREATE INDEX events_time ON events(time);
 

@@ -40,6 +40,9 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Search stored events (tantivy query syntax over the event fields; `*` matches all).
     Search(SearchArgs),
+    /// Collect from a source now (one pull), as the daemon would on its schedule.
+    #[command(subcommand)]
+    Collect(CollectCommand),
     /// Check the SHA-256 chain over all stored events and report the first broken link.
     Verify,
     /// Rebuild the search index from the database.
@@ -70,6 +73,31 @@ pub struct IngestArgs {
     pub channels: Vec<String>,
 
     /// Print the summary as one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CollectCommand {
+    /// Pull Entra ID audit logs and a PIM snapshot from Microsoft Graph for the configured tenants.
+    Entra(CollectEntraArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CollectEntraArgs {
+    /// Only this tenant (its `name` in the config); default every configured tenant.
+    #[arg(long, value_name = "NAME")]
+    pub tenant: Option<String>,
+
+    /// Start the audit window at T instead of at the stored watermark (RFC 3339, date, or `7d`).
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+
+    /// Skip the PIM snapshot.
+    #[arg(long)]
+    pub no_pim: bool,
+
+    /// Print the report as JSON (one object per tenant and line).
     #[arg(long)]
     pub json: bool,
 }

@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 use indicatif::{ProgressBar, ProgressStyle};
 use privtrail_ingest::{Batch, Options};
+use privtrail_model::Source;
 use privtrail_store::{Store, WriteStats};
+
+use crate::link::link_pim_pairs;
 use serde::Serialize;
 
 /// What happened to one input.
@@ -88,25 +91,41 @@ pub fn import(
     let (tx, rx) = crossbeam_channel::bounded::<(usize, Batch)>(4);
     let n_paths = paths.len();
     let (stats, write_result) = std::thread::scope(|scope| {
-        let writer_thread = scope.spawn(move || -> (Vec<WriteStats>, Result<()>) {
-            let mut stats = vec![WriteStats::default(); n_paths];
-            for (idx, batch) in rx {
-                match writer.write_batch(&batch.events, &batch.rejects) {
-                    Ok(s) => {
-                        let t = &mut stats[idx];
-                        t.stored += s.stored;
-                        t.duplicates += s.duplicates;
-                        t.rejected += s.rejected;
+        let spawned = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn_scoped(scope, move || -> (Vec<WriteStats>, Result<()>) {
+                let mut stats = vec![WriteStats::default(); n_paths];
+                for (idx, mut batch) in rx {
+                    // Entra imports: the PIM and Core Directory records of one change count once.
+                    if batch.events.iter().any(|e| e.source == Source::Entra)
+                        && let Err(e) = link_pim_pairs(store, &mut batch.events)
+                    {
+                        let e = anyhow!(e).context("linking PIM records failed");
+                        return (stats, Err(e));
                     }
-                    // Dropping the receiver stops the reader at its next batch.
-                    Err(e) => return (stats, Err(anyhow!(e).context("storing events failed"))),
+                    match writer.write_batch(&batch.events, &batch.rejects) {
+                        Ok(s) => {
+                            let t = &mut stats[idx];
+                            t.stored += s.stored;
+                            t.duplicates += s.duplicates;
+                            t.rejected += s.rejected;
+                        }
+                        // Dropping the receiver stops the reader at its next batch.
+                        Err(e) => return (stats, Err(anyhow!(e).context("storing events failed"))),
+                    }
                 }
+                let commit = writer
+                    .commit()
+                    .context("committing the search index failed");
+                (stats, commit)
+            });
+        let writer_thread = match spawned {
+            Ok(t) => t,
+            Err(e) => {
+                let e = anyhow!(e).context("cannot start the store writer thread");
+                return (Vec::new(), Err(e));
             }
-            let commit = writer
-                .commit()
-                .context("committing the search index failed");
-            (stats, commit)
-        });
+        };
 
         let mut done_bytes = 0u64;
         for (idx, path) in paths.iter().enumerate() {

@@ -3,9 +3,11 @@
 
 mod cli;
 mod cmd;
+mod collect;
 mod config;
 mod demo;
 mod import;
+mod link;
 mod time;
 
 use std::path::PathBuf;

@@ -1,6 +1,8 @@
-//! Format detection by content: magic bytes, then the first JSON line's keys or an `<Event` element.
+//! Format detection by content: magic bytes, then the first JSON line's keys or an `<Event` element,
+//! then the Entra import shapes (`entra::detect`).
 
 use crate::Format;
+use crate::entra::detect::Detected;
 use crate::windows::jsonl::shape_of;
 
 /// The EVTX file magic.
@@ -45,10 +47,23 @@ pub(crate) fn sniff(head: &[u8], complete: bool) -> Option<Sniffed> {
     if body.starts_with(b"<") {
         return xml_like(body).then_some(Sniffed::Format(Format::EventXml));
     }
-    if body.starts_with(b"{") {
-        return json_like(body, complete).map(Sniffed::Format);
+    if body.starts_with(b"{")
+        && let Some(f) = json_like(body, complete)
+    {
+        return Some(Sniffed::Format(f));
     }
-    None
+    // Entra imports: Graph / Azure Monitor JSON, Log Analytics JSON or CSV.
+    match crate::entra::detect::sniff(body, complete) {
+        Some(Detected::Format(f)) => Some(Sniffed::Format(f)),
+        Some(Detected::NotAuditLog) | None => None,
+    }
+}
+
+/// When `head` is JSON of Graph (or of a Graph-like shape) that holds no audit records, what it is.
+pub(crate) fn not_audit_log(head: &[u8]) -> Option<String> {
+    let body = skip_ws(head.strip_prefix(UTF8_BOM).unwrap_or(head));
+    (crate::entra::detect::sniff(body, true) == Some(Detected::NotAuditLog))
+        .then(|| crate::entra::detect::describe_not_audit(body))
 }
 
 /// `<Event` or `<Events` after an optional `<?xml …?>` declaration and comments.

@@ -27,6 +27,13 @@ pub enum IngestError {
     /// A file whose content is none of the supported formats.
     #[error("{}: unrecognized format (starts with {head})", path.display())]
     UnknownFormat { path: PathBuf, head: String },
+    /// A JSON file that is recognizably no audit log (e.g. a Graph `roleAssignmentScheduleInstances`
+    /// page): Entra imports take `directoryAudits`, Log Analytics `AuditLogs` and Azure Monitor records.
+    #[error(
+        "{}: not an audit log: {what} (expected Graph directoryAudits, a Log Analytics AuditLogs export or Azure Monitor AuditLogs records)",
+        path.display()
+    )]
+    NotAuditLog { path: PathBuf, what: String },
     /// An EVTX file whose file header cannot be read.
     #[error("{}: unreadable EVTX file: {reason}", path.display())]
     Evtx { path: PathBuf, reason: String },
@@ -38,7 +45,7 @@ pub enum IngestError {
         reason: String,
     },
     /// A `--format` name that is not one of [`crate::Format`]'s.
-    #[error("unknown input format {0:?} (expected auto, evtx, winlogbeat, nxlog or event-xml)")]
+    #[error("unknown input format {0:?} (expected auto, evtx, winlogbeat, nxlog, event-xml, graph, loganalytics or azure-monitor)")]
     UnknownFormatName(String),
 }
 

@@ -26,7 +26,9 @@
 
 mod detect;
 mod emit;
+pub mod entra;
 mod error;
+pub mod graph;
 mod input;
 pub mod windows;
 
@@ -58,15 +60,26 @@ pub enum Format {
     Nxlog,
     /// Event XML (`wevtutil qe … /f:xml`, Windows Event Forwarding).
     EventXml,
+    /// Microsoft Graph `directoryAudit` JSON: `{"value":[…]}` pages, arrays, JSON lines of either.
+    Graph,
+    /// The Log Analytics `AuditLogs` table exported as JSON (rows, JSON lines, query API `tables`)
+    /// or CSV.
+    LogAnalytics,
+    /// Azure Monitor diagnostic records of category `AuditLogs`, one per line or in
+    /// `{"records":[…]}`.
+    AzureMonitor,
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 8] = [
         Format::Auto,
         Format::Evtx,
         Format::Winlogbeat,
         Format::Nxlog,
         Format::EventXml,
+        Format::Graph,
+        Format::LogAnalytics,
+        Format::AzureMonitor,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +89,9 @@ impl Format {
             Format::Winlogbeat => "winlogbeat",
             Format::Nxlog => "nxlog",
             Format::EventXml => "event-xml",
+            Format::Graph => "graph",
+            Format::LogAnalytics => "loganalytics",
+            Format::AzureMonitor => "azure-monitor",
         }
     }
 }
@@ -108,6 +124,9 @@ pub struct Options {
     pub extra_privileged_groups: Vec<String>,
     /// Events plus rejects per [`Batch`].
     pub batch_size: usize,
+    /// The tenant label of Entra records (the scope of their ids). `None`: the record's own tenant
+    /// id (Log Analytics `TenantId`, Azure Monitor `tenantId`), else [`entra::DEFAULT_TENANT`].
+    pub tenant: Option<String>,
 }
 
 impl Default for Options {
@@ -121,6 +140,7 @@ impl Default for Options {
             ],
             extra_privileged_groups: Vec::new(),
             batch_size: 2048,
+            tenant: None,
         }
     }
 }
@@ -237,9 +257,15 @@ pub fn read_file(
     }
     let complete = head.len() < HEAD;
     let forced = (opts.format != Format::Auto).then_some(opts.format);
-    let unknown = |head: &[u8], what: &str| IngestError::UnknownFormat {
-        path: path.to_owned(),
-        head: format!("{what}{}", detect::describe_head(head)),
+    let unknown = |head: &[u8], what: &str| match detect::not_audit_log(head) {
+        Some(what) => IngestError::NotAuditLog {
+            path: path.to_owned(),
+            what,
+        },
+        None => IngestError::UnknownFormat {
+            path: path.to_owned(),
+            head: format!("{what}{}", detect::describe_head(head)),
+        },
     };
     let report = FileReport {
         path: path.to_owned(),
@@ -353,6 +379,9 @@ fn read_text(
         }
         Format::Winlogbeat | Format::Nxlog => windows::jsonl::read(r, Some(format), em, progress),
         Format::Auto => windows::jsonl::read(r, None, em, progress),
+        Format::Graph | Format::LogAnalytics | Format::AzureMonitor => {
+            entra::imports::read(r, em, progress);
+        }
         Format::Evtx => {
             let mut all = Vec::new();
             r.read_to_end(&mut all)

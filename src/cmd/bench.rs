@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use privtrail_ingest::{Batch, Options};
-use privtrail_model::{EventId, Source};
+use privtrail_model::EventId;
 use serde::Serialize;
 
 use crate::cli::{BenchCommand, BenchIngestArgs};
@@ -75,12 +75,31 @@ fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
         if !args.evtx.is_file() {
             bail!("EVTX file {} not found (pass --evtx)", args.evtx.display());
         }
-        let files = vec![args.evtx.clone(); args.evtx_repeat as usize];
+        // Copies under distinct names (hard links where possible): the importer reads each named
+        // file once.
+        let copies = work.join("evtx-copies");
+        std::fs::create_dir_all(&copies)?;
+        let mut files = Vec::with_capacity(args.evtx_repeat as usize);
+        for i in 0..args.evtx_repeat {
+            let dst = copies.join(format!("copy-{i:04}.evtx"));
+            if !dst.exists() && std::fs::hard_link(&args.evtx, &dst).is_err() {
+                std::fs::copy(&args.evtx, &dst).with_context(|| {
+                    format!("cannot copy {} to {}", args.evtx.display(), dst.display())
+                })?;
+            }
+            files.push(dst);
+        }
         // Each copy gets its own stream id, so copies are stored instead of deduplicated.
         let salt = |idx: usize, batch: &mut Batch| {
             for e in &mut batch.events {
                 let host = format!("{}#{idx}", e.host.as_deref().unwrap_or(""));
-                e.id = EventId::native(Source::Windows, &host, e.id.as_str());
+                // Same id scheme as a real record (ordered within its stream), under another host.
+                let record = e
+                    .record_id
+                    .as_deref()
+                    .and_then(|r| r.parse().ok())
+                    .unwrap_or(0);
+                e.id = EventId::windows(&host, "Security", record);
                 e.host = Some(host);
             }
         };

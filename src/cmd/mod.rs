@@ -1,6 +1,7 @@
 //! One module per command; `run` dispatches.
 
 mod bench;
+mod collect;
 mod demo;
 mod ingest;
 mod maintenance;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let store = open_store(&dir)?;
             match command {
                 Command::Ingest(args) => ingest::run(&store, &args, &config),
+                Command::Collect(c) => collect::run(&store, c, &config),
                 Command::Search(args) => search::run(&store, &args),
                 Command::Verify => maintenance::verify(&store),
                 Command::Reindex => maintenance::reindex(&store),

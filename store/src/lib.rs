@@ -42,7 +42,10 @@ mod writer;
 
 pub use error::StoreError;
 pub use store::Store;
-pub use types::{BrokenLink, SearchRequest, StoreStats, StoredReject, VerifyReport, WriteStats};
+pub use types::{
+    BrokenLink, DirectoryUser, SearchRequest, Snapshot, StoreStats, StoredReject, VerifyReport,
+    WriteStats,
+};
 pub use writer::Writer;
 
 #[cfg(test)]

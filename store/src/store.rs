@@ -4,14 +4,16 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
+use chrono::{DateTime, Utc};
 use privtrail_model::{Event, EventId};
 
 use crate::chain::ChainWalker;
 use crate::index::indexer::Indexer;
 use crate::index::{self, IndexState, search};
-use crate::sqlite::{self, ReadPool, events, meta, schema};
+use crate::sqlite::{self, ReadPool, directory, events, meta, schema};
 use crate::{
-    SearchRequest, StoreError, StoreStats, StoredReject, VerifyReport, Writer, query, writer,
+    DirectoryUser, SearchRequest, Snapshot, StoreError, StoreStats, StoredReject, VerifyReport,
+    Writer, query, timefmt, writer,
 };
 
 const DB_FILE: &str = "privtrail.db";
@@ -267,5 +269,33 @@ impl Store {
     /// The last checkpoint saved for `collector` (also available on the [`Writer`]).
     pub fn checkpoint(&self, collector: &str) -> Result<Option<String>, StoreError> {
         self.readers.with(|c| meta::checkpoint(c, collector))
+    }
+
+    /// The newest snapshot of `kind` for `tenant`.
+    pub fn latest_snapshot(
+        &self,
+        tenant: &str,
+        kind: &str,
+    ) -> Result<Option<Snapshot>, StoreError> {
+        self.readers
+            .with(|c| directory::latest_snapshot(c, tenant, kind))
+    }
+
+    /// The directory users recorded for `tenant`.
+    pub fn directory_users(&self, tenant: &str) -> Result<Vec<DirectoryUser>, StoreError> {
+        self.readers.with(|c| directory::users(c, tenant))
+    }
+
+    /// Events with `from <= time < to`, oldest first, at most `limit`.
+    pub fn events_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let (Some(a), Some(b)) = (timefmt::to_nanos(&from), timefmt::to_nanos(&to)) else {
+            return Ok(Vec::new());
+        };
+        self.readers.with(|c| events::between(c, a, b, limit))
     }
 }

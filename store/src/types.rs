@@ -90,3 +90,23 @@ pub struct StoredReject {
     pub reason: String,
     pub raw: String,
 }
+
+/// A PIM state snapshot as the collector fetched it: `kind` names what it holds (the binary uses
+/// `pim`), `body` is JSON the store does not interpret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub tenant: String,
+    pub kind: String,
+    pub taken_at: DateTime<Utc>,
+    pub body: String,
+}
+
+/// A directory user looked up in Entra ID.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DirectoryUser {
+    pub id: String,
+    pub upn: Option<String>,
+    pub display_name: Option<String>,
+    /// `onPremisesSecurityIdentifier`: the Windows SID of a synced account.
+    pub on_prem_sid: Option<String>,
+}

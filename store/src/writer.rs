@@ -9,9 +9,9 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::chain::{self, Hash};
 use crate::index::Fields;
 use crate::index::indexer::Indexer;
-use crate::sqlite::{events, meta};
+use crate::sqlite::{directory, events, meta};
 use crate::store::FlagGuard;
-use crate::{StoreError, WriteStats};
+use crate::{DirectoryUser, Snapshot, StoreError, WriteStats};
 
 /// Writes batches of events, rejects and checkpoints; obtained from [`crate::Store::writer`].
 ///
@@ -153,6 +153,24 @@ impl Writer {
     /// The last checkpoint saved for `collector`.
     pub fn checkpoint(&self, collector: &str) -> Result<Option<String>, StoreError> {
         meta::checkpoint(&self.conn, collector)
+    }
+
+    /// Saves a PIM snapshot (kept beside the events; not part of the hash chain).
+    pub fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        directory::save_snapshot(&self.conn, snapshot)
+    }
+
+    /// Records directory users looked up in Entra ID (insert or update), in one transaction.
+    pub fn save_users(&mut self, tenant: &str, users: &[DirectoryUser]) -> Result<(), StoreError> {
+        let now = meta::now_nanos(&Utc::now());
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::sqlite("begin users"))?;
+        for u in users {
+            directory::upsert_user(&tx, tenant, u, now)?;
+        }
+        tx.commit().map_err(StoreError::sqlite("commit users"))
     }
 
     /// Commits the search index: everything written so far becomes searchable.

@@ -222,3 +222,29 @@ pub fn for_each_after(
     }
     Ok(())
 }
+
+/// Events with `from <= time < to` (nanoseconds), oldest first.
+pub fn between(
+    conn: &Connection,
+    from: i64,
+    to: i64,
+    limit: usize,
+) -> Result<Vec<Event>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM events WHERE time >= ?1 AND time < ?2 ORDER BY time, seq LIMIT ?3"
+        ))
+        .map_err(StoreError::sqlite("prepare events by time"))?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut rows = stmt
+        .query(params![from, to, limit])
+        .map_err(StoreError::sqlite("select events by time"))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows
+        .next()
+        .map_err(StoreError::sqlite("read events by time"))?
+    {
+        out.push(decode(row)?.1);
+    }
+    Ok(out)
+}

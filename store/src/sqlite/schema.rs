@@ -72,6 +72,29 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO chain (id, base_seq, base_hash, head_seq, head_hash)
         VALUES (1, 0, zeroblob(32), 0, zeroblob(32));
     "#,
+    // 2: Entra state. PIM snapshots as fetched (JSON, one row per tenant + kind + time) and
+    // the directory users looked up for identity joins.
+    r#"
+    CREATE TABLE pim_snapshots (
+        id       INTEGER PRIMARY KEY,
+        tenant   TEXT    NOT NULL,
+        kind     TEXT    NOT NULL,
+        taken_at INTEGER NOT NULL,
+        body     TEXT    NOT NULL
+    );
+    CREATE INDEX pim_snapshots_latest ON pim_snapshots(tenant, kind, taken_at);
+
+    CREATE TABLE directory_users (
+        tenant       TEXT    NOT NULL,
+        id           TEXT    NOT NULL,
+        upn          TEXT,
+        display_name TEXT,
+        on_prem_sid  TEXT,
+        fetched_at   INTEGER NOT NULL,
+        PRIMARY KEY (tenant, id)
+    );
+    CREATE INDEX directory_users_sid ON directory_users(on_prem_sid);
+    "#,
 ];
 
 /// Applies the missing steps, each in its own immediate transaction (so that two processes

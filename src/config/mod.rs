@@ -3,10 +3,14 @@
 //!
 //! Only the sections that this version acts on are accepted; later components add theirs.
 
+mod tenant;
+
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
+
+pub use tenant::TenantConfig;
 
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
@@ -16,6 +20,9 @@ pub struct Config {
     pub ingest: IngestConfig,
     #[serde(default)]
     pub policy: PolicyConfig,
+    /// Entra ID tenants collected through Microsoft Graph.
+    #[serde(default)]
+    pub tenants: Vec<TenantConfig>,
 }
 
 /// `[ingest]`: how Windows event files are read.
@@ -54,6 +61,12 @@ impl Config {
         config
             .validate()
             .with_context(|| format!("invalid config file {}", path.display()))?;
+        if config.tenants.iter().any(|t| t.client_secret.is_some()) && world_readable(path) {
+            tracing::warn!(
+                file = %path.display(),
+                "the config file holds secrets and is readable by every user: chmod 600 it or use ${{ENV}}"
+            );
+        }
         Ok(config)
     }
 
@@ -72,8 +85,26 @@ impl Config {
         {
             bail!("[policy] privileged_groups: a group name is empty");
         }
+        let mut names = std::collections::HashSet::new();
+        for t in &self.tenants {
+            t.validate()?;
+            if !names.insert(t.name.to_lowercase()) {
+                bail!("[[tenants]]: the name {:?} is used twice", t.name);
+            }
+        }
         Ok(())
     }
+}
+
+#[cfg(unix)]
+fn world_readable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o004 != 0)
+}
+
+#[cfg(not(unix))]
+fn world_readable(_: &Path) -> bool {
+    false
 }
 
 /// Replaces `${NAME}` with the variable's value; `$${` is a literal `${`. A missing variable is an

@@ -1,0 +1,61 @@
+//! [`same_change`]: PIM logs one change twice (its own record and Core Directory's `MS-PIM` one).
+
+use privtrail_model::{Action, Event, Source};
+
+use super::normalize::{Kind, kind_of};
+
+/// Direction of a role change, for linking PIM's record with Core Directory's.
+fn direction(e: &Event) -> Option<bool> {
+    match e.action {
+        Action::RoleActivated | Action::RoleAssigned => Some(true),
+        Action::RoleDeactivated | Action::RoleActivationExpired | Action::RoleUnassigned => {
+            Some(false)
+        }
+        _ => None,
+    }
+}
+
+/// Whether `core` is Core Directory's plain `Add/Remove member to/from role` matching PIM's record
+/// `pim`: initiated by `MS-PIM` (`via_pim` true), or, for PIM's `… outside of PIM` records, by
+/// anyone else (`via_pim` false).
+fn is_core_for(core: &Event, pim: &Event) -> bool {
+    let outside = matches!(
+        kind_of(&pim.event_code),
+        Kind::OutsideAssigned | Kind::OutsideUnassigned
+    );
+    matches!(kind_of(&core.event_code), Kind::CoreAdd | Kind::CoreRemove)
+        && core.via_pim == Some(!outside)
+}
+
+/// PIM's own record of an activation, deactivation, expiry or assignment change.
+fn is_pim_record(e: &Event) -> bool {
+    kind_of(&e.event_code).is_pim_named() && direction(e).is_some()
+}
+
+fn same_text(a: &Option<String>, b: &Option<String>) -> bool {
+    matches!((a, b), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
+}
+
+/// Whether `a` and `b` record the same PIM change twice: one is PIM's own record (activation,
+/// deactivation, expiry, assignment in PIM), the other Core Directory's `Add/Remove member to/from
+/// role` initiated by `MS-PIM` (for PIM's `… outside of PIM (permanent)` records: Core Directory's
+/// record of that change, initiated by anyone but `MS-PIM`); same tenant, same direction (add/remove), same target, same
+/// `privilege_id` (or, when either lacks one, the same privilege name), and the same
+/// `correlation_id` or times at most 60 s apart. Symmetric; pure.
+pub fn same_change(a: &Event, b: &Event) -> bool {
+    let pair = (is_pim_record(a) && is_core_for(b, a)) || (is_pim_record(b) && is_core_for(a, b));
+    if !pair || a.source != Source::Entra || b.source != Source::Entra {
+        return false;
+    }
+    if !same_text(&a.tenant, &b.tenant) || direction(a) != direction(b) || !same_text(&a.target, &b.target) {
+        return false;
+    }
+    let role = if a.privilege_id.is_some() && b.privilege_id.is_some() {
+        same_text(&a.privilege_id, &b.privilege_id)
+    } else {
+        same_text(&a.privilege, &b.privilege)
+    };
+    let near = (a.time - b.time).num_milliseconds().abs() <= 60_000;
+    role && (same_text(&a.correlation_id, &b.correlation_id) || near)
+}
+

@@ -1,0 +1,22 @@
+//! Entra ID audit records (SPEC §1.1): the pure normalization of a Graph v1.0 `directoryAudit`
+//! ([`normalize_directory_audit`]), the link between PIM's and Core Directory's records of one change
+//! ([`same_change`]), and the file imports ([`crate::Format::Graph`], [`crate::Format::LogAnalytics`],
+//! [`crate::Format::AzureMonitor`]) that `read_file` dispatches to.
+//!
+//! # How it fits together
+//! `detect.rs` recognizes the formats by content; `imports.rs` reads a file into records (JSON lines,
+//! whole documents, CSV), `convert.rs` turns each record of any shape into a `directoryAudit`, and
+//! `normalize.rs` makes the [`privtrail_model::Event`]. The tenant of an imported record is
+//! [`crate::Options::tenant`] when set, else the record's own tenant id (Log Analytics `TenantId`,
+//! Azure Monitor `tenantId`), else [`DEFAULT_TENANT`].
+
+mod convert;
+pub(crate) mod detect;
+pub(crate) mod imports;
+mod json;
+mod link;
+mod normalize;
+
+pub use imports::DEFAULT_TENANT;
+pub use link::same_change;
+pub use normalize::{EXPIRY_KEYS, JUSTIFICATION_KEYS, MS_PIM_APP, normalize_directory_audit};

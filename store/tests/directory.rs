@@ -1,0 +1,76 @@
+//! PIM snapshots, directory users and time-window reads.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{entra_event, t, win_event};
+use privtrail_store::{DirectoryUser, Snapshot, Store};
+
+#[test]
+fn snapshots_latest_wins_per_tenant_and_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut w = store.writer().unwrap();
+    assert!(store.latest_snapshot("contoso", "pim").unwrap().is_none());
+    for (at, body) in [
+        ("2026-11-20T10:00:00Z", "{\"n\":1}"),
+        ("2026-11-20T11:00:00Z", "{\"n\":2}"),
+    ] {
+        w.save_snapshot(&Snapshot {
+            tenant: "contoso".into(),
+            kind: "pim".into(),
+            taken_at: t(at),
+            body: body.into(),
+        })
+        .unwrap();
+    }
+    w.save_snapshot(&Snapshot {
+        tenant: "fabrikam".into(),
+        kind: "pim".into(),
+        taken_at: t("2026-11-21T00:00:00Z"),
+        body: "{\"n\":3}".into(),
+    })
+    .unwrap();
+    let latest = store.latest_snapshot("contoso", "pim").unwrap().unwrap();
+    assert_eq!(latest.body, "{\"n\":2}");
+    assert_eq!(latest.taken_at, t("2026-11-20T11:00:00Z"));
+}
+
+#[test]
+fn users_upsert() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut w = store.writer().unwrap();
+    let mut alice = DirectoryUser {
+        id: "u1".into(),
+        upn: Some("alice@contoso.com".into()),
+        display_name: Some("Alice".into()),
+        on_prem_sid: None,
+    };
+    w.save_users("contoso", std::slice::from_ref(&alice))
+        .unwrap();
+    alice.on_prem_sid = Some("S-1-5-21-1-2-3-1104".into());
+    w.save_users("contoso", std::slice::from_ref(&alice))
+        .unwrap();
+    assert_eq!(store.directory_users("contoso").unwrap(), vec![alice]);
+    assert!(store.directory_users("other").unwrap().is_empty());
+}
+
+#[test]
+fn events_between_is_half_open_and_time_ordered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut w = store.writer().unwrap();
+    let events = vec![
+        win_event(3, "2026-11-20T10:00:30Z"),
+        entra_event("a", "2026-11-20T10:00:00Z"),
+        win_event(4, "2026-11-20T10:01:00Z"),
+    ];
+    w.write_batch(&events, &[]).unwrap();
+    let got = store
+        .events_between(t("2026-11-20T10:00:00Z"), t("2026-11-20T10:01:00Z"), 10)
+        .unwrap();
+    let ids: Vec<_> = got.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(ids, vec![events[1].id.clone(), events[0].id.clone()]);
+    assert_eq!(got[0], events[1], "round-trips whole");
+}

@@ -36,7 +36,8 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Import Windows event files: EVTX, JSON lines (Winlogbeat, NXLog; plain or gzipped), Event XML.
+    /// Import event files: Windows (EVTX, Winlogbeat/NXLog JSON lines, Event XML) and exported Entra
+    /// audit logs (Graph JSON, Log Analytics JSON/CSV, Azure Monitor); plain or gzipped.
     Ingest(IngestArgs),
     /// Search stored events (tantivy query syntax over the event fields; `*` matches all).
     Search(SearchArgs),
@@ -55,6 +56,9 @@ pub enum Command {
     /// Configuration file commands.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Simulators for end-to-end tests.
+    #[command(subcommand, hide = true)]
+    Sim(SimCommand),
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +75,11 @@ pub struct IngestArgs {
     /// Default: the config's `[ingest] channels`, else Security, System and ForwardedEvents.
     #[arg(long = "channel", value_name = "NAME")]
     pub channels: Vec<String>,
+
+    /// Tenant label for Entra records (imports of exported history); default the record's own
+    /// tenant id. Use the `name` of a configured tenant so imports dedupe with collected events.
+    #[arg(long, value_name = "NAME")]
+    pub tenant: Option<String>,
 
     /// Print the summary as one JSON object instead of a table.
     #[arg(long)]
@@ -186,4 +195,30 @@ pub struct BenchIngestArgs {
 pub enum ConfigCommand {
     /// Validate the configuration file without touching the network or the store.
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Serve a simulated Entra tenant (Microsoft Graph + token endpoint); prints
+    /// `listening on http://127.0.0.1:PORT`, then serves until killed or a piped stdin closes.
+    Graph(SimGraphArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SimGraphArgs {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+
+    /// Fault injection, a JSON file (see `sim::Faults`).
+    #[arg(long, value_name = "FILE.json")]
+    pub faults: Option<PathBuf>,
+
+    /// Seed of the simulated tenant.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+
+    /// The scenario's "now" (RFC 3339; default the current time).
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
 }

@@ -8,6 +8,7 @@ mod config;
 mod demo;
 mod import;
 mod link;
+mod sim;
 mod time;
 
 use std::path::PathBuf;

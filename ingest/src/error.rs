@@ -45,7 +45,9 @@ pub enum IngestError {
         reason: String,
     },
     /// A `--format` name that is not one of [`crate::Format`]'s.
-    #[error("unknown input format {0:?} (expected auto, evtx, winlogbeat, nxlog, event-xml, graph, loganalytics or azure-monitor)")]
+    #[error(
+        "unknown input format {0:?} (expected auto, evtx, winlogbeat, nxlog, event-xml, graph, loganalytics or azure-monitor)"
+    )]
     UnknownFormatName(String),
 }
 

@@ -1,4 +1,6 @@
 //! `privtrail-ingest`: Windows Security events from files (SPEC §1.2) into the shared event model.
+//! Entra ID audit records (SPEC §1.1) come from Graph, Log Analytics and Azure Monitor exports
+//! ([`entra`]: `read_file` detects and dispatches them like the Windows formats).
 //!
 //! # Main types
 //! - [`read_file`] reads one file and hands [`Batch`]es of normalized [`Event`]s and [`Reject`]s to a

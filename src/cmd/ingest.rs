@@ -12,6 +12,7 @@ use crate::import;
 pub fn run(store: &Store, args: &IngestArgs, config: &Config) -> Result<ExitCode> {
     let mut opts = super::ingest_options(config, &args.channels);
     opts.format = args.format;
+    opts.tenant = args.tenant.clone();
     let summary = import::import(store, &args.paths, &opts, !args.json, None)?;
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);

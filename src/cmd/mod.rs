@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use privtrail_store::Store;
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Cli, Command, ConfigCommand, SimCommand};
 use crate::config::Config;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -30,6 +30,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Demo(args) => demo::run(&args, &config, cli.data_dir),
         Command::Bench(b) => bench::run(b, &config),
+        Command::Sim(SimCommand::Graph(args)) => crate::sim::run_graph(&args),
         command => {
             let dir = crate::data_dir(cli.data_dir)?;
             let store = open_store(&dir)?;
@@ -39,7 +40,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 Command::Search(args) => search::run(&store, &args),
                 Command::Verify => maintenance::verify(&store),
                 Command::Reindex => maintenance::reindex(&store),
-                Command::Config(_) | Command::Demo(_) | Command::Bench(_) => {
+                Command::Config(_) | Command::Demo(_) | Command::Bench(_) | Command::Sim(_) => {
                     unreachable!("handled above")
                 }
             }

@@ -123,7 +123,11 @@ pub(crate) fn parse_audit_filter(filter: &str) -> Result<Vec<(Cmp, DateTime<Utc>
             "gt" => Cmp::Gt,
             "le" => Cmp::Le,
             "lt" => Cmp::Lt,
-            _ => return Err(format!("Invalid filter clause: unsupported operator '{op}'")),
+            _ => {
+                return Err(format!(
+                    "Invalid filter clause: unsupported operator '{op}'"
+                ));
+            }
         };
         let v = value.trim_matches('\'');
         let t = DateTime::parse_from_rfc3339(v)
@@ -162,7 +166,11 @@ fn split_and(filter: &str) -> Vec<String> {
 
 fn looks_like_offset(w: &str) -> bool {
     let b = w.as_bytes();
-    b.len() == 5 && b[2] == b':' && b.iter().enumerate().all(|(i, c)| i == 2 || c.is_ascii_digit())
+    b.len() == 5
+        && b[2] == b':'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 2 || c.is_ascii_digit())
 }
 
 pub(crate) fn matches(filter: &[(Cmp, DateTime<Utc>)], t: DateTime<Utc>) -> bool {
@@ -203,12 +211,16 @@ mod tests {
         assert_eq!(decode_cursor("other", &t), None);
         let mut bad = t.clone().into_bytes();
         bad[3] = if bad[3] == b'A' { b'B' } else { b'A' };
-        assert_eq!(decode_cursor("s", &String::from_utf8(bad).unwrap_or_default()), None);
+        assert_eq!(
+            decode_cursor("s", &String::from_utf8(bad).unwrap_or_default()),
+            None
+        );
     }
 
     #[test]
     fn filters_parse() {
-        let f = parse_audit_filter("activityDateTime ge 2026-11-19T00:00:00.000Z").unwrap_or_default();
+        let f =
+            parse_audit_filter("activityDateTime ge 2026-11-19T00:00:00.000Z").unwrap_or_default();
         assert_eq!(f.len(), 1);
         let f = parse_audit_filter("activityDateTime ge 2026-11-19T00:00:00 00:00 and activityDateTime lt 2026-11-20T00:00:00Z")
             .unwrap_or_default();

@@ -82,21 +82,33 @@ impl Faults {
             if let Some(e) = &r.endpoint
                 && !ENDPOINTS.contains(&e.as_str())
             {
-                return Err(format!("unknown endpoint {e:?} in a fault rule (known: {ENDPOINTS:?})"));
+                return Err(format!(
+                    "unknown endpoint {e:?} in a fault rule (known: {ENDPOINTS:?})"
+                ));
             }
         }
         for e in &self.deny {
             if !ENDPOINTS.contains(&e.as_str()) || e == "token" {
-                return Err(format!("cannot deny {e:?} (known Graph endpoints: {:?})", &ENDPOINTS[1..]));
+                return Err(format!(
+                    "cannot deny {e:?} (known Graph endpoints: {:?})",
+                    &ENDPOINTS[1..]
+                ));
             }
         }
         for l in &self.late_audits {
             match (&l.index, &l.record) {
                 (Some(i), None) if *i < audits => {}
-                (Some(i), None) => return Err(format!("late audit index {i} out of range (0..{audits})")),
-                (None, Some(r)) if r.get("id").is_some_and(|v| v.is_string())
-                    && r.get("activityDateTime").is_some_and(|v| v.is_string()) => {}
-                (None, Some(_)) => return Err("a late audit record needs string `id` and `activityDateTime`".into()),
+                (Some(i), None) => {
+                    return Err(format!("late audit index {i} out of range (0..{audits})"));
+                }
+                (None, Some(r))
+                    if r.get("id").is_some_and(|v| v.is_string())
+                        && r.get("activityDateTime").is_some_and(|v| v.is_string()) => {}
+                (None, Some(_)) => {
+                    return Err(
+                        "a late audit record needs string `id` and `activityDateTime`".into(),
+                    );
+                }
                 _ => return Err("a late audit needs exactly one of `index` and `record`".into()),
             }
         }

@@ -35,9 +35,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
+// The API for `privtrail demo` and the Entra collector's end-to-end tests.
 pub use cli::run_graph;
+#[allow(unused_imports)]
 pub use facts::scenario_facts;
-pub use faults::{FaultRule, Faults, LateAudit};
+pub use faults::Faults;
+#[allow(unused_imports)]
+pub use faults::{FaultRule, LateAudit};
 pub use scenario::scenario;
 
 /// The simulated tenant's id, app (client) id and secret: the same for every seed, so a test that
@@ -81,6 +85,7 @@ impl std::fmt::Debug for TenantSim {
 
 /// A server running on the current tokio runtime. Dropping it stops the server.
 #[derive(Debug)]
+#[allow(dead_code)] // `addr`, `stats`: for callers and tests
 pub struct RunningSim {
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub base_url: String,
@@ -90,14 +95,11 @@ pub struct RunningSim {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
+#[allow(dead_code)]
 impl RunningSim {
     /// The counters `GET /_sim/stats` shows.
     pub fn stats(&self) -> serde_json::Value {
-        serde_json::json!({
-            "graph_requests": self.state.counters().graph,
-            "tokens_issued": self.state.counters().tokens_issued,
-            "requests": self.state.counters().per_endpoint.clone(),
-        })
+        self.state.stats()
     }
 
     /// Stops accepting, lets in-flight requests finish, and waits for the server task.
@@ -121,7 +123,11 @@ impl Drop for RunningSim {
 
 /// Binds `listen` (use `127.0.0.1:0` for a free port) and serves `sim` with `faults` on the current
 /// tokio runtime. Invalid faults are an `InvalidInput` error.
-pub async fn start(sim: TenantSim, faults: Faults, listen: SocketAddr) -> std::io::Result<RunningSim> {
+pub async fn start(
+    sim: TenantSim,
+    faults: Faults,
+    listen: SocketAddr,
+) -> std::io::Result<RunningSim> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let base_url = format!("http://{addr}");
@@ -138,7 +144,13 @@ pub async fn start(sim: TenantSim, faults: Faults, listen: SocketAddr) -> std::i
             tracing::warn!(error = %e, "simulated Graph server stopped");
         }
     });
-    Ok(RunningSim { base_url, addr, state, shutdown: Some(tx), task: Some(task) })
+    Ok(RunningSim {
+        base_url,
+        addr,
+        state,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
 }
 
 /// The router alone, for in-process tests (`tower::ServiceExt::oneshot`).
@@ -171,5 +183,12 @@ pub(crate) fn random_hex(n: usize) -> String {
 
 pub(crate) fn random_guid() -> String {
     let h = random_hex(16);
-    format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
 }

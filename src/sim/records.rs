@@ -77,7 +77,11 @@ impl RoleDef {
 #[derive(Debug, Clone)]
 pub(crate) enum By<'a> {
     User(&'a Person),
-    App { app_id: &'a str, name: &'a str, sp_id: &'a str },
+    App {
+        app_id: &'a str,
+        name: &'a str,
+        sp_id: &'a str,
+    },
 }
 
 impl By<'_> {
@@ -86,7 +90,11 @@ impl By<'_> {
             By::User(p) => json!({"app": null, "user": {
                 "id": p.id, "displayName": p.display, "userPrincipalName": p.upn, "ipAddress": p.ip,
             }}),
-            By::App { app_id, name, sp_id } => json!({"user": null, "app": {
+            By::App {
+                app_id,
+                name,
+                sp_id,
+            } => json!({"user": null, "app": {
                 "appId": app_id, "displayName": name, "servicePrincipalId": sp_id, "servicePrincipalName": null,
             }}),
         }
@@ -134,7 +142,13 @@ impl AuditRec<'_> {
     }
 }
 
-pub(crate) fn target(id: &str, name: Option<&str>, kind: &str, upn: Option<&str>, props: Vec<Value>) -> Value {
+pub(crate) fn target(
+    id: &str,
+    name: Option<&str>,
+    kind: &str,
+    upn: Option<&str>,
+    props: Vec<Value>,
+) -> Value {
     json!({
         "id": id, "displayName": name, "type": kind, "userPrincipalName": upn,
         "groupType": null, "modifiedProperties": props,
@@ -161,7 +175,13 @@ pub(crate) fn role_props(role: &RoleDef, added: bool) -> Vec<Value> {
         v.push(("Role.WellKnownObjectName", quoted(w)));
     }
     v.into_iter()
-        .map(|(k, val)| if added { prop(k, None, Some(val)) } else { prop(k, Some(val), None) })
+        .map(|(k, val)| {
+            if added {
+                prop(k, None, Some(val))
+            } else {
+                prop(k, Some(val), None)
+            }
+        })
         .collect()
 }
 
@@ -177,7 +197,9 @@ pub(crate) fn schedule_id(role: &str, principal: &str, suffix: &str) -> String {
 }
 
 pub(crate) fn opt_time(t: Option<DateTime<Utc>>) -> Value {
-    t.map_or(Value::Null, |t| json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
+    t.map_or(Value::Null, |t| {
+        json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    })
 }
 
 /// An active role assignment instance (`Assigned` or `Activated`).

@@ -5,8 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use super::records::{
-    AuditRec, By, MS_PIM_APP_ID, Person, RoleDef, assignment_instance, eligibility_instance, prop,
-    quoted, role_props, schedule_id, target,
+    By, MS_PIM_APP_ID, Person, RoleDef, assignment_instance, eligibility_instance, schedule_id,
 };
 use super::rng::Rng;
 use super::{SIM_CLIENT_ID, SIM_CLIENT_SECRET, SIM_TENANT_ID, TenantSim};
@@ -68,7 +67,6 @@ pub(crate) struct Builder {
     pub audits: Vec<Value>,
     pub assignments: Vec<Value>,
     pub eligibilities: Vec<Value>,
-    pub seq: u64,
 }
 
 /// The demo tenant. Stories (times before `now`, jittered per seed):
@@ -87,19 +85,57 @@ pub(crate) struct Builder {
 /// - grace changes the Global Administrator role setting; routine user, group and app management.
 pub fn scenario(now: DateTime<Utc>, seed: u64) -> TenantSim {
     let mut b = Builder::new(now, seed);
-    let [alice, bob, carol, dave, erin, frank, grace, heidi, ivan, bg] =
-        std::array::from_fn(|i| i);
+    let [alice, bob, carol, dave, erin, frank, grace, heidi, ivan, bg] = std::array::from_fn(|i| i);
     let h = Duration::hours;
     let m = Duration::minutes;
 
-    b.eligible_before(&[(alice, GA), (bob, EXCHANGE), (carol, USER_ADMIN), (carol, SECURITY), (dave, PRA), (erin, SECURITY)]);
+    b.eligible_before(&[
+        (alice, GA),
+        (bob, EXCHANGE),
+        (carol, USER_ADMIN),
+        (carol, SECURITY),
+        (dave, PRA),
+        (erin, SECURITY),
+    ]);
     b.permanent_before(bg, GA);
     b.permanent_before(grace, PRA);
 
-    b.activation(alice, GA, h(4 * 24 + 5), h(1), None, End::Expired, "Quarterly licence reconciliation");
-    b.activation(erin, SECURITY, h(3 * 24 + 20), h(2), None, End::Expired, "Review Defender alert policy");
-    b.activation(dave, PRA, h(3 * 24 + 2), h(2), None, End::Deactivated(m(35)), "Fix role assignment for new hire");
-    b.activation(carol, USER_ADMIN, h(3 * 24), h(2), Some((grace, m(18))), End::Expired, "Bulk onboarding of summer interns");
+    b.activation(
+        alice,
+        GA,
+        h(4 * 24 + 5),
+        h(1),
+        None,
+        End::Expired,
+        "Quarterly licence reconciliation",
+    );
+    b.activation(
+        erin,
+        SECURITY,
+        h(3 * 24 + 20),
+        h(2),
+        None,
+        End::Expired,
+        "Review Defender alert policy",
+    );
+    b.activation(
+        dave,
+        PRA,
+        h(3 * 24 + 2),
+        h(2),
+        None,
+        End::Deactivated(m(35)),
+        "Fix role assignment for new hire",
+    );
+    b.activation(
+        carol,
+        USER_ADMIN,
+        h(3 * 24),
+        h(2),
+        Some((grace, m(18))),
+        End::Expired,
+        "Bulk onboarding of summer interns",
+    );
     let day = h(2 * 24 + 10);
     for (i, (offset, end)) in [
         (m(0), End::Expired),
@@ -110,16 +146,53 @@ pub fn scenario(now: DateTime<Utc>, seed: u64) -> TenantSim {
     .into_iter()
     .enumerate()
     {
-        let why = ["Mailbox migration batch", "Fix transport rule", "Mailbox migration batch", "Shared mailbox permissions"][i];
+        let why = [
+            "Mailbox migration batch",
+            "Fix transport rule",
+            "Mailbox migration batch",
+            "Shared mailbox permissions",
+        ][i];
         b.activation(bob, EXCHANGE, day - offset, h(1), None, end, why);
     }
     b.eligible_in_pim(grace, heidi, HELPDESK, h(2 * 24 + 3), Duration::days(180));
     b.permanent_in_pim(grace, frank, EXCHANGE, h(24 + 22));
-    b.activation(alice, GA, h(24 + 6), h(2), None, End::Expired, "Conditional Access change CHG-2231");
-    b.denied(carol, SECURITY, h(24 + 4), grace, m(25), "Need to check sign-in risk policy", "Use the Security Reader role for read-only checks");
+    b.activation(
+        alice,
+        GA,
+        h(24 + 6),
+        h(2),
+        None,
+        End::Expired,
+        "Conditional Access change CHG-2231",
+    );
+    b.denied(
+        carol,
+        SECURITY,
+        h(24 + 4),
+        grace,
+        m(25),
+        "Need to check sign-in risk policy",
+        "Use the Security Reader role for read-only checks",
+    );
     b.outside_pim(bg, ivan, GA, h(24 + 1));
-    b.activation(dave, PRA, h(9), h(1), None, End::Never, "Emergency: restore PIM settings");
-    b.activation(erin, SECURITY, m(40), h(2), None, End::Never, "Incident INC-4471 containment");
+    b.activation(
+        dave,
+        PRA,
+        h(9),
+        h(1),
+        None,
+        End::Never,
+        "Emergency: restore PIM settings",
+    );
+    b.activation(
+        erin,
+        SECURITY,
+        m(40),
+        h(2),
+        None,
+        End::Never,
+        "Incident INC-4471 containment",
+    );
     b.role_setting(grace, GA, h(3 * 24 + 6));
     b.noise(bg, grace, alice);
 
@@ -184,11 +257,24 @@ impl Builder {
             .collect();
         let pim_sp = rng.guid();
         let now = now - Duration::nanoseconds(i64::from(now.timestamp_subsec_nanos() % 100));
-        Builder { now, rng, people, roles, pim_sp, audits: Vec::new(), assignments: Vec::new(), eligibilities: Vec::new(), seq: 0 }
+        Builder {
+            now,
+            rng,
+            people,
+            roles,
+            pim_sp,
+            audits: Vec::new(),
+            assignments: Vec::new(),
+            eligibilities: Vec::new(),
+        }
     }
 
     pub(crate) fn role(&self, id: &str) -> RoleDef {
-        self.roles.iter().find(|r| r.id == id).cloned().unwrap_or_else(|| self.roles[0].clone())
+        self.roles
+            .iter()
+            .find(|r| r.id == id)
+            .cloned()
+            .unwrap_or_else(|| self.roles[0].clone())
     }
 
     /// `ago` before now, jittered by up to ±4 min, with Graph's 100 ns resolution.
@@ -196,31 +282,37 @@ impl Builder {
         let jitter = self.rng.range(0, 480) as i64 - 240;
         let frac = self.rng.range(0, 10_000_000) as i64 * 100;
         let t = self.now - ago + Duration::seconds(jitter);
-        t - Duration::nanoseconds(i64::from(t.timestamp_subsec_nanos())) + Duration::nanoseconds(frac)
+        t - Duration::nanoseconds(i64::from(t.timestamp_subsec_nanos()))
+            + Duration::nanoseconds(frac)
     }
 
     /// Small forward step (`lo..hi` ms) with sub-second noise.
     pub(crate) fn after(&mut self, t: DateTime<Utc>, lo: u64, hi: u64) -> DateTime<Utc> {
-        t + Duration::milliseconds(self.rng.range(lo, hi) as i64) + Duration::nanoseconds(self.rng.range(0, 10_000) as i64 * 100)
+        t + Duration::milliseconds(self.rng.range(lo, hi) as i64)
+            + Duration::nanoseconds(self.rng.range(0, 10_000) as i64 * 100)
     }
 
     pub(crate) fn pim_app(&self) -> By<'_> {
-        By::App { app_id: MS_PIM_APP_ID, name: "MS-PIM", sp_id: &self.pim_sp }
+        By::App {
+            app_id: MS_PIM_APP_ID,
+            name: "MS-PIM",
+            sp_id: &self.pim_sp,
+        }
     }
 
     /// An id as PIM writes them (a GUID) or as Core Directory does (`Directory_…`).
     pub(crate) fn audit_id(&mut self, service: &str, correlation: &str) -> String {
-        self.seq += 1;
         if service == "Core Directory" {
-            let tag: String = (0..5).map(|_| (b'A' + self.rng.below(26) as u8) as char).collect();
-            format!("Directory_{correlation}_{tag}_{}", 10_000_000 + self.rng.below(89_999_999))
+            let tag: String = (0..5)
+                .map(|_| (b'A' + self.rng.below(26) as u8) as char)
+                .collect();
+            format!(
+                "Directory_{correlation}_{tag}_{}",
+                10_000_000 + self.rng.below(89_999_999)
+            )
         } else {
             self.rng.guid()
         }
-    }
-
-    pub(crate) fn push(&mut self, rec: AuditRec<'_>) {
-        self.audits.push(rec.json());
     }
 
     fn eligible_before(&mut self, list: &[(usize, &str)]) {
@@ -228,13 +320,21 @@ impl Builder {
             let start = self.now - Duration::days(120 + self.rng.range(0, 60) as i64);
             let principal = self.people[p].id.clone();
             let id = schedule_id(role, &principal, "-1-e");
-            self.eligibilities.push(eligibility_instance(&id, &principal, role, Some(start), None));
+            self.eligibilities.push(eligibility_instance(
+                &id,
+                &principal,
+                role,
+                Some(start),
+                None,
+            ));
         }
     }
 
     fn permanent_before(&mut self, p: usize, role: &str) {
         let principal = self.people[p].id.clone();
         let id = schedule_id(role, &principal, "-1");
-        self.assignments.push(assignment_instance(&id, &principal, role, None, None, "Assigned", &id));
+        self.assignments.push(assignment_instance(
+            &id, &principal, role, None, None, "Assigned", &id,
+        ));
     }
 }

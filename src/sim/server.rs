@@ -14,12 +14,11 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::TenantSim;
 use super::codec::{self, Cursor};
 use super::faults::Faults;
-use super::TenantSim;
 
-const GRAPH_CONTENT_TYPE: &str =
-    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+const GRAPH_CONTENT_TYPE: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 
 /// An audit record with its sort key and the `directoryAudits` request it first appears on.
 #[derive(Debug)]
@@ -43,7 +42,6 @@ pub(crate) struct Counters {
     pub tokens_issued: u64,
     pub tokens_refused: u64,
     pub statuses: BTreeMap<u16, u64>,
-    pub seq: u64,
 }
 
 #[derive(Debug)]
@@ -82,14 +80,23 @@ impl State {
             .map(|(i, r)| (r, withheld.get(&i).copied().unwrap_or(0)))
             .chain(extra);
         for (value, from_request) in all {
-            let id = value.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let id = value
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
             let time = value
                 .get("activityDateTime")
                 .and_then(Value::as_str)
                 .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                 .ok_or_else(|| format!("audit record {id:?} has no valid activityDateTime"))?
                 .with_timezone(&Utc);
-            audits.push(Audit { time, id, from_request, value });
+            audits.push(Audit {
+                time,
+                id,
+                from_request,
+                value,
+            });
         }
         audits.sort_by(|a, b| (b.time, &b.id).cmp(&(a.time, &a.id)));
         Ok(State {
@@ -131,7 +138,8 @@ impl State {
                 "TooManyRequests",
                 "Too many requests.",
             );
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
             return Err(r);
         }
         if let Some(rule) = Faults::hit(&self.faults.unavailable, endpoint, n, Some(global)) {
@@ -141,7 +149,8 @@ impl State {
                 "The service is temporarily unavailable. Please retry later.",
             );
             if let Some(secs) = rule.retry_after_secs {
-                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
             return Err(r);
         }
@@ -161,12 +170,19 @@ impl State {
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty());
         let refuse = |message: &str| {
             self.counters().tokens_refused += 1;
-            let mut r = graph_error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", message);
+            let mut r = graph_error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                message,
+            );
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"\", error=\"invalid_token\""),
@@ -191,14 +207,17 @@ impl State {
         }
     }
 
-    fn stats(&self) -> Value {
+    pub(crate) fn stats(&self) -> Value {
         let c = self.counters();
         let mut requests = serde_json::Map::new();
         for e in super::faults::ENDPOINTS {
             requests.insert(e.into(), json!(c.per_endpoint.get(e).copied().unwrap_or(0)));
         }
-        let statuses: serde_json::Map<String, Value> =
-            c.statuses.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+        let statuses: serde_json::Map<String, Value> = c
+            .statuses
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
         json!({
             "tenant_id": self.sim.tenant_id,
             "client_id": self.sim.client_id,
@@ -231,7 +250,10 @@ pub(crate) fn router(state: Shared) -> Router {
             get(|s, h, q| list(s, h, q, "roleDefinitions")),
         )
         .route("/v1.0/users/{id}", get(user))
-        .route("/_sim/stats", get(|AxState(s): AxState<Shared>| async move { Json(s.stats()) }))
+        .route(
+            "/_sim/stats",
+            get(|AxState(s): AxState<Shared>| async move { Json(s.stats()) }),
+        )
         .fallback(|uri: axum::http::Uri| async move {
             let seg = uri.path().trim_start_matches('/').to_owned();
             graph_error(
@@ -243,7 +265,10 @@ pub(crate) fn router(state: Shared) -> Router {
         .layer(axum::middleware::map_response(move |r: Response| {
             let s = counting.clone();
             async move {
-                *s.counters().statuses.entry(r.status().as_u16()).or_default() += 1;
+                *s.counters()
+                    .statuses
+                    .entry(r.status().as_u16())
+                    .or_default() += 1;
                 r
             }
         }))
@@ -254,7 +279,11 @@ type Params = Result<Query<HashMap<String, String>>, axum::extract::rejection::Q
 
 fn params(q: Params) -> Result<HashMap<String, String>, Response> {
     q.map(|Query(m)| m).map_err(|e| {
-        graph_error(StatusCode::BAD_REQUEST, "BadRequest", &format!("Invalid query: {e}"))
+        graph_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!("Invalid query: {e}"),
+        )
     })
 }
 
@@ -275,13 +304,22 @@ fn page_len(state: &State, q: &HashMap<String, String>) -> Result<usize, Respons
 }
 
 /// Checks a `$skiptoken` against the endpoint and filter it was made for.
-fn cursor(state: &State, endpoint: &str, filter: &str, q: &HashMap<String, String>) -> Result<Option<Cursor>, Response> {
+fn cursor(
+    state: &State,
+    endpoint: &str,
+    filter: &str,
+    q: &HashMap<String, String>,
+) -> Result<Option<Cursor>, Response> {
     let Some(token) = q.get("$skiptoken") else {
         return Ok(None);
     };
     match codec::decode_cursor(&state.secret, token) {
-        Some(c) if c.endpoint == endpoint && c.filter_hash == codec::filter_hash(filter) => Ok(Some(c)),
-        _ => Err(bad_request("Invalid $skiptoken: the token is malformed or does not belong to this query.")),
+        Some(c) if c.endpoint == endpoint && c.filter_hash == codec::filter_hash(filter) => {
+            Ok(Some(c))
+        }
+        _ => Err(bad_request(
+            "Invalid $skiptoken: the token is malformed or does not belong to this query.",
+        )),
     }
 }
 
@@ -348,7 +386,9 @@ async fn audits(AxState(state): AxState<Shared>, headers: HeaderMap, q: Params) 
         let mut rows = state.audits.iter().filter(|a| {
             a.from_request <= n
                 && codec::matches(&filter, a.time)
-                && after.as_ref().is_none_or(|(t, id)| (a.time, &a.id) < (*t, id))
+                && after
+                    .as_ref()
+                    .is_none_or(|(t, id)| (a.time, &a.id) < (*t, id))
         });
         let chosen: Vec<&Audit> = rows.by_ref().take(len).collect();
         let more = rows.next().is_some();
@@ -362,7 +402,8 @@ async fn audits(AxState(state): AxState<Shared>, headers: HeaderMap, q: Params) 
                     filter_hash: codec::filter_hash(&filter_text),
                     position: format!(
                         "{}|{}",
-                        last.time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+                        last.time
+                            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
                         last.id
                     ),
                 },
@@ -383,11 +424,16 @@ async fn list(state: AxState<Shared>, headers: HeaderMap, q: Params, ep: &'stati
     let run = || -> Result<Response, Response> {
         let q = params(q)?;
         if q.contains_key("$filter") {
-            return Err(bad_request("The simulated tenant does not support $filter on this endpoint."));
+            return Err(bad_request(
+                "The simulated tenant does not support $filter on this endpoint.",
+            ));
         }
         let len = page_len(&state, &q)?;
         let offset = match cursor(&state, ep, "", &q)? {
-            Some(c) => c.position.parse::<usize>().map_err(|_| bad_request("Invalid $skiptoken."))?,
+            Some(c) => c
+                .position
+                .parse::<usize>()
+                .map_err(|_| bad_request("Invalid $skiptoken."))?,
             None => 0,
         };
         let all = match ep {
@@ -398,10 +444,19 @@ async fn list(state: AxState<Shared>, headers: HeaderMap, q: Params, ep: &'stati
         let chosen: Vec<Value> = all.iter().skip(offset).take(len).cloned().collect();
         let end = offset + chosen.len();
         let next = (end < all.len()).then(|| {
-            let c = Cursor { endpoint: ep.into(), filter_hash: codec::filter_hash(""), position: end.to_string() };
+            let c = Cursor {
+                endpoint: ep.into(),
+                filter_hash: codec::filter_hash(""),
+                position: end.to_string(),
+            };
             next_link(&state, &format!("roleManagement/directory/{ep}"), &q, &c)
         });
-        Ok(page(&state, &format!("roleManagement/directory/{ep}"), chosen, next))
+        Ok(page(
+            &state,
+            &format!("roleManagement/directory/{ep}"),
+            chosen,
+            next,
+        ))
     };
     run().unwrap_or_else(|r| r)
 }
@@ -409,11 +464,25 @@ async fn list(state: AxState<Shared>, headers: HeaderMap, q: Params, ep: &'stati
 /// Properties `GET /users/{id}` returns without `$select` (Graph v1.0's default set: notably
 /// *not* `onPremisesSecurityIdentifier`, which must be selected).
 const USER_DEFAULT: [&str; 11] = [
-    "businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
-    "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id",
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
 ];
 
-async fn user(AxState(state): AxState<Shared>, Path(id): Path<String>, headers: HeaderMap, q: Params) -> Response {
+async fn user(
+    AxState(state): AxState<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    q: Params,
+) -> Response {
     if let Err(r) = state.gate("users", &headers).await {
         return r;
     }
@@ -431,11 +500,17 @@ async fn user(AxState(state): AxState<Shared>, Path(id): Path<String>, headers: 
         return graph_error(
             StatusCode::NOT_FOUND,
             "Request_ResourceNotFound",
-            &format!("Resource '{id}' does not exist or one of its queried reference-property objects are not present."),
+            &format!(
+                "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+            ),
         );
     };
     let select: Vec<String> = match q.get("$select") {
-        Some(s) => s.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect(),
+        Some(s) => s
+            .split(',')
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect(),
         None => Vec::new(),
     };
     let context = if select.is_empty() {
@@ -443,9 +518,16 @@ async fn user(AxState(state): AxState<Shared>, Path(id): Path<String>, headers: 
     } else {
         format!("users({})/$entity", select.join(","))
     };
-    let keys: Vec<&str> = if select.is_empty() { USER_DEFAULT.to_vec() } else { select.iter().map(String::as_str).collect() };
+    let keys: Vec<&str> = if select.is_empty() {
+        USER_DEFAULT.to_vec()
+    } else {
+        select.iter().map(String::as_str).collect()
+    };
     let mut body = serde_json::Map::new();
-    body.insert("@odata.context".into(), json!(format!("{}/v1.0/$metadata#{context}", state.base_url)));
+    body.insert(
+        "@odata.context".into(),
+        json!(format!("{}/v1.0/$metadata#{context}", state.base_url)),
+    );
     for k in keys {
         body.insert(k.to_owned(), u.get(k).cloned().unwrap_or(Value::Null));
     }
@@ -454,7 +536,10 @@ async fn user(AxState(state): AxState<Shared>, Path(id): Path<String>, headers: 
 
 pub(crate) fn graph_json(status: StatusCode, body: &Value) -> Response {
     let mut r = (status, body.to_string()).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(GRAPH_CONTENT_TYPE));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(GRAPH_CONTENT_TYPE),
+    );
     let rid = super::random_guid();
     if let Ok(v) = HeaderValue::from_str(&rid) {
         r.headers_mut().insert("request-id", v.clone());

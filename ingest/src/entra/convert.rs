@@ -36,7 +36,10 @@ const LA_COLUMNS: [(&str, &[&str]); 12] = [
     ("correlationId", &["CorrelationId"]),
     ("result", &["Result", "ResultType"]),
     ("resultReason", &["ResultReason", "ResultDescription"]),
-    ("activityDisplayName", &["ActivityDisplayName", "OperationName"]),
+    (
+        "activityDisplayName",
+        &["ActivityDisplayName", "OperationName"],
+    ),
     ("activityDateTime", &["ActivityDateTime", "TimeGenerated"]),
     ("loggedByService", &["LoggedByService"]),
     ("operationType", &["AADOperationType", "OperationType"]),
@@ -61,10 +64,17 @@ pub(crate) fn shape_of(m: &Map<String, Value>) -> Option<Shape> {
     if !audit_like(m) && get(m, "OperationName").is_none() {
         return None;
     }
-    let stringly = JSON_COLUMNS.iter().any(|k| get(m, k).is_some_and(Value::is_string));
-    let la_only = ["TimeGenerated", "TenantId", "SourceSystem", "AADOperationType"]
+    let stringly = JSON_COLUMNS
         .iter()
-        .any(|k| get(m, k).is_some());
+        .any(|k| get(m, k).is_some_and(Value::is_string));
+    let la_only = [
+        "TimeGenerated",
+        "TenantId",
+        "SourceSystem",
+        "AADOperationType",
+    ]
+    .iter()
+    .any(|k| get(m, k).is_some());
     if stringly || la_only {
         Some(Shape::LogAnalytics)
     } else if audit_like(m) {
@@ -87,8 +97,9 @@ pub(crate) enum Converted {
 fn decode(key: &str, v: &Value) -> Result<Value, String> {
     match v {
         Value::String(s) if s.trim().is_empty() => Ok(Value::Null),
-        Value::String(s) if s.trim_start().starts_with(['{', '[']) => serde_json::from_str(s)
-            .map_err(|e| format!("{key} holds invalid JSON text: {e}")),
+        Value::String(s) if s.trim_start().starts_with(['{', '[']) => {
+            serde_json::from_str(s).map_err(|e| format!("{key} holds invalid JSON text: {e}"))
+        }
         Value::String(s) => Err(format!("{key} is text, not JSON: {s:?}")),
         other => Ok(other.clone()),
     }
@@ -113,7 +124,10 @@ pub(crate) fn to_directory_audit(v: Value) -> Result<Converted, String> {
         Some(Shape::LogAnalytics) => {
             let mut out = Map::new();
             for (key, columns) in LA_COLUMNS {
-                if let Some(v) = columns.iter().find_map(|c| get(&m, c).filter(|v| !v.is_null())) {
+                if let Some(v) = columns
+                    .iter()
+                    .find_map(|c| get(&m, c).filter(|v| !v.is_null()))
+                {
                     let v = if JSON_COLUMNS.contains(&key) {
                         decode(columns[0], v)?
                     } else {
@@ -157,9 +171,8 @@ pub(crate) fn to_directory_audit(v: Value) -> Result<Converted, String> {
                     props.insert(key.to_owned(), v.clone());
                 }
             }
-            let tenant = text(&m, "tenantId").or_else(|| {
-                obj(&m, "identity").and_then(|i| text(i, "tenantId"))
-            });
+            let tenant = text(&m, "tenantId")
+                .or_else(|| obj(&m, "identity").and_then(|i| text(i, "tenantId")));
             Ok(Converted::Audit(Value::Object(props), tenant))
         }
     }
@@ -185,7 +198,10 @@ mod tests {
             s(json!({"time":"t","operationName":"a","category":"AuditLogs","properties":{}})),
             Some(Shape::AzureMonitor)
         );
-        assert_eq!(s(json!({"principalId":"p","assignmentType":"Assigned"})), None);
+        assert_eq!(
+            s(json!({"principalId":"p","assignmentType":"Assigned"})),
+            None
+        );
     }
 
     #[test]

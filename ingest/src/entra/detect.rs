@@ -88,7 +88,7 @@ pub(crate) fn record_spans(b: &[u8]) -> Vec<(usize, usize)> {
 }
 
 /// The array of records a wrapper object holds (`value`, `records`), if it is one.
-pub(crate) fn wrapped<'a>(m: &'a Map<String, Value>) -> Option<(&'static str, &'a Vec<Value>)> {
+pub(crate) fn wrapped(m: &Map<String, Value>) -> Option<(&'static str, &Vec<Value>)> {
     if shape_of(m).is_some() {
         return None;
     }
@@ -106,9 +106,9 @@ fn graph_context_is_other(m: &Map<String, Value>) -> bool {
 fn classify_object(m: &Map<String, Value>) -> Option<Detected> {
     if let Some((key, records)) = wrapped(m) {
         return match records.first() {
-            Some(Value::Object(r)) => Some(
-                shape_of(r).map_or(Detected::NotAuditLog, |s| Detected::Format(s.format())),
-            ),
+            Some(Value::Object(r)) => {
+                Some(shape_of(r).map_or(Detected::NotAuditLog, |s| Detected::Format(s.format())))
+            }
             Some(_) => None,
             None if graph_context_is_other(m) => Some(Detected::NotAuditLog),
             None if key == "records" => Some(Detected::Format(Format::AzureMonitor)),
@@ -128,7 +128,10 @@ fn classify_object(m: &Map<String, Value>) -> Option<Detected> {
 fn classify(v: &Value) -> Option<Detected> {
     match v {
         Value::Object(m) => classify_object(m),
-        Value::Array(a) => a.iter().find_map(Value::as_object).and_then(classify_object),
+        Value::Array(a) => a
+            .iter()
+            .find_map(Value::as_object)
+            .and_then(classify_object),
         _ => None,
     }
 }
@@ -154,7 +157,11 @@ pub(crate) fn csv_header_names(line: &str) -> Vec<String> {
     let delim = csv_delimiter(line);
     line.split(delim as char)
         .map(|h| {
-            let h = h.trim().trim_start_matches('\u{feff}').trim_matches('"').trim();
+            let h = h
+                .trim()
+                .trim_start_matches('\u{feff}')
+                .trim_matches('"')
+                .trim();
             h.split(" [").next().unwrap_or(h).trim().to_owned()
         })
         .collect()
@@ -187,7 +194,9 @@ pub(crate) fn sniff(body: &[u8], complete: bool) -> Option<Detected> {
                 return classify(&v);
             }
             let first = record_spans(body).into_iter().find_map(|(s, e)| {
-                serde_json::from_slice::<Value>(&body[s..e]).ok().and_then(|v| classify(&v))
+                serde_json::from_slice::<Value>(&body[s..e])
+                    .ok()
+                    .and_then(|v| classify(&v))
             });
             first.or_else(|| (!complete).then(|| by_key_names(body)).flatten())
         }
@@ -199,12 +208,14 @@ pub(crate) fn sniff(body: &[u8], complete: bool) -> Option<Detected> {
 /// What a file detected as [`Detected::NotAuditLog`] holds, for the error message.
 pub(crate) fn describe_not_audit(body: &[u8]) -> String {
     let end = value_end(body).unwrap_or(body.len());
-    let context = serde_json::from_slice::<Value>(&body[..end]).ok().and_then(|v| {
-        v.as_object()
-            .and_then(|m| get(m, "@odata.context"))
-            .and_then(Value::as_str)
-            .map(|c| c.rsplit('#').next().unwrap_or(c).to_owned())
-    });
+    let context = serde_json::from_slice::<Value>(&body[..end])
+        .ok()
+        .and_then(|v| {
+            v.as_object()
+                .and_then(|m| get(m, "@odata.context"))
+                .and_then(Value::as_str)
+                .map(|c| c.rsplit('#').next().unwrap_or(c).to_owned())
+        });
     match context {
         Some(c) => format!("a Microsoft Graph response of {c}, not directoryAudits"),
         None => "JSON records without activityDisplayName or activityDateTime".to_owned(),
@@ -222,7 +233,10 @@ mod tests {
         assert_eq!(&doc[end..], b" tail");
         let spans = record_spans(doc);
         let texts: Vec<&[u8]> = spans.iter().map(|&(s, e)| &doc[s..e]).collect();
-        assert_eq!(texts, vec![&br#"{"a":"}"}"#[..], &br#"{"b":[{"c":1}]}"#[..]]);
+        assert_eq!(
+            texts,
+            vec![&br#"{"a":"}"}"#[..], &br#"{"b":[{"c":1}]}"#[..]]
+        );
         assert_eq!(value_end(br#"{"a":"\"}"#), None);
     }
 
@@ -230,7 +244,10 @@ mod tests {
     fn sniffs() {
         let f = |b: &[u8]| sniff(b, true);
         let graph = Some(Detected::Format(Format::Graph));
-        assert_eq!(f(br#"{"value":[{"id":"x","activityDisplayName":"a"}]}"#), graph);
+        assert_eq!(
+            f(br#"{"value":[{"id":"x","activityDisplayName":"a"}]}"#),
+            graph
+        );
         assert_eq!(f(br#"[{"ID":"x","ACTIVITYDISPLAYNAME":"a"}]"#), graph);
         assert_eq!(
             f(br#"{"@odata.context":"x#roleManagement/directory/roleAssignmentScheduleInstances","value":[{"principalId":"p"}]}"#),
@@ -244,7 +261,10 @@ mod tests {
         assert_eq!(f(br#"{"foo":1}"#), None);
         // Cut inside the second record: the first one decides.
         assert_eq!(
-            sniff(br#"{"records":[{"time":"t","operationName":"o","properties":{}},{"ti"#, false),
+            sniff(
+                br#"{"records":[{"time":"t","operationName":"o","properties":{}},{"ti"#,
+                false
+            ),
             Some(Detected::Format(Format::AzureMonitor))
         );
     }

@@ -39,15 +39,24 @@ pub(crate) fn read(r: &mut dyn BufRead, em: &mut Emitter<'_>, progress: &dyn Fn(
             Ok(0) => return,
             Ok(_) => line_no += 1,
             Err(e) => {
-                rd.em.damage(&format!("line {}", line_no + 1), format_args!("read error: {e}"));
+                rd.em.damage(
+                    &format!("line {}", line_no + 1),
+                    format_args!("read error: {e}"),
+                );
                 return;
             }
         }
-        if !String::from_utf8_lossy(&first).trim_start_matches('\u{feff}').trim().is_empty() {
+        if !String::from_utf8_lossy(&first)
+            .trim_start_matches('\u{feff}')
+            .trim()
+            .is_empty()
+        {
             break;
         }
     }
-    let text = String::from_utf8_lossy(&first).trim_start_matches('\u{feff}').to_owned();
+    let text = String::from_utf8_lossy(&first)
+        .trim_start_matches('\u{feff}')
+        .to_owned();
     let trimmed = text.trim();
     if !trimmed.starts_with(['{', '[']) {
         rd.csv(&text, r, line_no);
@@ -57,7 +66,10 @@ pub(crate) fn read(r: &mut dyn BufRead, em: &mut Emitter<'_>, progress: &dyn Fn(
     } else {
         let mut all = text.into_bytes();
         if let Err(e) = r.read_to_end(&mut all) {
-            rd.em.damage("end of file", format_args!("read error, the rest is lost: {e}"));
+            rd.em.damage(
+                "end of file",
+                format_args!("read error, the rest is lost: {e}"),
+            );
         }
         let doc = String::from_utf8_lossy(&all);
         rd.document(&doc, line_no);
@@ -87,7 +99,8 @@ impl Reader<'_, '_> {
                 Ok(_) => line_no += 1,
                 Err(e) => {
                     let at = format!("line {}", line_no + 1);
-                    self.em.damage(&at, format_args!("read error, the rest is lost: {e}"));
+                    self.em
+                        .damage(&at, format_args!("read error, the rest is lost: {e}"));
                     break;
                 }
             }
@@ -100,10 +113,14 @@ impl Reader<'_, '_> {
                 Ok(v) => self.top(v, Some(line_no)),
                 Err(e) => {
                     self.n += 1;
-                    self.em.reject(format!("line {line_no}"), format!("invalid JSON: {e}"), line);
+                    self.em.reject(
+                        format!("line {line_no}"),
+                        format!("invalid JSON: {e}"),
+                        line,
+                    );
                 }
             }
-            if line_no % 1024 == 0 {
+            if line_no.is_multiple_of(1024) {
                 progress();
             }
         }
@@ -120,7 +137,10 @@ impl Reader<'_, '_> {
             }
             let line = line_at(doc, base, i);
             if !matches!(b[i], b'{' | b'[') {
-                let end = b[i..].iter().position(|&c| c == b'\n').map_or(b.len(), |p| i + p);
+                let end = b[i..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(b.len(), |p| i + p);
                 self.n += 1;
                 let what = "not JSON (expected an object or an array)".to_owned();
                 self.em.reject(format!("line {line}"), what, &doc[i..end]);
@@ -138,7 +158,10 @@ impl Reader<'_, '_> {
                 }
                 None => {
                     let at = format!("line {line}");
-                    self.em.damage(&at, "unterminated JSON value: records after the last complete one are lost");
+                    self.em.damage(
+                        &at,
+                        "unterminated JSON value: records after the last complete one are lost",
+                    );
                     self.salvage(&doc[i..], line, "unterminated JSON value");
                     break;
                 }
@@ -151,7 +174,8 @@ impl Reader<'_, '_> {
         let spans = record_spans(span.as_bytes());
         if spans.is_empty() {
             self.n += 1;
-            self.em.reject(format!("line {line}"), format!("invalid JSON: {err}"), span);
+            self.em
+                .reject(format!("line {line}"), format!("invalid JSON: {err}"), span);
             return;
         }
         for (s, e) in spans {
@@ -233,7 +257,11 @@ impl Reader<'_, '_> {
                     let mut m = Map::new();
                     for (name, field) in names.iter().zip(rec.iter()) {
                         let s = String::from_utf8_lossy(field).into_owned();
-                        let v = if s.is_empty() { Value::Null } else { Value::String(s) };
+                        let v = if s.is_empty() {
+                            Value::Null
+                        } else {
+                            Value::String(s)
+                        };
                         m.insert(name.clone(), v);
                     }
                     if m.values().all(Value::is_null) {
@@ -245,11 +273,13 @@ impl Reader<'_, '_> {
                 Err(e) => {
                     let line = header_line + e.position().map_or(0, |p| p.line() as usize);
                     if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                        self.em.damage(&format!("line {line}"), format_args!("read error: {e}"));
+                        self.em
+                            .damage(&format!("line {line}"), format_args!("read error: {e}"));
                         break;
                     }
                     self.n += 1;
-                    self.em.reject(format!("line {line}"), format!("invalid CSV: {e}"), "");
+                    self.em
+                        .reject(format!("line {line}"), format!("invalid CSV: {e}"), "");
                 }
             }
         }
@@ -275,7 +305,11 @@ fn flatten_one(v: Value, out: &mut Vec<Value>) {
         return;
     };
     if let Some((key, _)) = wrapped(&m) {
-        if let Some(Value::Array(a)) = m.into_iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v) {
+        if let Some(Value::Array(a)) = m
+            .into_iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+        {
             out.extend(a);
         }
         return;
@@ -284,7 +318,12 @@ fn flatten_one(v: Value, out: &mut Vec<Value>) {
         for table in arr(&m, "tables").iter().filter_map(Value::as_object) {
             let cols: Vec<String> = arr(table, "columns")
                 .iter()
-                .map(|c| c.as_object().and_then(|c| text(c, "name")).or_else(|| c.as_str().map(str::to_owned)).unwrap_or_default())
+                .map(|c| {
+                    c.as_object()
+                        .and_then(|c| text(c, "name"))
+                        .or_else(|| c.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                })
                 .collect();
             for row in arr(table, "rows") {
                 match row.as_array() {

@@ -60,10 +60,14 @@ pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         return Some(t);
     }
     let s = s.trim();
-    ["%m/%d/%Y, %I:%M:%S%.f %p", "%m/%d/%Y %I:%M:%S%.f %p", "%m/%d/%Y %H:%M:%S%.f"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .map(|t| t.and_utc())
+    [
+        "%m/%d/%Y, %I:%M:%S%.f %p",
+        "%m/%d/%Y %I:%M:%S%.f %p",
+        "%m/%d/%Y %H:%M:%S%.f",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    .map(|t| t.and_utc())
 }
 
 #[cfg(test)]

@@ -47,7 +47,10 @@ pub fn same_change(a: &Event, b: &Event) -> bool {
     if !pair || a.source != Source::Entra || b.source != Source::Entra {
         return false;
     }
-    if !same_text(&a.tenant, &b.tenant) || direction(a) != direction(b) || !same_text(&a.target, &b.target) {
+    if !same_text(&a.tenant, &b.tenant)
+        || direction(a) != direction(b)
+        || !same_text(&a.target, &b.target)
+    {
         return false;
     }
     let role = if a.privilege_id.is_some() && b.privilege_id.is_some() {
@@ -58,4 +61,3 @@ pub fn same_change(a: &Event, b: &Event) -> bool {
     let near = (a.time - b.time).num_milliseconds().abs() <= 60_000;
     role && (same_text(&a.correlation_id, &b.correlation_id) || near)
 }
-

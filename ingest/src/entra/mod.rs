@@ -15,6 +15,7 @@ pub(crate) mod detect;
 pub(crate) mod imports;
 mod json;
 mod link;
+mod message;
 mod normalize;
 
 pub use imports::DEFAULT_TENANT;

@@ -5,7 +5,7 @@
 //! and `additionalDetails`.
 
 use chrono::Utc;
-use privtrail_model::{Action, Event, EventId, Outcome, Source, format_time};
+use privtrail_model::{Action, Event, EventId, Outcome, Source};
 use serde_json::{Map, Value};
 
 use super::json::{arr, get, is_nil_guid, obj, parse_time, text, unquote};
@@ -42,9 +42,13 @@ pub(crate) enum Kind {
     Activated,
     Deactivated,
     Expired,
-    PimAssigned { timebound: bool },
+    PimAssigned {
+        timebound: bool,
+    },
     PimUnassigned,
-    EligibleAssigned { timebound: bool },
+    EligibleAssigned {
+        timebound: bool,
+    },
     EligibleRemoved,
     OutsideAssigned,
     OutsideUnassigned,
@@ -67,7 +71,9 @@ pub(crate) fn kind_of(activity: &str) -> Kind {
         "remove member from role completed (pim deactivate)" => Kind::Deactivated,
         "remove member from role (pim activation expired)" => Kind::Expired,
         "add member to role in pim completed (permanent)"
-        | "add member to role in pim completed (timebound)" => Kind::PimAssigned { timebound: tb(&a) },
+        | "add member to role in pim completed (timebound)" => {
+            Kind::PimAssigned { timebound: tb(&a) }
+        }
         "remove member from role in pim completed (permanent)"
         | "remove member from role in pim completed (timebound)" => Kind::PimUnassigned,
         "add eligible member to role in pim completed (permanent)"
@@ -93,7 +99,9 @@ impl Kind {
             Kind::Activated => Action::RoleActivated,
             Kind::Deactivated => Action::RoleDeactivated,
             Kind::Expired => Action::RoleActivationExpired,
-            Kind::PimAssigned { .. } | Kind::OutsideAssigned | Kind::CoreAdd => Action::RoleAssigned,
+            Kind::PimAssigned { .. } | Kind::OutsideAssigned | Kind::CoreAdd => {
+                Action::RoleAssigned
+            }
             Kind::PimUnassigned | Kind::OutsideUnassigned | Kind::CoreRemove => {
                 Action::RoleUnassigned
             }
@@ -110,7 +118,7 @@ impl Kind {
     }
 
     /// Kinds whose assignment has no end by definition.
-    fn permanent(self) -> bool {
+    pub(crate) fn permanent(self) -> bool {
         matches!(
             self,
             Kind::PimAssigned { timebound: false }
@@ -213,7 +221,10 @@ fn role_of(targets: &[&Map<String, Value>], details: &[(String, String)]) -> Rol
 
 /// The principal whose rights changed: a `User` target (else a `Group` or `ServicePrincipal`, to
 /// which roles can be assigned too). For other records the `User` target, else the first real one.
-fn principal<'a>(targets: &[&'a Map<String, Value>], role_change: bool) -> Option<&'a Map<String, Value>> {
+fn principal<'a>(
+    targets: &[&'a Map<String, Value>],
+    role_change: bool,
+) -> Option<&'a Map<String, Value>> {
     let typed = ["User", "Group", "ServicePrincipal"]
         .iter()
         .find_map(|ty| targets.iter().find(|t| type_is(t, ty)).copied());
@@ -282,16 +293,20 @@ pub fn normalize_directory_audit(record: &Value, tenant: &str) -> Result<Event, 
         .ok_or_else(|| malformed(None, "a directoryAudit is a JSON object"))?;
     let id = text(m, "id").ok_or_else(|| malformed(None, "missing id"))?;
     let idr = Some(id.as_str());
-    let when = text(m, "activityDateTime").ok_or_else(|| malformed(idr, "missing activityDateTime"))?;
-    let time =
-        parse_time(&when).ok_or_else(|| malformed(idr, format!("invalid activityDateTime {when:?}")))?;
+    let when =
+        text(m, "activityDateTime").ok_or_else(|| malformed(idr, "missing activityDateTime"))?;
+    let time = parse_time(&when)
+        .ok_or_else(|| malformed(idr, format!("invalid activityDateTime {when:?}")))?;
     let activity = text(m, "activityDisplayName")
         .ok_or_else(|| malformed(idr, "missing activityDisplayName"))?;
     for key in ["initiatedBy", "targetResources", "additionalDetails"] {
         if let Some(v) = get(m, key)
             && !(v.is_null() || v.is_object() || v.is_array())
         {
-            return Err(malformed(idr, format!("{key} is not a JSON object or array")));
+            return Err(malformed(
+                idr,
+                format!("{key} is not a JSON object or array"),
+            ));
         }
     }
     let kind = kind_of(&activity);
@@ -346,63 +361,9 @@ pub fn normalize_directory_audit(record: &Value, tenant: &str) -> Result<Event, 
     if kind.grants() && !kind.permanent() {
         e.expires_at = detail(&details, &EXPIRY_KEYS).and_then(|t| parse_time(&t));
     }
-    e.message = message(&e, kind, m);
+    e.message = super::message::message(&e, kind, m);
     e.raw = record.to_string();
     Ok(e)
-}
-
-fn message(e: &Event, kind: Kind, m: &Map<String, Value>) -> String {
-    let actor = e.actor.as_deref().unwrap_or("someone");
-    let target = e
-        .target
-        .as_deref()
-        .or(e.target_name.as_deref())
-        .unwrap_or("someone");
-    let role = e.privilege.as_deref().or(e.privilege_id.as_deref()).unwrap_or("a role");
-    let until = e
-        .expires_at
-        .map(|t| format!(" until {}", format_time(t)))
-        .unwrap_or_default();
-    let how = match e.via_pim {
-        Some(true) => " through PIM",
-        Some(false) => " outside PIM",
-        None => "",
-    };
-    let mut s = match kind {
-        Kind::Requested => format!("{target} requested activation of {role}{until}"),
-        Kind::Approved => format!("{actor} approved {target}'s activation request for {role}"),
-        Kind::Denied => format!("{actor} denied {target}'s activation request for {role}"),
-        Kind::Activated => format!("{target} activated {role}{until}"),
-        Kind::Deactivated => format!("{target} deactivated {role}"),
-        Kind::Expired => format!("{target}'s activation of {role} expired"),
-        Kind::PimAssigned { .. } | Kind::OutsideAssigned | Kind::CoreAdd => {
-            let end = if kind.permanent() { ", permanent".to_owned() } else { until };
-            format!("{actor} assigned {role} to {target}{how}{end}")
-        }
-        Kind::PimUnassigned | Kind::OutsideUnassigned | Kind::CoreRemove => {
-            format!("{actor} removed {target} from {role}{how}")
-        }
-        Kind::EligibleAssigned { .. } => format!("{actor} made {target} eligible for {role}{until}"),
-        Kind::EligibleRemoved => format!("{actor} removed {target}'s eligibility for {role}"),
-        Kind::Setting => format!("{actor} changed the PIM settings of {role}"),
-        Kind::Other => {
-            let activity = &e.event_code;
-            let on = e
-                .target_name
-                .as_deref()
-                .or(e.target.as_deref())
-                .map(|t| format!(" on {t}"))
-                .unwrap_or_default();
-            let service = text(m, "loggedByService")
-                .map(|s| format!(" ({s})"))
-                .unwrap_or_default();
-            format!("{actor}: {activity}{on}{service}")
-        }
-    };
-    if e.outcome == Outcome::Failure {
-        s.push_str(" (failed)");
-    }
-    s
 }
 
 #[cfg(test)]

@@ -108,15 +108,27 @@ impl<'a> AuditPull<'a> {
         let tenant = &self.client.settings().name;
         let Some(records) = body.get("value").and_then(|v| v.as_array()) else {
             let msg = format!("Graph response from {AUDIT_PATH} has no \"value\" array");
-            return Err(GraphError::new(ErrorKind::Malformed, AUDIT_PATH, tenant, msg));
+            return Err(GraphError::new(
+                ErrorKind::Malformed,
+                AUDIT_PATH,
+                tenant,
+                msg,
+            ));
         };
         let next = match body.get("@odata.nextLink") {
             None | Some(serde_json::Value::Null) => None,
             Some(serde_json::Value::String(s)) if *s != url => Some(s.clone()),
             Some(other) => {
                 // A link back to this page would loop forever; anything else is not a link.
-                let msg = format!("Graph response from {AUDIT_PATH} has an unusable @odata.nextLink {other}");
-                return Err(GraphError::new(ErrorKind::Malformed, AUDIT_PATH, tenant, msg));
+                let msg = format!(
+                    "Graph response from {AUDIT_PATH} has an unusable @odata.nextLink {other}"
+                );
+                return Err(GraphError::new(
+                    ErrorKind::Malformed,
+                    AUDIT_PATH,
+                    tenant,
+                    msg,
+                ));
             }
         };
         self.page += 1;
@@ -156,7 +168,12 @@ impl<'a> AuditPull<'a> {
             self.old.clone()
         };
         let checkpoint = serde_json::to_string(&checkpoint).map_err(|e| {
-            GraphError::new(ErrorKind::Malformed, AUDIT_PATH, tenant, format!("checkpoint: {e}"))
+            GraphError::new(
+                ErrorKind::Malformed,
+                AUDIT_PATH,
+                tenant,
+                format!("checkpoint: {e}"),
+            )
         })?;
         Ok(Some(AuditPage {
             events,

@@ -51,7 +51,10 @@ fn check_url(s: &TenantSettings, what: &str, url: &str) -> Result<String, GraphE
     let url = url.trim_end_matches('/');
     match reqwest::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "https" | "http") && u.host().is_some() => Ok(url.to_owned()),
-        _ => Err(config_error(s, format!("{what} {url:?} is not an http(s) URL"))),
+        _ => Err(config_error(
+            s,
+            format!("{what} {url:?} is not an http(s) URL"),
+        )),
     }
 }
 
@@ -66,13 +69,19 @@ impl GraphClient {
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
         };
         if !safe(&s.tenant_id) {
-            return Err(config_error(s, format!("tenant id {:?} is not a GUID or domain", s.tenant_id)));
+            return Err(config_error(
+                s,
+                format!("tenant id {:?} is not a GUID or domain", s.tenant_id),
+            ));
         }
         if s.client_id.trim().is_empty() {
             return Err(config_error(s, "client id is empty".into()));
         }
         if s.timeout.is_zero() || s.rate_limit.1.is_zero() {
-            return Err(config_error(s, "timeout and rate-limit window must be positive".into()));
+            return Err(config_error(
+                s,
+                "timeout and rate-limit window must be positive".into(),
+            ));
         }
         let login = check_url(s, "login URL", &s.login_url)?;
         let graph = check_url(s, "Graph URL", &s.graph_url)?;
@@ -137,7 +146,10 @@ impl GraphClient {
     /// Absolute URLs must lie under `{graph_url}/`: the bearer token goes nowhere else.
     pub async fn get_json(&self, url_or_path: &str) -> Result<serde_json::Value, GraphError> {
         let url = if url_or_path.starts_with("https://") || url_or_path.starts_with("http://") {
-            if !url_or_path.starts_with(&format!("{}/", self.settings.graph_url.trim_end_matches('/'))) {
+            if !url_or_path.starts_with(&format!(
+                "{}/",
+                self.settings.graph_url.trim_end_matches('/')
+            )) {
                 return Err(GraphError::new(
                     ErrorKind::Malformed,
                     &self.endpoint_of(url_or_path),
@@ -164,29 +176,34 @@ impl GraphClient {
             attempt += 1;
             let mut err = match self.attempt(&url, &endpoint, stale.take()).await {
                 Ok(v) => return Ok(v),
-                Err((e, Some(rejected))) if !refreshed => {
+                Err((_, Some(rejected))) if !refreshed => {
                     // The token was revoked or expired early: fetch a new one, once per request.
                     tracing::info!(tenant = %self.settings.name, %endpoint, "Graph answered 401, refreshing the token");
                     refreshed = true;
                     stale = Some(rejected);
                     attempt -= 1;
-                    drop(e);
                     continue;
                 }
                 Err((e, _)) => e,
             };
             let give_up = !err.is_retriable()
                 || attempt >= policy.max_attempts.max(1)
-                || err.retry_after.is_some_and(|ra| ra > policy.max_retry_after);
+                || err
+                    .retry_after
+                    .is_some_and(|ra| ra > policy.max_retry_after);
             if give_up {
                 if err.is_retriable() {
-                    err.message.push_str(&format!(" (gave up after {attempt} attempts)"));
+                    err.message
+                        .push_str(&format!(" (gave up after {attempt} attempts)"));
                 }
                 return Err(err);
             }
-            let wait = err
-                .retry_after
-                .unwrap_or_else(|| delays.next().unwrap_or(policy.max_delay).min(policy.max_delay));
+            let wait = err.retry_after.unwrap_or_else(|| {
+                delays
+                    .next()
+                    .unwrap_or(policy.max_delay)
+                    .min(policy.max_delay)
+            });
             tracing::warn!(tenant = %self.settings.name, %endpoint, attempt, ?wait, error = %err.message, "Graph request failed, retrying");
             tokio::time::sleep(wait).await;
         }
@@ -213,11 +230,16 @@ impl GraphClient {
             .map_err(|e| (network_error(&e, endpoint, tenant), None))?;
         let status = resp.status().as_u16();
         let retry_after = retry_after(resp.headers(), Utc::now());
-        let body = read_body(resp, endpoint, tenant).await.map_err(|e| (e, None))?;
+        let body = read_body(resp, endpoint, tenant)
+            .await
+            .map_err(|e| (e, None))?;
         if status == 200 {
             return serde_json::from_slice(&body).map_err(|e| {
                 let msg = format!("Graph response from {endpoint} is not JSON: {e}");
-                (GraphError::new(ErrorKind::Malformed, endpoint, tenant, msg), None)
+                (
+                    GraphError::new(ErrorKind::Malformed, endpoint, tenant, msg),
+                    None,
+                )
             });
         }
         let err = from_graph_response(status, &body, endpoint, tenant, retry_after);
@@ -312,9 +334,15 @@ mod tests {
         assert_eq!(retry_after(&h, now), None);
         h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
         assert_eq!(retry_after(&h, now), Some(Duration::from_secs(7)));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:30 GMT"));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:30 GMT"),
+        );
         assert_eq!(retry_after(&h, now), Some(Duration::from_secs(30)));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:27:00 GMT"));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:27:00 GMT"),
+        );
         assert_eq!(retry_after(&h, now), Some(Duration::ZERO));
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h, now), None);

@@ -109,7 +109,9 @@ fn graph_error_body(body: &[u8]) -> (String, String) {
 
 fn is_licence_error(code: &str, msg: &str) -> bool {
     let t = format!("{code} {msg}").to_ascii_lowercase();
-    ["premium", "licen", "sku", "p1 ", "p2 "].iter().any(|k| t.contains(k))
+    ["premium", "licen", "sku", "p1 ", "p2 "]
+        .iter()
+        .any(|k| t.contains(k))
 }
 
 /// Classifies a non-success Graph response.
@@ -179,11 +181,8 @@ pub(crate) fn from_token_response(
     let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     let error = tidy(v["error"].as_str().unwrap_or(""));
     let desc = v["error_description"].as_str().unwrap_or("");
-    let aadsts = aadsts_code(desc).or_else(|| {
-        v["error_codes"][0]
-            .as_u64()
-            .map(|c| format!("AADSTS{c}"))
-    });
+    let aadsts =
+        aadsts_code(desc).or_else(|| v["error_codes"][0].as_u64().map(|c| format!("AADSTS{c}")));
     let mut detail = status.to_string();
     for part in [Some(error), aadsts].into_iter().flatten() {
         if !part.is_empty() {
@@ -191,13 +190,20 @@ pub(crate) fn from_token_response(
             detail.push_str(&part);
         }
     }
-    let desc = tidy(desc.split_once(": ").map_or(desc, |(c, rest)| {
-        if c.starts_with("AADSTS") { rest } else { desc }
-    }));
+    let desc =
+        tidy(desc.split_once(": ").map_or(
+            desc,
+            |(c, rest)| {
+                if c.starts_with("AADSTS") { rest } else { desc }
+            },
+        ));
     let (kind, what) = match status {
         429 => (ErrorKind::Throttled, "was throttled"),
         408 | 500..=599 => (ErrorKind::Transient, "failed"),
-        _ => (ErrorKind::Auth, "was refused, check the client id, secret or certificate"),
+        _ => (
+            ErrorKind::Auth,
+            "was refused, check the client id, secret or certificate",
+        ),
     };
     let message = format!("token request {what} ({detail}): {desc}");
     let mut e = GraphError::new(kind, ENDPOINT, tenant, message).with_status(status);
@@ -262,17 +268,37 @@ mod tests {
         let e = from_token_response(400, body, "t", None);
         assert_eq!(e.kind, ErrorKind::Auth);
         assert!(!e.is_retriable());
-        assert!(e.message.contains("invalid_client AADSTS7000215"), "{}", e.message);
-        assert!(e.message.ends_with("Invalid client secret provided."), "{}", e.message);
+        assert!(
+            e.message.contains("invalid_client AADSTS7000215"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message.ends_with("Invalid client secret provided."),
+            "{}",
+            e.message
+        );
         assert!(from_token_response(503, b"", "t", None).is_retriable());
     }
 
     #[test]
     fn throttling_and_server_errors_are_retriable() {
         let ra = Some(Duration::from_secs(1));
-        assert_eq!(from_graph_response(429, b"", "/x", "t", ra).kind, ErrorKind::Throttled);
-        assert_eq!(from_graph_response(503, b"", "/x", "t", ra).kind, ErrorKind::Throttled);
-        assert_eq!(from_graph_response(503, b"", "/x", "t", None).kind, ErrorKind::Transient);
-        assert_eq!(from_graph_response(400, b"", "/x", "t", None).kind, ErrorKind::Malformed);
+        assert_eq!(
+            from_graph_response(429, b"", "/x", "t", ra).kind,
+            ErrorKind::Throttled
+        );
+        assert_eq!(
+            from_graph_response(503, b"", "/x", "t", ra).kind,
+            ErrorKind::Throttled
+        );
+        assert_eq!(
+            from_graph_response(503, b"", "/x", "t", None).kind,
+            ErrorKind::Transient
+        );
+        assert_eq!(
+            from_graph_response(400, b"", "/x", "t", None).kind,
+            ErrorKind::Malformed
+        );
     }
 }

@@ -16,7 +16,12 @@ pub fn collector_error_event(tenant: &str, err: &GraphError, now: DateTime<Utc>)
         .and_then(|t| t.with_nanosecond(0))
         .unwrap_or(now);
     let code = format!("graph.{}", err.kind.code());
-    let native = format!("{}|{}|{}", err.endpoint, code, minute.format("%Y-%m-%dT%H:%MZ"));
+    let native = format!(
+        "{}|{}|{}",
+        err.endpoint,
+        code,
+        minute.format("%Y-%m-%dT%H:%MZ")
+    );
     let mut e = Event::new(
         EventId::native(Source::Privtrail, tenant, &native),
         Source::Privtrail,
@@ -82,7 +87,15 @@ mod tests {
         );
         let raw: serde_json::Value = serde_json::from_str(&a.raw).expect("raw json");
         assert_eq!(raw["permission"], "AuditLog.Read.All");
-        let other = GraphError::new(ErrorKind::Transient, "/auditLogs/directoryAudits", "contoso", "x");
-        assert_ne!(collector_error_event("contoso", &other, at("2026-01-01T10:00:05Z")).id, a.id);
+        let other = GraphError::new(
+            ErrorKind::Transient,
+            "/auditLogs/directoryAudits",
+            "contoso",
+            "x",
+        );
+        assert_ne!(
+            collector_error_event("contoso", &other, at("2026-01-01T10:00:05Z")).id,
+            a.id
+        );
     }
 }

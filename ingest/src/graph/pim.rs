@@ -192,17 +192,25 @@ async fn get_all(client: &GraphClient, path: &str) -> Result<Vec<Value>, GraphEr
         let mut body = client.get_json(&url).await?;
         match body.get_mut("value").map(Value::take) {
             Some(Value::Array(v)) => out.extend(v),
-            _ => return Err(malformed(format!("Graph response from {path} has no \"value\" array"))),
+            _ => {
+                return Err(malformed(format!(
+                    "Graph response from {path} has no \"value\" array"
+                )));
+            }
         }
         match body.get("@odata.nextLink") {
             None | Some(Value::Null) => return Ok(out),
             Some(Value::String(next)) if *next != url => url = next.clone(),
             Some(other) => {
-                return Err(malformed(format!("unusable @odata.nextLink {other} from {path}")));
+                return Err(malformed(format!(
+                    "unusable @odata.nextLink {other} from {path}"
+                )));
             }
         }
     }
-    Err(malformed(format!("more than {MAX_PAGES} pages from {path}")))
+    Err(malformed(format!(
+        "more than {MAX_PAGES} pages from {path}"
+    )))
 }
 
 /// Parses every record or fails: a partial snapshot would make reconciliation close elevations
@@ -282,7 +290,12 @@ pub async fn lookup_users(
                 let found = match client.get_json(&path).await {
                     Ok(v) => Some(DirectoryUser::from_graph(&v).map_err(|reason| {
                         let msg = format!("user {id} from /users is unusable: {reason}");
-                        GraphError::new(ErrorKind::Malformed, "/users/{id}", &client.settings().name, msg)
+                        GraphError::new(
+                            ErrorKind::Malformed,
+                            "/users/{id}",
+                            &client.settings().name,
+                            msg,
+                        )
                     })?),
                     Err(e) if e.status == Some(404) => None,
                     Err(e) => return Err(e),
@@ -322,7 +335,10 @@ mod tests {
         let first = PimInstance::from_graph(&items[0]).expect("parse");
         assert_eq!(first.id, "lAPpYvVpN0KRkAEhdxReEAWz5Gtet_xOv8wxvTtTpfg-1");
         assert_eq!(first.principal_id, "6be4b305-b75e-4efc-bfcc-31bd3b53a5f8");
-        assert_eq!(first.role_definition_id, "62e90394-69f5-4237-9190-012177145e10");
+        assert_eq!(
+            first.role_definition_id,
+            "62e90394-69f5-4237-9190-012177145e10"
+        );
         assert_eq!(first.directory_scope_id, "/");
         assert_eq!(first.assignment_type, Some(AssignmentType::Assigned));
         assert_eq!(first.member_type, Some(MemberType::Direct));
@@ -345,7 +361,12 @@ mod tests {
             serde_json::from_str(&serde_json::to_string(&i).expect("ser")).expect("de");
         assert_eq!(back, i);
         let odd = serde_json::json!({"id":"x","principalId":"p","roleDefinitionId":"r","assignmentType":"Weird"});
-        assert_eq!(PimInstance::from_graph(&odd).expect("parse").assignment_type, Some(AssignmentType::Unknown));
+        assert_eq!(
+            PimInstance::from_graph(&odd)
+                .expect("parse")
+                .assignment_type,
+            Some(AssignmentType::Unknown)
+        );
         assert!(PimInstance::from_graph(&serde_json::json!({"id":"x"})).is_err());
         assert_eq!(encode_segment("a#EXT#@b.com"), "a%23EXT%23@b.com");
     }

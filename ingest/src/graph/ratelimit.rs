@@ -47,7 +47,9 @@ impl RateLimiter {
             return Ok(());
         }
         let oldest = started.front().copied().unwrap_or(now);
-        Err(self.window.saturating_sub(now.saturating_duration_since(oldest)))
+        Err(self
+            .window
+            .saturating_sub(now.saturating_duration_since(oldest)))
     }
 
     /// Waits until a request may start, counts it, and returns how long it waited.

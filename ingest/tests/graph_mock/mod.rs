@@ -23,6 +23,8 @@ pub struct Req {
     pub path: String,
     /// Percent-decoded query (without `?`), empty when none.
     pub query: String,
+    /// The query exactly as sent.
+    pub raw_query: String,
     pub authorization: Option<String>,
     pub body: String,
 }
@@ -112,6 +114,17 @@ impl Mock {
         Mock { base, inner, task }
     }
 
+    /// Like [`Mock::start`], for handlers that need the mock's own URL (to build next links).
+    pub async fn start_with_base(
+        handler: impl Fn(&Req, &str) -> Resp + Send + Sync + 'static,
+    ) -> Mock {
+        let base = Arc::new(std::sync::OnceLock::<String>::new());
+        let b = Arc::clone(&base);
+        let mock = Mock::start(move |r| handler(r, b.get().map_or("", String::as_str))).await;
+        let _ = base.set(mock.base.clone());
+        mock
+    }
+
     pub fn requests(&self) -> Vec<Req> {
         self.inner.log.lock().expect("log").clone()
     }
@@ -121,7 +134,10 @@ impl Mock {
     }
 
     pub fn graph_requests(&self) -> Vec<Req> {
-        self.requests().into_iter().filter(|r| !r.is_token()).collect()
+        self.requests()
+            .into_iter()
+            .filter(|r| !r.is_token())
+            .collect()
     }
 
     /// Settings pointing at this mock, with a client secret, a generous budget and quick retries.
@@ -147,11 +163,14 @@ impl Mock {
 
 async fn serve(State(inner): State<Arc<Inner>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let body = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
     let req = Req {
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
         query: decode(parts.uri.query().unwrap_or("")),
+        raw_query: parts.uri.query().unwrap_or("").to_owned(),
         authorization: parts
             .headers
             .get("authorization")

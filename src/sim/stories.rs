@@ -1,0 +1,594 @@
+//! The stories' audit records and the schedule instances they leave behind.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+use super::codec::graph_time;
+use super::records::{
+    AuditRec, By, Person, RoleDef, assignment_instance, eligibility_instance, prop, quoted,
+    role_props, schedule_id, target,
+};
+use super::scenario::{Builder, End};
+
+const ADD_REQUESTED: &str = "Add member to role requested (PIM activation)";
+const ADD_APPROVED: &str = "Add member to role request approved (PIM activation)";
+const ADD_DENIED: &str = "Add member to role request denied (PIM activation)";
+const ADD_COMPLETED: &str = "Add member to role completed (PIM activation)";
+const DEACT_REQUESTED: &str = "Remove member from role requested (PIM deactivate)";
+const DEACT_COMPLETED: &str = "Remove member from role completed (PIM deactivate)";
+const EXPIRED: &str = "Remove member from role (PIM activation expired)";
+const PIM_PERMANENT: &str = "Add member to role in PIM completed (permanent)";
+const ELIGIBLE_TIMEBOUND: &str = "Add eligible member to role in PIM completed (timebound)";
+const OUTSIDE_PIM: &str = "Add member to role outside of PIM (permanent)";
+const CORE_ADD: &str = "Add member to role";
+const CORE_REMOVE: &str = "Remove member from role";
+
+/// PIM's targets: the role, the request, the user.
+fn pim_targets(role: &RoleDef, request: &str, who: &Person) -> Vec<Value> {
+    vec![
+        target(role.id, Some(role.name), "Role", None, vec![]),
+        target(request, None, "Request", None, vec![]),
+        target(&who.id, Some(&who.display), "User", Some(&who.upn), vec![]),
+    ]
+}
+
+/// Core Directory's targets: the user (carrying the role properties) and the directory role.
+fn core_targets(role: &RoleDef, who: &Person, added: bool) -> Vec<Value> {
+    vec![
+        target(
+            &who.id,
+            None,
+            "User",
+            Some(&who.upn),
+            role_props(role, added),
+        ),
+        target(&role.object_id, None, "Role", None, vec![]),
+    ]
+}
+
+fn role_details(
+    role: &RoleDef,
+    start: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("RoleDefinitionOriginId", role.id.to_owned()),
+        ("RoleDefinitionOriginType", "BuiltInRole".to_owned()),
+        ("TemplateId", role.id.to_owned()),
+        ("StartTime", graph_time(start)),
+        ("ExpirationTime", end.map(graph_time).unwrap_or_default()),
+    ]
+}
+
+impl Builder {
+    /// A PIM record by a person (or by MS-PIM when `by` is `None`).
+    #[allow(clippy::too_many_arguments)]
+    fn pim(
+        &mut self,
+        corr: &str,
+        activity: &'static str,
+        t: DateTime<Utc>,
+        op: &'static str,
+        by: Option<usize>,
+        targets: Vec<Value>,
+        details: Vec<(&'static str, String)>,
+        reason: &str,
+    ) {
+        let id = self.audit_id("PIM", corr);
+        let person = by.map(|p| self.people[p].clone());
+        let by = match &person {
+            Some(p) => By::User(p),
+            None => self.pim_app(),
+        };
+        let json = AuditRec {
+            id,
+            category: "RoleManagement",
+            correlation: corr.to_owned(),
+            success: true,
+            reason: reason.to_owned(),
+            activity,
+            time: t,
+            service: "PIM",
+            operation: op,
+            by,
+            targets,
+            details,
+        }
+        .json();
+        self.audits.push(json);
+    }
+
+    /// A Core Directory role change, by MS-PIM (`by` = `None`) or by a person.
+    fn core(
+        &mut self,
+        corr: &str,
+        role: &RoleDef,
+        who: usize,
+        added: bool,
+        t: DateTime<Utc>,
+        by: Option<usize>,
+    ) {
+        let id = self.audit_id("Core Directory", corr);
+        let target_person = self.people[who].clone();
+        let person = by.map(|p| self.people[p].clone());
+        let by = match &person {
+            Some(p) => By::User(p),
+            None => self.pim_app(),
+        };
+        let json = AuditRec {
+            id,
+            category: "RoleManagement",
+            correlation: corr.to_owned(),
+            success: true,
+            reason: String::new(),
+            activity: if added { CORE_ADD } else { CORE_REMOVE },
+            time: t,
+            service: "Core Directory",
+            operation: if added { "Assign" } else { "Unassign" },
+            by,
+            targets: core_targets(role, &target_person, added),
+            details: vec![],
+        }
+        .json();
+        self.audits.push(json);
+    }
+
+    /// An activation: requested, (approved,) completed + Core Directory add, then its end.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn activation(
+        &mut self,
+        p: usize,
+        role_id: &str,
+        ago: Duration,
+        length: Duration,
+        approval: Option<(usize, Duration)>,
+        end: End,
+        why: &str,
+    ) {
+        let role = self.role(role_id);
+        let who = self.people[p].clone();
+        let requested = self.at(ago);
+        let (corr, request) = (self.rng.guid(), self.rng.guid());
+        let ticket = format!("INC{:07}", self.rng.range(1_000_000, 9_999_999));
+        let mut details = role_details(&role, requested, Some(requested + length));
+        details.extend([
+            ("Justification", why.to_owned()),
+            ("TicketNumber", ticket.clone()),
+            ("TicketSystem", "ServiceNow".to_owned()),
+        ]);
+        let targets = pim_targets(&role, &request, &who);
+        self.pim(
+            &corr,
+            ADD_REQUESTED,
+            requested,
+            "Assign",
+            Some(p),
+            targets.clone(),
+            details.clone(),
+            "",
+        );
+        let mut granted = requested;
+        if let Some((approver, delay)) = approval {
+            granted = self.after(requested + delay, 0, 30_000);
+            self.pim(
+                &corr,
+                ADD_APPROVED,
+                granted,
+                "Update",
+                Some(approver),
+                targets.clone(),
+                details.clone(),
+                "Approved: matches onboarding ticket",
+            );
+        }
+        let start = self.after(granted, 2_000, 6_000);
+        let expires = start + length;
+        let mut details = role_details(&role, start, Some(expires));
+        details.extend([
+            ("Justification", why.to_owned()),
+            ("TicketNumber", ticket),
+            ("TicketSystem", "ServiceNow".to_owned()),
+        ]);
+        self.pim(
+            &corr,
+            ADD_COMPLETED,
+            start,
+            "Assign",
+            Some(p),
+            targets.clone(),
+            details,
+            "",
+        );
+        let core_t = self.after(start, 150, 900);
+        self.core(&corr, &role, p, true, core_t, None);
+        match end {
+            End::Expired => {
+                let corr = self.rng.guid();
+                let t = self.after(expires, 5_000, 90_000);
+                self.pim(
+                    &corr,
+                    EXPIRED,
+                    t,
+                    "Unassign",
+                    None,
+                    targets,
+                    role_details(&role, start, Some(expires)),
+                    "",
+                );
+                let core_t = self.after(t, 150, 900);
+                self.core(&corr, &role, p, false, core_t, None);
+            }
+            End::Deactivated(after) => {
+                let corr = self.rng.guid();
+                let t = self.after(start + after, 0, 20_000);
+                self.pim(
+                    &corr,
+                    DEACT_REQUESTED,
+                    t,
+                    "Unassign",
+                    Some(p),
+                    targets.clone(),
+                    role_details(&role, start, Some(expires)),
+                    "",
+                );
+                let done = self.after(t, 1_000, 4_000);
+                self.pim(
+                    &corr,
+                    DEACT_COMPLETED,
+                    done,
+                    "Unassign",
+                    Some(p),
+                    targets,
+                    role_details(&role, start, Some(expires)),
+                    "",
+                );
+                let core_t = self.after(done, 150, 900);
+                self.core(&corr, &role, p, false, core_t, None);
+            }
+            End::Never => {
+                let origin = schedule_id(role.id, &who.id, "-1-e");
+                self.assignments.push(assignment_instance(
+                    &request,
+                    &who.id,
+                    role.id,
+                    Some(start),
+                    Some(expires),
+                    "Activated",
+                    &origin,
+                ));
+            }
+        }
+    }
+
+    /// A request that the approver denies.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn denied(
+        &mut self,
+        p: usize,
+        role_id: &str,
+        ago: Duration,
+        approver: usize,
+        delay: Duration,
+        why: &str,
+        answer: &str,
+    ) {
+        let role = self.role(role_id);
+        let who = self.people[p].clone();
+        let requested = self.at(ago);
+        let (corr, request) = (self.rng.guid(), self.rng.guid());
+        let mut details = role_details(&role, requested, Some(requested + Duration::hours(1)));
+        details.push(("Justification", why.to_owned()));
+        let targets = pim_targets(&role, &request, &who);
+        self.pim(
+            &corr,
+            ADD_REQUESTED,
+            requested,
+            "Assign",
+            Some(p),
+            targets.clone(),
+            details.clone(),
+            "",
+        );
+        let t = self.after(requested + delay, 0, 30_000);
+        self.pim(
+            &corr,
+            ADD_DENIED,
+            t,
+            "Update",
+            Some(approver),
+            targets,
+            details,
+            answer,
+        );
+    }
+
+    /// An admin makes `p` eligible for `length` (timebound).
+    pub(crate) fn eligible_in_pim(
+        &mut self,
+        admin: usize,
+        p: usize,
+        role_id: &str,
+        ago: Duration,
+        length: Duration,
+    ) {
+        let role = self.role(role_id);
+        let who = self.people[p].clone();
+        let t = self.at(ago);
+        let (corr, request) = (self.rng.guid(), self.rng.guid());
+        let mut details = role_details(&role, t, Some(t + length));
+        details.push(("Justification", "Joins the service desk rota".to_owned()));
+        self.pim(
+            &corr,
+            ELIGIBLE_TIMEBOUND,
+            t,
+            "Assign",
+            Some(admin),
+            pim_targets(&role, &request, &who),
+            details,
+            "",
+        );
+        let id = schedule_id(role.id, &who.id, "-1-e");
+        self.eligibilities.push(eligibility_instance(
+            &id,
+            &who.id,
+            role.id,
+            Some(t),
+            Some(t + length),
+        ));
+    }
+
+    /// An admin gives `p` a permanent active assignment through PIM (where eligible was meant).
+    pub(crate) fn permanent_in_pim(
+        &mut self,
+        admin: usize,
+        p: usize,
+        role_id: &str,
+        ago: Duration,
+    ) {
+        let role = self.role(role_id);
+        let who = self.people[p].clone();
+        let t = self.at(ago);
+        let (corr, request) = (self.rng.guid(), self.rng.guid());
+        let mut details = role_details(&role, t, None);
+        details.push((
+            "Justification",
+            "Exchange migration (contract until further notice)".to_owned(),
+        ));
+        self.pim(
+            &corr,
+            PIM_PERMANENT,
+            t,
+            "Assign",
+            Some(admin),
+            pim_targets(&role, &request, &who),
+            details,
+            "",
+        );
+        let core_t = self.after(t, 150, 900);
+        self.core(&corr, &role, p, true, core_t, None);
+        let id = schedule_id(role.id, &who.id, "-1");
+        self.assignments.push(assignment_instance(
+            &id,
+            &who.id,
+            role.id,
+            Some(t),
+            None,
+            "Assigned",
+            &id,
+        ));
+    }
+
+    /// `actor` adds `p` to a role directly (not through PIM); PIM notices 20-50 s later.
+    pub(crate) fn outside_pim(&mut self, actor: usize, p: usize, role_id: &str, ago: Duration) {
+        let role = self.role(role_id);
+        let who = self.people[p].clone();
+        let t = self.at(ago);
+        let corr = self.rng.guid();
+        self.core(&corr, &role, p, true, t, Some(actor));
+        let (corr, request) = (self.rng.guid(), self.rng.guid());
+        let seen = self.after(t, 20_000, 50_000);
+        self.pim(
+            &corr,
+            OUTSIDE_PIM,
+            seen,
+            "Assign",
+            None,
+            pim_targets(&role, &request, &who),
+            role_details(&role, t, None),
+            "",
+        );
+        let id = schedule_id(role.id, &who.id, "-1");
+        self.assignments.push(assignment_instance(
+            &id,
+            &who.id,
+            role.id,
+            Some(t),
+            None,
+            "Assigned",
+            &id,
+        ));
+    }
+
+    /// An admin shortens the role's maximum activation and requires approval.
+    pub(crate) fn role_setting(&mut self, admin: usize, role_id: &str, ago: Duration) {
+        let role = self.role(role_id);
+        let t = self.at(ago);
+        let corr = self.rng.guid();
+        let props = vec![
+            prop(
+                "ActivationMaximumDuration",
+                Some(quoted("PT8H")),
+                Some(quoted("PT2H")),
+            ),
+            prop(
+                "ApprovalRequired",
+                Some("false".into()),
+                Some("true".into()),
+            ),
+        ];
+        let targets = vec![target(role.id, Some(role.name), "Role", None, props)];
+        self.pim(
+            &corr,
+            "Update role setting in PIM",
+            t,
+            "Update",
+            Some(admin),
+            targets,
+            vec![("RoleDefinitionOriginId", role.id.to_owned())],
+            "",
+        );
+    }
+
+    /// Everyday directory changes (not role management), and the break-glass account's sign of life.
+    pub(crate) fn noise(&mut self, break_glass: usize, admin: usize, app_admin: usize) {
+        let ivan = 8;
+        let t = self.at(Duration::hours(25) + Duration::minutes(6));
+        self.other(
+            t,
+            "UserManagement",
+            "Update user",
+            "Update",
+            break_glass,
+            ivan,
+            vec![
+                prop(
+                    "StrongAuthenticationMethod",
+                    Some("[{\"MethodType\":6,\"Default\":true}]".into()),
+                    Some("[]".into()),
+                ),
+                prop(
+                    "Included Updated Properties",
+                    None,
+                    Some(quoted("StrongAuthenticationMethod")),
+                ),
+            ],
+        );
+        const GROUPS: [&str; 4] = ["Sales Team", "VPN Users", "Finance Readers", "All Staff"];
+        const APPS: [&str; 3] = ["Contoso Expenses", "Zoom", "GitHub Enterprise Cloud"];
+        const JOBS: [&str; 3] = ["Engineer", "Senior Engineer", "Team Lead"];
+        for _ in 0..20 {
+            let ago = Duration::seconds(self.rng.range(900, 5 * 86_400) as i64);
+            let t = self.at(ago);
+            let who = self.rng.range(0, 8) as usize;
+            match self.rng.below(4) {
+                0 => {
+                    let (old, new) = (*self.rng.pick(&JOBS), *self.rng.pick(&JOBS));
+                    self.other(
+                        t,
+                        "UserManagement",
+                        "Update user",
+                        "Update",
+                        admin,
+                        who,
+                        vec![
+                            prop(
+                                "JobTitle",
+                                Some(format!("[{}]", quoted(old))),
+                                Some(format!("[{}]", quoted(new))),
+                            ),
+                            prop(
+                                "Included Updated Properties",
+                                None,
+                                Some(quoted("JobTitle")),
+                            ),
+                        ],
+                    );
+                }
+                1 => {
+                    let group = *self.rng.pick(&GROUPS);
+                    let gid = self.rng.guid();
+                    self.other(
+                        t,
+                        "GroupManagement",
+                        "Add member to group",
+                        "Assign",
+                        admin,
+                        who,
+                        vec![
+                            prop("Group.ObjectID", None, Some(quoted(&gid))),
+                            prop("Group.DisplayName", None, Some(quoted(group))),
+                        ],
+                    );
+                }
+                2 => self.other(
+                    t,
+                    "UserManagement",
+                    "Reset user password",
+                    "Update",
+                    admin,
+                    who,
+                    vec![],
+                ),
+                _ => {
+                    let app = *self.rng.pick(&APPS);
+                    let (corr, sp, app_id) = (self.rng.guid(), self.rng.guid(), self.rng.guid());
+                    let id = self.audit_id("Core Directory", &corr);
+                    let by = self.people[app_admin].clone();
+                    let json = AuditRec {
+                        id,
+                        category: "ApplicationManagement",
+                        correlation: corr,
+                        success: true,
+                        reason: String::new(),
+                        activity: "Add service principal",
+                        time: t,
+                        service: "Core Directory",
+                        operation: "Add",
+                        by: By::User(&by),
+                        targets: vec![target(
+                            &sp,
+                            Some(app),
+                            "ServicePrincipal",
+                            None,
+                            vec![
+                                prop("AppId", None, Some(quoted(&app_id))),
+                                prop("DisplayName", None, Some(quoted(app))),
+                            ],
+                        )],
+                        details: vec![("AppId", app_id.clone())],
+                    }
+                    .json();
+                    self.audits.push(json);
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn other(
+        &mut self,
+        t: DateTime<Utc>,
+        category: &'static str,
+        activity: &'static str,
+        op: &'static str,
+        by: usize,
+        who: usize,
+        props: Vec<Value>,
+    ) {
+        let corr = self.rng.guid();
+        let id = self.audit_id("Core Directory", &corr);
+        let (actor, target_person) = (self.people[by].clone(), self.people[who].clone());
+        let json = AuditRec {
+            id,
+            category,
+            correlation: corr,
+            success: true,
+            reason: String::new(),
+            activity,
+            time: t,
+            service: "Core Directory",
+            operation: op,
+            by: By::User(&actor),
+            targets: vec![target(
+                &target_person.id,
+                Some(&target_person.display),
+                "User",
+                Some(&target_person.upn),
+                props,
+            )],
+            details: vec![("UserType", "Member".to_owned())],
+        }
+        .json();
+        self.audits.push(json);
+    }
+}

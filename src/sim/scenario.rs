@@ -17,8 +17,17 @@ pub(crate) const USER_ADMIN: &str = "fe930be7-5e62-47db-91af-98c3a49a38b1";
 pub(crate) const SECURITY: &str = "194ae4cb-b126-40b2-bd5b-6091b380977d";
 pub(crate) const HELPDESK: &str = "729827e3-9c14-49f7-bb1b-9608f156bbb8";
 
+/// (id = template id, name, description, well-known object name, some allowed actions).
+type RoleRow = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static [&'static str],
+);
+
 #[rustfmt::skip]
-const ROLES: &[(&str, &str, &str, Option<&str>, &[&str])] = &[
+const ROLES: &[RoleRow] = &[
     (GA, "Global Administrator", "Can manage all aspects of Microsoft Entra ID and Microsoft services that use Microsoft Entra identities.", Some("TenantAdmins"), &["microsoft.directory/*/allTasks"]),
     (PRA, "Privileged Role Administrator", "Can manage role assignments in Microsoft Entra ID, and all aspects of Privileged Identity Management.", None, &["microsoft.directory/roleAssignments/allProperties/allTasks", "microsoft.directory/privilegedIdentityManagement/allProperties/allTasks"]),
     (EXCHANGE, "Exchange Administrator", "Can manage all aspects of the Exchange product.", None, &["microsoft.office365.exchange/allEntities/basic/allTasks"]),

@@ -68,7 +68,11 @@ pub fn settings(t: &TenantConfig) -> Result<TenantSettings> {
     s.backfill = parse_duration(&t.backfill)?;
     s.rate_limit = (t.rate_requests, parse_duration(&t.rate_window)?.to_std()?);
     s.timeout = parse_duration(&t.timeout)?.to_std()?;
-    s.retry = RetryPolicy::default();
+    s.retry = RetryPolicy {
+        base: parse_duration(&t.retry_base)?.to_std()?,
+        max_attempts: t.retry_attempts,
+        ..RetryPolicy::default()
+    };
     Ok(s)
 }
 
@@ -79,8 +83,6 @@ pub struct CollectOptions {
     pub since: Option<DateTime<Utc>>,
     /// Skip the PIM snapshot.
     pub no_pim: bool,
-    /// Retry policy override (tests, demo).
-    pub retry: Option<RetryPolicy>,
 }
 
 /// Runs one audit pull and one PIM snapshot for `tenant`.
@@ -91,10 +93,7 @@ pub fn collect_tenant(
     tenant: &TenantConfig,
     opts: &CollectOptions,
 ) -> Result<CollectReport> {
-    let mut settings = settings(tenant)?;
-    if let Some(r) = opts.retry {
-        settings.retry = r;
-    }
+    let settings = settings(tenant)?;
     let overlap = settings.overlap;
     let client = {
         let _guard = rt.enter();

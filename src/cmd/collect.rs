@@ -42,7 +42,6 @@ fn entra(store: &Store, args: &CollectEntraArgs, config: &Config) -> Result<Exit
     let opts = CollectOptions {
         since,
         no_pim: args.no_pim,
-        retry: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

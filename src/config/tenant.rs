@@ -66,6 +66,20 @@ pub struct TenantConfig {
     /// Timeout of one HTTP request. Default `60s`.
     #[serde(default = "default_timeout")]
     pub timeout: String,
+    /// First backoff delay after a throttled or transient failure (doubles per attempt, with
+    /// jitter; `Retry-After` wins when Graph sends it). Default `2s`.
+    #[serde(default = "default_retry_base")]
+    pub retry_base: String,
+    /// Attempts per request, the first included. Default 5.
+    #[serde(default = "default_retry_attempts")]
+    pub retry_attempts: u32,
+}
+
+fn default_retry_base() -> String {
+    "2s".into()
+}
+fn default_retry_attempts() -> u32 {
+    5
 }
 
 fn default_login_url() -> String {
@@ -144,8 +158,12 @@ impl TenantConfig {
             ("backfill", &self.backfill),
             ("rate_window", &self.rate_window),
             ("timeout", &self.timeout),
+            ("retry_base", &self.retry_base),
         ] {
             parse_duration(v).map_err(|e| anyhow!("{who}: {key}: {e}"))?;
+        }
+        if self.retry_attempts == 0 {
+            bail!("{who}: retry_attempts must be at least 1");
         }
         if self.rate_requests == 0 {
             bail!("{who}: rate_requests must be at least 1");

@@ -20,9 +20,13 @@ mod cli;
 mod codec;
 mod facts;
 mod faults;
+mod graph;
+mod noise;
 mod records;
 mod rng;
 mod scenario;
+#[cfg(test)]
+mod scenario_tests;
 mod server;
 mod stories;
 #[cfg(test)]

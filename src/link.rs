@@ -23,7 +23,8 @@ fn candidate(e: &Event) -> bool {
 pub fn link_pim_pairs(store: &Store, batch: &mut [Event]) -> Result<usize, StoreError> {
     let mut linked = 0;
     for i in 0..batch.len() {
-        if !candidate(&batch[i]) {
+        // An event already stored is a duplicate: it will not be written again.
+        if !candidate(&batch[i]) || store.get_event(&batch[i].id)?.is_some() {
             continue;
         }
         let (earlier, rest) = batch.split_at_mut(i);

@@ -3,7 +3,7 @@
 use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-/// A duration like `90s`, `15m`, `8h`, `7d`, `2w`.
+/// A duration like `500ms`, `90s`, `15m`, `8h`, `7d`, `2w`.
 pub fn parse_duration(s: &str) -> Result<Duration> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
@@ -12,12 +12,13 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
         anyhow!("invalid duration {s:?}: expected a number and a unit, like 15m or 7d")
     })?;
     let d = match unit {
+        "ms" => Duration::try_milliseconds(n),
         "s" => Duration::try_seconds(n),
         "m" => Duration::try_minutes(n),
         "h" => Duration::try_hours(n),
         "d" => Duration::try_days(n),
         "w" => Duration::try_weeks(n),
-        _ => bail!("invalid duration {s:?}: the unit must be one of s, m, h, d, w"),
+        _ => bail!("invalid duration {s:?}: the unit must be one of ms, s, m, h, d, w"),
     };
     d.ok_or_else(|| anyhow!("duration {s:?} is out of range"))
 }

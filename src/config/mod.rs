@@ -61,7 +61,7 @@ impl Config {
         config
             .validate()
             .with_context(|| format!("invalid config file {}", path.display()))?;
-        if config.tenants.iter().any(|t| t.client_secret.is_some()) && world_readable(path) {
+        if secret_written_in(&text) && world_readable(path) {
             tracing::warn!(
                 file = %path.display(),
                 "the config file holds secrets and is readable by every user: chmod 600 it or use ${{ENV}}"
@@ -94,6 +94,20 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Whether a tenant's `client_secret` is written in the file itself rather than taken from the
+/// environment with `${NAME}`.
+fn secret_written_in(text: &str) -> bool {
+    let Ok(v) = text.parse::<toml::Table>() else {
+        return false;
+    };
+    v.get("tenants")
+        .and_then(|t| t.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.get("client_secret").and_then(|s| s.as_str()))
+        .any(|s| !s.trim_start().starts_with("${"))
 }
 
 #[cfg(unix)]
@@ -151,6 +165,15 @@ mod tests {
                 .contains("B is not set")
         );
         assert!(expand_env("${A", look).is_err());
+    }
+
+    #[test]
+    fn secrets_from_the_environment_are_not_written_in_the_file() {
+        assert!(!secret_written_in(
+            "[[tenants]]\nclient_secret = \"${X}\"\n"
+        ));
+        assert!(secret_written_in("[[tenants]]\nclient_secret = \"abc\"\n"));
+        assert!(!secret_written_in("[[tenants]]\ncertificate = \"a.pem\"\n"));
     }
 
     #[test]

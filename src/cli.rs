@@ -174,6 +174,11 @@ pub struct BenchIngestArgs {
     #[arg(long, default_value_t = 1_000_000)]
     pub events: u64,
 
+    /// Number of generated Entra audit records (Graph `directoryAudits` pages, the simulated
+    /// tenant's records with fresh ids), imported as Graph JSON.
+    #[arg(long, default_value_t = 200_000)]
+    pub graph: u64,
+
     /// EVTX file to import repeatedly (each copy under another host name, so nothing dedupes).
     #[arg(long, default_value = "../shared/data/evtx/security.evtx")]
     pub evtx: PathBuf,

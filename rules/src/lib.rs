@@ -1,4 +1,67 @@
-//! Rules over events and elevations (SPEC §3, §4): elevation tracking and the rule engine.
+//! Elevation tracking, the rule engine and the alert lifecycle (SPEC §3, §4). Pure: no I/O.
 //!
-//! Not built yet: the rule-engine issue fills this crate. Invariant from the start: rules do no I/O
-//! and take `now` as an argument, so live evaluation and backtests run the same code.
+//! # Main types and how they relate
+//!
+//! ```text
+//! Event ──key_of──► ElevationKey ──elevations_for_key / Tracker──► Elevation
+//!                                                                     │
+//!        Context { new_events, recent_events, elevations, now, policy, collectors }
+//!                                   │ Rule::evaluate
+//!                                   ▼
+//!                               Finding ──apply_findings(existing, …, now)──► AlertChanges / Alert
+//! ```
+//!
+//! - [`Policy`] holds what reconstruction and rules need to know about the organization (maximum
+//!   durations, identity map, break-glass accounts, approved granters); [`PolicyConfig`] reads it
+//!   from the `[policy]` section.
+//! - [`Elevation`]s are reconstructed per [`ElevationKey`] by [`elevations_for_key`], a pure
+//!   function of the *set* of the key's events; [`Tracker`] applies batches incrementally by
+//!   recomputing the keys they touch. [`reconcile`] compares open elevations with a PIM snapshot
+//!   and expresses the result as synthetic events. [`at`] answers "who held what at T".
+//! - A [`Rule`] turns a [`Context`] into [`Finding`]s; [`RulesConfig`] (the `[rules]` section)
+//!   builds the built-in rules ([`builtin`]) and custom rules ([`custom`]).
+//! - [`apply_findings`] turns findings into [`Alert`] changes (one alert per rule + subject,
+//!   auto-resolution of conditions, silences, re-notify); [`ack`] and [`resolve`] are the manual
+//!   transitions.
+//! - [`backtest`] replays history through the same code with a simulated clock.
+//!
+//! # Invariants
+//!
+//! - **No I/O and no clock**: every function takes its inputs, including `now`, as arguments;
+//!   live evaluation and backtests run the same code.
+//! - **Order independence**: the elevations of a key depend only on the set of its events (sorted by
+//!   (time, id), deduplicated by id), so late and out-of-order events converge on the same result.
+//! - **One change counts once**: events with `linked_to` (the second record of one PIM change)
+//!   never open or close an elevation; failed events are ignored.
+//! - Elevations of one key never overlap, and `ended_at >= started_at`.
+//! - Depends on no privtrail crate but `privtrail-model`.
+
+mod alert;
+mod backtest;
+pub mod builtin;
+mod config;
+pub mod custom;
+mod elevation;
+mod policy;
+mod rule;
+mod time;
+
+pub use alert::{
+    Alert, AlertChanges, AlertStatus, LifecycleError, MAX_EVENT_IDS, Silence, ack, apply_findings,
+    resolve,
+};
+pub use backtest::{backtest, evaluate_all, max_lookback};
+pub use config::{
+    CollectorSettings, ConfigError, DuplicateSettings, FrequentSettings, GlobalAdminsSettings,
+    LocalAdminSettings, OverdueSettings, RulesConfig, StandingSettings, TamperingSettings,
+};
+pub use elevation::{
+    Changes, Elevation, ElevationKey, ElevationKind, EndReason, InstanceType, PimInstanceView,
+    Reconciliation, SNAPSHOT_CLOSE_CODE, SNAPSHOT_OPEN_CODE, Tracker, at, elevation_id,
+    elevations_for_key, key_of, reconcile, tag_host,
+};
+pub use policy::{
+    GLOBAL_ADMIN_TEMPLATE_ID, IdentityMap, PRIVILEGED_ROLES, Policy, PolicyConfig, PrivilegeConfig,
+};
+pub use rule::{CollectorRun, Context, Finding, Rule, Severity};
+pub use time::{DurationError, Span, format_duration, parse_duration};

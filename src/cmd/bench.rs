@@ -71,6 +71,24 @@ fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
         )?);
     }
 
+    if args.graph > 0 {
+        let file = work.join("graph-pages.jsonl");
+        eprintln!(
+            "writing {} generated Graph audit records to {} …",
+            args.graph,
+            file.display()
+        );
+        write_graph_pages(args.graph, &file)?;
+        let label = format!("generated Graph JSON pages ({} records)", args.graph);
+        runs.push(measure(
+            &label,
+            &work.join("store-graph"),
+            &[file],
+            &opts,
+            None,
+        )?);
+    }
+
     if args.evtx_repeat > 0 {
         if !args.evtx.is_file() {
             bail!("EVTX file {} not found (pass --evtx)", args.evtx.display());
@@ -190,4 +208,31 @@ fn peak_rss_mb() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// Graph `directoryAudits` pages (999 records each, one page per line), made from the simulated
+/// tenant's records with fresh ids, correlation ids and times, so nothing dedupes.
+fn write_graph_pages(n: u64, path: &Path) -> Result<()> {
+    let now = chrono::Utc::now();
+    let templates = crate::sim::scenario(now, 1).audits;
+    if templates.is_empty() {
+        bail!("the simulated tenant has no audit records");
+    }
+    let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let mut page = Vec::with_capacity(999);
+    for i in 0..n {
+        let mut r = templates[(i as usize) % templates.len()].clone();
+        let t = now - chrono::Duration::milliseconds(i as i64 * 250);
+        r["id"] = serde_json::Value::String(format!("bench-{i:012}"));
+        r["correlationId"] = serde_json::Value::String(format!("00000000-0000-4000-8000-{i:012}"));
+        r["activityDateTime"] = serde_json::Value::String(privtrail_model::format_time(t));
+        page.push(r);
+        if page.len() == 999 || i + 1 == n {
+            serde_json::to_writer(&mut w, &serde_json::json!({ "value": page }))?;
+            w.write_all(b"\n")?;
+            page.clear();
+        }
+    }
+    w.flush()?;
+    Ok(())
 }

@@ -43,8 +43,8 @@ mod writer;
 pub use error::StoreError;
 pub use store::Store;
 pub use types::{
-    BrokenLink, DirectoryUser, SearchRequest, Snapshot, StoreStats, StoredReject, VerifyReport,
-    WriteStats,
+    BrokenLink, DirectoryUser, EventFilter, SearchRequest, Snapshot, StoreStats, StoredReject,
+    VerifyReport, WriteStats,
 };
 pub use writer::Writer;
 

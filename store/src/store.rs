@@ -12,8 +12,8 @@ use crate::index::indexer::Indexer;
 use crate::index::{self, IndexState, search};
 use crate::sqlite::{self, ReadPool, directory, events, meta, schema};
 use crate::{
-    DirectoryUser, SearchRequest, Snapshot, StoreError, StoreStats, StoredReject, VerifyReport,
-    Writer, query, timefmt, writer,
+    DirectoryUser, EventFilter, SearchRequest, Snapshot, StoreError, StoreStats, StoredReject,
+    VerifyReport, Writer, query, timefmt, writer,
 };
 
 const DB_FILE: &str = "privtrail.db";
@@ -286,9 +286,32 @@ impl Store {
         self.readers.with(|c| directory::users(c, tenant))
     }
 
-    /// Events with `from <= time < to`, oldest first, at most `limit`.
+    /// Events with `from <= time < to` that match `filter` (exactly, on the stored values),
+    /// oldest first, at most `limit`.
     pub fn events_between(
         &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let (Some(a), Some(b)) = (timefmt::to_nanos(&from), timefmt::to_nanos(&to)) else {
+            return Ok(Vec::new());
+        };
+        self.readers
+            .with(|c| events::between(c, a, b, filter, limit))
+    }
+
+    /// Whether an event with this id is stored (cheaper than [`Store::get_event`]).
+    pub fn contains(&self, id: &EventId) -> Result<bool, StoreError> {
+        self.readers.with(|c| events::contains(c, id.as_str()))
+    }
+
+    /// Events of `source` with `from <= time < to`, oldest first, at most `limit`, **with `raw`
+    /// left empty**: for comparing records with each other, not for display.
+    pub fn events_near(
+        &self,
+        source: privtrail_model::Source,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         limit: usize,
@@ -296,6 +319,7 @@ impl Store {
         let (Some(a), Some(b)) = (timefmt::to_nanos(&from), timefmt::to_nanos(&to)) else {
             return Ok(Vec::new());
         };
-        self.readers.with(|c| events::between(c, a, b, limit))
+        self.readers
+            .with(|c| events::near(c, source.as_str(), a, b, limit))
     }
 }

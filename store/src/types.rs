@@ -110,3 +110,12 @@ pub struct DirectoryUser {
     /// `onPremisesSecurityIdentifier`: the Windows SID of a synced account.
     pub on_prem_sid: Option<String>,
 }
+
+/// Exact-match conditions for [`crate::Store::events_between`]; `None` matches anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    pub source: Option<privtrail_model::Source>,
+    pub tenant: Option<String>,
+    pub host: Option<String>,
+    pub target: Option<String>,
+}

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{entra_event, t, win_event};
-use privtrail_store::{DirectoryUser, Snapshot, Store};
+use privtrail_store::{DirectoryUser, EventFilter, Snapshot, Store};
 
 #[test]
 fn snapshots_latest_wins_per_tenant_and_kind() {
@@ -68,9 +68,27 @@ fn events_between_is_half_open_and_time_ordered() {
     ];
     w.write_batch(&events, &[]).unwrap();
     let got = store
-        .events_between(t("2026-11-20T10:00:00Z"), t("2026-11-20T10:01:00Z"), 10)
+        .events_between(
+            t("2026-11-20T10:00:00Z"),
+            t("2026-11-20T10:01:00Z"),
+            &EventFilter::default(),
+            10,
+        )
         .unwrap();
     let ids: Vec<_> = got.iter().map(|e| e.id.clone()).collect();
     assert_eq!(ids, vec![events[1].id.clone(), events[0].id.clone()]);
     assert_eq!(got[0], events[1], "round-trips whole");
+    let only_windows = store
+        .events_between(
+            t("2026-11-20T10:00:00Z"),
+            t("2026-11-20T10:02:00Z"),
+            &EventFilter {
+                source: Some(privtrail_model::Source::Windows),
+                host: Some("WIN-03DLIIOFRRA".into()),
+                ..EventFilter::default()
+            },
+            10,
+        )
+        .unwrap();
+    assert_eq!(only_windows.len(), 2);
 }

@@ -60,8 +60,17 @@ pub(crate) enum Kind {
 }
 
 pub(crate) fn kind_of(activity: &str) -> Kind {
-    let a = activity.split_whitespace().collect::<Vec<_>>().join(" ");
-    let a = a.to_ascii_lowercase();
+    // Called for every record and every link comparison: only allocate for names that are not
+    // already single-spaced lower case (Graph's own are mixed case, so most take one pass).
+    let single_spaced = !activity.contains("  ")
+        && !activity.starts_with(char::is_whitespace)
+        && !activity.ends_with(char::is_whitespace);
+    let mut a = if single_spaced {
+        activity.to_owned()
+    } else {
+        activity.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    a.make_ascii_lowercase();
     let tb = |s: &str| s.ends_with("(timebound)");
     match a.as_str() {
         "add member to role requested (pim activation)" => Kind::Requested,

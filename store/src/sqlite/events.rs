@@ -223,21 +223,69 @@ pub fn for_each_after(
     Ok(())
 }
 
-/// Events with `from <= time < to` (nanoseconds), oldest first.
-pub fn between(
+/// Whether an event with this id is stored.
+pub fn contains(conn: &Connection, id: &str) -> Result<bool, StoreError> {
+    conn.prepare_cached("SELECT 1 FROM events WHERE id = ?1")
+        .and_then(|mut st| st.exists([id]))
+        .map_err(StoreError::sqlite("look up event id"))
+}
+
+/// Events of one source with `from <= time < to` (nanoseconds), oldest first, at most `limit`,
+/// without `raw`: what linking two records of one change needs, once per imported batch.
+pub fn near(
     conn: &Connection,
+    source: &str,
     from: i64,
     to: i64,
     limit: usize,
 ) -> Result<Vec<Event>, StoreError> {
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM events WHERE time >= ?1 AND time < ?2 ORDER BY time, seq LIMIT ?3"
+            "SELECT {COLUMNS_NO_RAW} FROM events WHERE time >= ?1 AND time < ?2 \
+             AND source = ?3 ORDER BY time, seq LIMIT ?4"
+        ))
+        .map_err(StoreError::sqlite("prepare events near"))?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut rows = stmt
+        .query(params![from, to, source, limit])
+        .map_err(StoreError::sqlite("select events near"))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows
+        .next()
+        .map_err(StoreError::sqlite("read events near"))?
+    {
+        out.push(decode(row)?.1);
+    }
+    Ok(out)
+}
+
+/// Events with `from <= time < to` (nanoseconds) matching the filter, oldest first.
+pub fn between(
+    conn: &Connection,
+    from: i64,
+    to: i64,
+    filter: &crate::EventFilter,
+    limit: usize,
+) -> Result<Vec<Event>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM events WHERE time >= ?1 AND time < ?2 \
+             AND (?4 IS NULL OR source = ?4) AND (?5 IS NULL OR tenant = ?5) \
+             AND (?6 IS NULL OR host = ?6) AND (?7 IS NULL OR target = ?7) \
+             ORDER BY time, seq LIMIT ?3"
         ))
         .map_err(StoreError::sqlite("prepare events by time"))?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut rows = stmt
-        .query(params![from, to, limit])
+        .query(params![
+            from,
+            to,
+            limit,
+            filter.source.map(|s| s.as_str()),
+            filter.tenant,
+            filter.host,
+            filter.target
+        ])
         .map_err(StoreError::sqlite("select events by time"))?;
     let mut out = Vec::new();
     while let Some(row) = rows

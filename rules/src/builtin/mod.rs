@@ -1,0 +1,64 @@
+//! The built-in rules of SPEC §4. Each is a struct holding its settings; [`RulesConfig`]
+//! (crate::RulesConfig) builds them from the config file.
+
+mod elevations;
+mod events;
+
+pub use elevations::{
+    DuplicateElevation, FrequentActivation, OverdueElevation, StandingAccess, TooManyGlobalAdmins,
+};
+pub use events::{AuditTampering, CollectorFailure, UnapprovedLocalAdmin};
+
+use privtrail_model::format_time;
+
+use crate::elevation::Elevation;
+use crate::rule::{Finding, Severity};
+
+/// The ids of the built-in rules.
+pub const BUILTIN_IDS: [&str; 8] = [
+    "overdue-elevation",
+    "standing-access",
+    "duplicate-elevation",
+    "frequent-activation",
+    "unapproved-local-admin",
+    "audit-tampering",
+    "too-many-global-admins",
+    "collector-failure",
+];
+
+/// A finding about one elevation, with its principal, privilege and scope.
+fn about(
+    rule: &str,
+    severity: Severity,
+    el: &Elevation,
+    subject: String,
+    summary: String,
+    condition: bool,
+) -> Finding {
+    let mut event_ids = vec![el.opened_by.clone()];
+    event_ids.extend(el.closed_by.iter().cloned());
+    Finding {
+        rule: rule.to_owned(),
+        severity,
+        subject,
+        principal: Some(el.principal.clone()),
+        privilege: Some(el.privilege.clone()),
+        scope: Some(el.scope.clone()),
+        summary,
+        event_ids,
+        elevation_id: Some(el.id.clone()),
+        condition,
+    }
+}
+
+/// `alice@contoso.com holds Global Administrator at / (activation since 2024-…Z)`.
+fn describe(el: &Elevation) -> String {
+    format!(
+        "{} holds {} at {} ({} since {})",
+        el.principal,
+        el.privilege,
+        el.scope,
+        el.kind.as_str(),
+        format_time(el.started_at)
+    )
+}

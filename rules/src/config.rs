@@ -1,0 +1,250 @@
+//! The `[rules]` section of the config file: settings of the built-in rules and custom rules.
+//!
+//! ```toml
+//! [rules]
+//! renotify = "24h"
+//! [rules.overdue-elevation]
+//! grace = "30m"                  # default: [policy] grace (15m)
+//! [rules.frequent-activation]
+//! count = 3
+//! within = "24h"
+//! [rules.audit-tampering]
+//! severity = "high"              # override
+//! [rules.collector-failure]
+//! enabled = false
+//! ```
+//! Every section and key is optional; unknown keys are rejected.
+
+use std::collections::HashSet;
+
+use chrono::Duration;
+use serde::Deserialize;
+
+use crate::builtin::{
+    AuditTampering, BUILTIN_IDS, CollectorFailure, DuplicateElevation, FrequentActivation,
+    OverdueElevation, StandingAccess, TooManyGlobalAdmins, UnapprovedLocalAdmin,
+};
+use crate::custom::{CustomRule, CustomRuleConfig};
+use crate::rule::{Rule, Severity};
+use crate::time::Span;
+
+/// A configuration that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("rule {rule:?}: {message}")]
+    Rule { rule: String, message: String },
+}
+
+fn yes() -> bool {
+    true
+}
+
+macro_rules! settings {
+    ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            /// `false` turns the rule off (default `true`).
+            #[serde(default = "yes")]
+            pub enabled: bool,
+            /// Overrides the rule's default severity.
+            pub severity: Option<Severity>,
+            $($(#[$fdoc])* pub $field: $ty,)*
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name { enabled: true, severity: None, $($field: Default::default(),)* }
+            }
+        }
+    };
+}
+
+settings!(
+    /// `[rules.overdue-elevation]` (high).
+    OverdueSettings {
+        /// Grace after the expected end; default the policy's `grace` (15m).
+        grace: Option<Span>,
+    }
+);
+settings!(
+    /// `[rules.standing-access]` (high).
+    StandingSettings {
+        /// Exempt principals, in addition to the policy's `break_glass`.
+        #[serde(default)]
+        break_glass: Vec<String>,
+        /// Treat every Entra role as privileged, not only the built-in list and the policy's
+        /// `privileged_roles` (default false).
+        #[serde(default)]
+        any_role: bool,
+    }
+);
+settings!(
+    /// `[rules.duplicate-elevation]` (medium).
+    DuplicateSettings {}
+);
+settings!(
+    /// `[rules.frequent-activation]` (low).
+    FrequentSettings {
+        /// Activations that make a series (default 3).
+        count: Option<usize>,
+        /// Window of a series (default 24h).
+        within: Option<Span>,
+    }
+);
+settings!(
+    /// `[rules.unapproved-local-admin]` (high).
+    LocalAdminSettings {
+        /// Approved granters, in addition to the policy's `approved_local_admin_granters`.
+        #[serde(default)]
+        approved_local_admin_granters: Vec<String>,
+        /// How close an endpoint tag must be to the add; default the policy's `tag_window` (1h).
+        window: Option<Span>,
+    }
+);
+settings!(
+    /// `[rules.audit-tampering]` (critical).
+    TamperingSettings {}
+);
+settings!(
+    /// `[rules.too-many-global-admins]` (low).
+    GlobalAdminsSettings {
+        /// Most principals allowed to hold Global Administrator at once (default 5).
+        max: Option<usize>,
+    }
+);
+settings!(
+    /// `[rules.collector-failure]` (high).
+    CollectorSettings {
+        /// Missed intervals before a silent collector fires (default 3).
+        missed_runs: Option<u32>,
+    }
+);
+
+/// The `[rules]` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    /// Re-notify interval for open alerts (default 24h).
+    pub renotify: Option<Span>,
+    #[serde(default, rename = "overdue-elevation")]
+    pub overdue_elevation: OverdueSettings,
+    #[serde(default, rename = "standing-access")]
+    pub standing_access: StandingSettings,
+    #[serde(default, rename = "duplicate-elevation")]
+    pub duplicate_elevation: DuplicateSettings,
+    #[serde(default, rename = "frequent-activation")]
+    pub frequent_activation: FrequentSettings,
+    #[serde(default, rename = "unapproved-local-admin")]
+    pub unapproved_local_admin: LocalAdminSettings,
+    #[serde(default, rename = "audit-tampering")]
+    pub audit_tampering: TamperingSettings,
+    #[serde(default, rename = "too-many-global-admins")]
+    pub too_many_global_admins: GlobalAdminsSettings,
+    #[serde(default, rename = "collector-failure")]
+    pub collector_failure: CollectorSettings,
+    /// `[[rules.custom]]`.
+    #[serde(default)]
+    pub custom: Vec<CustomRuleConfig>,
+}
+
+impl RulesConfig {
+    /// The re-notify interval (default 24 h).
+    pub fn renotify(&self) -> Duration {
+        self.renotify.map_or(Duration::hours(24), |s| s.0)
+    }
+
+    /// Checks the whole configuration (custom rules compile, ids are unique) without building.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.build().map(|_| ())
+    }
+
+    /// The enabled rules, built-ins first, then custom rules in file order.
+    pub fn build(&self) -> Result<Vec<Box<dyn Rule>>, ConfigError> {
+        let mut rules: Vec<Box<dyn Rule>> = Vec::new();
+        let sev = |s: Option<Severity>, d: Severity| s.unwrap_or(d);
+        let c = &self.overdue_elevation;
+        if c.enabled {
+            rules.push(Box::new(OverdueElevation {
+                severity: sev(c.severity, Severity::High),
+                grace: c.grace.map(|g| g.0),
+            }));
+        }
+        let c = &self.standing_access;
+        if c.enabled {
+            rules.push(Box::new(StandingAccess {
+                severity: sev(c.severity, Severity::High),
+                break_glass: c.break_glass.clone(),
+                any_role: c.any_role,
+            }));
+        }
+        let c = &self.duplicate_elevation;
+        if c.enabled {
+            rules.push(Box::new(DuplicateElevation {
+                severity: sev(c.severity, Severity::Medium),
+            }));
+        }
+        let c = &self.frequent_activation;
+        if c.enabled {
+            let count = c.count.unwrap_or(3);
+            if count == 0 {
+                return Err(ConfigError::Rule {
+                    rule: "frequent-activation".into(),
+                    message: "`count` must be at least 1".into(),
+                });
+            }
+            rules.push(Box::new(FrequentActivation {
+                severity: sev(c.severity, Severity::Low),
+                count,
+                within: c.within.map_or(Duration::hours(24), |w| w.0),
+            }));
+        }
+        let c = &self.unapproved_local_admin;
+        if c.enabled {
+            rules.push(Box::new(UnapprovedLocalAdmin {
+                severity: sev(c.severity, Severity::High),
+                approved: c.approved_local_admin_granters.clone(),
+                window: c.window.map(|w| w.0),
+            }));
+        }
+        let c = &self.audit_tampering;
+        if c.enabled {
+            rules.push(Box::new(AuditTampering {
+                severity: sev(c.severity, Severity::Critical),
+            }));
+        }
+        let c = &self.too_many_global_admins;
+        if c.enabled {
+            rules.push(Box::new(TooManyGlobalAdmins {
+                severity: sev(c.severity, Severity::Low),
+                max: c.max.unwrap_or(5),
+            }));
+        }
+        let c = &self.collector_failure;
+        if c.enabled {
+            let missed = c.missed_runs.unwrap_or(3);
+            rules.push(Box::new(CollectorFailure {
+                severity: sev(c.severity, Severity::High),
+                missed_runs: i32::try_from(missed).map_err(|_| ConfigError::Rule {
+                    rule: "collector-failure".into(),
+                    message: format!("`missed_runs` {missed} is too large"),
+                })?,
+            }));
+        }
+        let mut ids: HashSet<String> = BUILTIN_IDS.iter().map(|s| (*s).to_owned()).collect();
+        for c in &self.custom {
+            if !ids.insert(c.id.trim().to_owned()) {
+                return Err(ConfigError::Rule {
+                    rule: c.id.clone(),
+                    message: "duplicate rule id (ids of custom rules must be unique and differ from the built-in ids)".into(),
+                });
+            }
+            let rule = CustomRule::new(c)?;
+            if c.enabled {
+                rules.push(Box::new(rule));
+            }
+        }
+        Ok(rules)
+    }
+}

@@ -1,0 +1,219 @@
+//! Incremental reconstruction: per-key event lists, recomputed for the keys a batch touches.
+
+use std::collections::{HashMap, HashSet};
+
+use privtrail_model::{Event, EventId, Source};
+
+use super::{Elevation, ElevationKey, elevations_for_key, key_of, tag_host};
+use crate::policy::Policy;
+
+#[derive(Debug, Default)]
+struct KeyState {
+    events: Vec<Event>,
+    /// Lower-cased hosts whose endpoint tags take part in this key (memberships only).
+    hosts: Vec<String>,
+    /// Indexes into `Tracker::elevations`.
+    slots: Vec<usize>,
+}
+
+/// What one [`Tracker::apply`] changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Elevations that are new or differ from before (opened, closed, re-dated by a late event).
+    pub upserted: Vec<Elevation>,
+    /// Ids of elevations that no longer exist (a late event reshaped their key's intervals).
+    pub removed: Vec<String>,
+    /// The keys that were recomputed.
+    pub keys: Vec<ElevationKey>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.upserted.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// Maintains elevations incrementally and order-independently.
+///
+/// It keeps every relevant event per key (and endpoint tags per host) in memory; for each key a
+/// batch touches it recomputes the key with [`elevations_for_key`], so the result depends only on
+/// the set of events applied, never on their arrival order. Rebuild one from stored events with
+/// [`Tracker::from_events`].
+#[derive(Debug)]
+pub struct Tracker {
+    policy: Policy,
+    keys: HashMap<ElevationKey, KeyState>,
+    seen: HashSet<EventId>,
+    tags: HashMap<String, Vec<Event>>,
+    host_keys: HashMap<String, HashSet<ElevationKey>>,
+    elevations: Vec<Elevation>,
+    owner: Vec<ElevationKey>,
+}
+
+impl Tracker {
+    pub fn new(policy: Policy) -> Self {
+        Tracker {
+            policy,
+            keys: HashMap::new(),
+            seen: HashSet::new(),
+            tags: HashMap::new(),
+            host_keys: HashMap::new(),
+            elevations: Vec::new(),
+            owner: Vec::new(),
+        }
+    }
+
+    /// A tracker that has applied `events`.
+    pub fn from_events(policy: Policy, events: &[Event]) -> Self {
+        let mut t = Tracker::new(policy);
+        t.apply(events);
+        t
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Every known elevation, open and closed, in no particular order.
+    pub fn elevations(&self) -> &[Elevation] {
+        &self.elevations
+    }
+
+    /// The open elevations.
+    pub fn open(&self) -> impl Iterator<Item = &Elevation> {
+        self.elevations.iter().filter(|e| e.is_open())
+    }
+
+    /// The events held for a key.
+    pub fn events_for(&self, key: &ElevationKey) -> &[Event] {
+        self.keys.get(key).map_or(&[], |k| &k.events)
+    }
+
+    /// The elevations of a key.
+    pub fn elevations_of(&self, key: &ElevationKey) -> Vec<&Elevation> {
+        self.keys.get(key).map_or_else(Vec::new, |k| {
+            k.slots.iter().map(|&i| &self.elevations[i]).collect()
+        })
+    }
+
+    /// Adds events (any order, repeats ignored) and recomputes the keys they touch.
+    pub fn apply(&mut self, new_events: &[Event]) -> Changes {
+        let mut touched: HashSet<ElevationKey> = HashSet::new();
+        for e in new_events {
+            if let Some(host) = tag_host(e) {
+                if self.seen.insert(e.id.clone()) {
+                    if let Some(keys) = self.host_keys.get(&host) {
+                        touched.extend(keys.iter().cloned());
+                    }
+                    self.tags.entry(host).or_default().push(e.clone());
+                }
+                continue;
+            }
+            let Some(key) = key_of(e, &self.policy) else {
+                continue;
+            };
+            if !self.seen.insert(e.id.clone()) {
+                continue;
+            }
+            let state = self.keys.entry(key.clone()).or_default();
+            if e.source == Source::Windows {
+                for h in [
+                    Some(key.scope.clone()),
+                    e.host.as_deref().map(str::to_lowercase),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    if !state.hosts.contains(&h) {
+                        state.hosts.push(h.clone());
+                        self.host_keys.entry(h).or_default().insert(key.clone());
+                    }
+                }
+            }
+            state.events.push(e.clone());
+            touched.insert(key);
+        }
+        let mut keys: Vec<ElevationKey> = touched.into_iter().collect();
+        keys.sort();
+        let mut changes = Changes::default();
+        for key in &keys {
+            self.recompute(key, &mut changes);
+        }
+        changes.keys = keys;
+        changes
+    }
+
+    fn recompute(&mut self, key: &ElevationKey, changes: &mut Changes) {
+        let Some(state) = self.keys.get(key) else {
+            return;
+        };
+        let fresh = if state.hosts.is_empty() {
+            elevations_for_key(&state.events, &self.policy)
+        } else {
+            let mut all = state.events.clone();
+            for h in &state.hosts {
+                all.extend(self.tags.get(h).into_iter().flatten().cloned());
+            }
+            elevations_for_key(&all, &self.policy)
+        };
+        let old_slots = state.slots.clone();
+        let old: HashMap<&str, &Elevation> = old_slots
+            .iter()
+            .map(|&i| (self.elevations[i].id.as_str(), &self.elevations[i]))
+            .collect();
+        let fresh_ids: HashSet<&str> = fresh.iter().map(|e| e.id.as_str()).collect();
+        changes.removed.extend(
+            old.keys()
+                .filter(|id| !fresh_ids.contains(*id))
+                .map(|id| (*id).to_owned()),
+        );
+        for el in &fresh {
+            if old.get(el.id.as_str()) != Some(&el) {
+                changes.upserted.push(el.clone());
+            }
+        }
+        self.replace(key, old_slots, fresh);
+    }
+
+    /// Puts `fresh` in the slots of `key`, growing or shrinking the flat list as needed.
+    fn replace(&mut self, key: &ElevationKey, old_slots: Vec<usize>, fresh: Vec<Elevation>) {
+        let mut fresh = fresh.into_iter();
+        let mut kept = Vec::with_capacity(old_slots.len());
+        let mut spare = Vec::new();
+        for slot in old_slots {
+            match fresh.next() {
+                Some(el) => {
+                    self.elevations[slot] = el;
+                    kept.push(slot);
+                }
+                None => spare.push(slot),
+            }
+        }
+        for el in fresh {
+            kept.push(self.elevations.len());
+            self.elevations.push(el);
+            self.owner.push(key.clone());
+        }
+        if let Some(state) = self.keys.get_mut(key) {
+            state.slots = kept;
+        }
+        spare.sort_unstable_by(|a, b| b.cmp(a));
+        for slot in spare {
+            self.remove_slot(slot);
+        }
+    }
+
+    /// Removes a slot that no key refers to any more, moving the last elevation into it.
+    fn remove_slot(&mut self, slot: usize) {
+        let last = self.elevations.len() - 1;
+        self.elevations.swap_remove(slot);
+        self.owner.swap_remove(slot);
+        if slot != last
+            && let Some(state) = self.keys.get_mut(&self.owner[slot])
+        {
+            for s in state.slots.iter_mut().filter(|s| **s == last) {
+                *s = slot;
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The rule interface: [`Rule`], what it sees ([`Context`]) and what it reports ([`Finding`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, Utc};
+use privtrail_model::{Event, EventId};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::elevation::Elevation;
+use crate::policy::Policy;
+
+/// How bad a finding is. Ordered: `Low < Medium < High < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "low" => Severity::Low,
+            "medium" => Severity::Medium,
+            "high" => Severity::High,
+            "critical" => Severity::Critical,
+            _ => {
+                return Err(format!(
+                    "unknown severity {s:?}: expected low, medium, high or critical"
+                ));
+            }
+        })
+    }
+}
+
+impl Serialize for Severity {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Severity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// When a collector last succeeded, and how often it should run (`collector-failure`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectorRun {
+    /// e.g. `graph:contoso`.
+    pub collector: String,
+    /// `None`: never succeeded (the rule then stays quiet; the errors it logged speak).
+    pub last_success: Option<DateTime<Utc>>,
+    pub interval: Duration,
+}
+
+/// What a rule sees in one evaluation. Rules do no I/O: everything is here, including `now`.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// Events that arrived since the previous evaluation (empty for a time sweep).
+    pub new_events: &'a [Event],
+    /// Events of the last [`Rule::lookback`] before `now` (including `new_events`), for rules that
+    /// count over a window; may be empty when no rule asks for a lookback.
+    pub recent_events: &'a [Event],
+    /// All known elevations, open and recently closed.
+    pub elevations: &'a [Elevation],
+    pub now: DateTime<Utc>,
+    pub policy: &'a Policy,
+    /// Collector run times, filled by the daemon (empty elsewhere).
+    pub collectors: &'a [CollectorRun],
+}
+
+impl<'a> Context<'a> {
+    /// A context with no events, elevations or collectors.
+    pub fn new(now: DateTime<Utc>, policy: &'a Policy) -> Self {
+        Context {
+            new_events: &[],
+            recent_events: &[],
+            elevations: &[],
+            now,
+            policy,
+            collectors: &[],
+        }
+    }
+}
+
+/// One thing a rule reports. `rule` + `subject` is the alert's dedupe key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub rule: String,
+    pub severity: Severity,
+    /// What the finding is about, unique within the rule (an elevation id, a host + event code…).
+    pub subject: String,
+    pub principal: Option<String>,
+    pub privilege: Option<String>,
+    pub scope: Option<String>,
+    pub summary: String,
+    pub event_ids: Vec<EventId>,
+    pub elevation_id: Option<String>,
+    /// `true`: holds while the condition holds; its alert resolves itself when an evaluation of the
+    /// rule no longer reports it. `false`: an occurrence; its alert stays open until acknowledged
+    /// and resolved by a person.
+    pub condition: bool,
+}
+
+/// A rule: looks at a [`Context`] and reports [`Finding`]s. Rules must be pure (no I/O, no clock:
+/// use `ctx.now`) so that live evaluation and backtests run the same code.
+///
+/// **Adding a built-in rule**: write a struct holding its settings in `builtin/`, implement this
+/// trait (report occurrences only for `ctx.new_events` so that a resolved alert is not reopened by
+/// the next evaluation; report conditions from state such as `ctx.elevations`, every time they
+/// hold), add a settings struct with `enabled`/`severity` to [`RulesConfig`](crate::RulesConfig)
+/// and construct the rule in `RulesConfig::build`, then test it in `tests/`.
+pub trait Rule: Send + Sync + fmt::Debug {
+    /// The stable id, e.g. `overdue-elevation`.
+    fn id(&self) -> &str;
+    fn severity(&self) -> Severity;
+    /// One line for `rules list`.
+    fn description(&self) -> String {
+        String::new()
+    }
+    /// How much event history before `now` the rule needs in [`Context::recent_events`].
+    fn lookback(&self) -> Duration {
+        Duration::zero()
+    }
+    fn evaluate(&self, ctx: &Context<'_>) -> Vec<Finding>;
+}

@@ -43,8 +43,8 @@ mod writer;
 pub use error::StoreError;
 pub use store::Store;
 pub use types::{
-    BrokenLink, DirectoryUser, EventFilter, SearchRequest, Snapshot, StoreStats, StoredReject,
-    VerifyReport, WriteStats,
+    AlertRow, BrokenLink, DirectoryUser, ElevationRow, EventFilter, SearchRequest, SilenceRow,
+    Snapshot, StoreStats, StoredReject, VerifyReport, WriteStats,
 };
 pub use writer::Writer;
 

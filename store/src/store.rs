@@ -10,10 +10,10 @@ use privtrail_model::{Event, EventId};
 use crate::chain::ChainWalker;
 use crate::index::indexer::Indexer;
 use crate::index::{self, IndexState, search};
-use crate::sqlite::{self, ReadPool, directory, events, meta, schema};
+use crate::sqlite::{self, ReadPool, directory, events, meta, schema, state};
 use crate::{
-    DirectoryUser, EventFilter, SearchRequest, Snapshot, StoreError, StoreStats, StoredReject,
-    VerifyReport, Writer, query, timefmt, writer,
+    AlertRow, DirectoryUser, ElevationRow, EventFilter, SearchRequest, SilenceRow, Snapshot,
+    StoreError, StoreStats, StoredReject, VerifyReport, Writer, query, timefmt, writer,
 };
 
 const DB_FILE: &str = "privtrail.db";
@@ -321,5 +321,31 @@ impl Store {
         };
         self.readers
             .with(|c| events::near(c, source.as_str(), a, b, limit))
+    }
+
+    /// Every stored elevation, oldest start first.
+    pub fn elevations(&self) -> Result<Vec<ElevationRow>, StoreError> {
+        self.readers.with(state::elevations)
+    }
+
+    /// Alerts, newest first; only those with `status` when given.
+    pub fn alerts(&self, status: Option<&str>) -> Result<Vec<AlertRow>, StoreError> {
+        self.readers.with(|c| state::alerts(c, status))
+    }
+
+    /// One alert by id.
+    pub fn alert(&self, id: &str) -> Result<Option<AlertRow>, StoreError> {
+        self.readers.with(|c| state::alert(c, id))
+    }
+
+    /// Every silence (expired ones too; the rules engine ignores those).
+    pub fn silences(&self) -> Result<Vec<SilenceRow>, StoreError> {
+        self.readers.with(state::silences)
+    }
+
+    /// The events that open and close elevations (and endpoint tags), oldest first, without
+    /// `raw`: the input of elevation tracking.
+    pub fn elevation_events(&self) -> Result<Vec<Event>, StoreError> {
+        self.readers.with(events::rule_inputs)
     }
 }

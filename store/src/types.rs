@@ -119,3 +119,38 @@ pub struct EventFilter {
     pub host: Option<String>,
     pub target: Option<String>,
 }
+
+/// An elevation as stored: `body` is the rules engine's JSON, the other fields select it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElevationRow {
+    pub id: String,
+    pub principal: String,
+    pub privilege: String,
+    pub scope: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub expected_end: Option<DateTime<Utc>>,
+    pub body: String,
+}
+
+/// An alert as stored: `body` is the rules engine's JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRow {
+    pub id: String,
+    pub rule: String,
+    pub subject: String,
+    pub status: String,
+    pub severity: String,
+    pub opened_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub body: String,
+}
+
+/// A silence: findings of `rule` (for `principal`, or all when `None`) open no alert until `until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SilenceRow {
+    pub rule: String,
+    pub principal: Option<String>,
+    pub until: DateTime<Utc>,
+    pub reason: Option<String>,
+}

@@ -9,9 +9,9 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::chain::{self, Hash};
 use crate::index::Fields;
 use crate::index::indexer::Indexer;
-use crate::sqlite::{directory, events, meta};
+use crate::sqlite::{directory, events, meta, state};
 use crate::store::FlagGuard;
-use crate::{DirectoryUser, Snapshot, StoreError, WriteStats};
+use crate::{AlertRow, DirectoryUser, ElevationRow, SilenceRow, Snapshot, StoreError, WriteStats};
 
 /// Writes batches of events, rejects and checkpoints; obtained from [`crate::Store::writer`].
 ///
@@ -171,6 +171,33 @@ impl Writer {
             directory::upsert_user(&tx, tenant, u, now)?;
         }
         tx.commit().map_err(StoreError::sqlite("commit users"))
+    }
+
+    /// Replaces the stored elevations (they are recomputed from the events) in one transaction.
+    pub fn replace_elevations(&mut self, rows: &[ElevationRow]) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::sqlite("begin elevations"))?;
+        state::replace_elevations(&tx, rows)?;
+        tx.commit().map_err(StoreError::sqlite("commit elevations"))
+    }
+
+    /// Inserts or updates alerts, in one transaction.
+    pub fn save_alerts(&mut self, rows: &[AlertRow]) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::sqlite("begin alerts"))?;
+        for a in rows {
+            state::upsert_alert(&tx, a)?;
+        }
+        tx.commit().map_err(StoreError::sqlite("commit alerts"))
+    }
+
+    /// Adds a silence.
+    pub fn add_silence(&mut self, s: &SilenceRow) -> Result<(), StoreError> {
+        state::add_silence(&self.conn, s)
     }
 
     /// Commits the search index: everything written so far becomes searchable.

@@ -1,5 +1,5 @@
-//! The built-in rules of SPEC §4. Each is a struct holding its settings; [`RulesConfig`]
-//! (crate::RulesConfig) builds them from the config file.
+//! The built-in rules of SPEC §4. Each is a struct holding its settings; [`RulesConfig`](crate::RulesConfig)
+//! builds them from the config file.
 
 mod elevations;
 mod events;

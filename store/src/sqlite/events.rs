@@ -296,3 +296,27 @@ pub fn between(
     }
     Ok(out)
 }
+
+/// The events that open and close elevations (the partial index `events_rule_input` covers
+/// exactly this `WHERE`), oldest first, without `raw`.
+pub fn rule_inputs(conn: &Connection) -> Result<Vec<Event>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS_NO_RAW} FROM events WHERE action IN (
+        'role.activated', 'role.deactivated', 'role.activation.expired', 'role.assigned',
+        'role.unassigned', 'group.member.added', 'group.member.removed', 'endpoint.admin_tag')
+             ORDER BY time, seq"
+        ))
+        .map_err(StoreError::sqlite("prepare rule inputs"))?;
+    let mut rows = stmt
+        .query([])
+        .map_err(StoreError::sqlite("select rule inputs"))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows
+        .next()
+        .map_err(StoreError::sqlite("read rule inputs"))?
+    {
+        out.push(decode(row)?.1);
+    }
+    Ok(out)
+}

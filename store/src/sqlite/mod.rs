@@ -11,6 +11,7 @@ pub mod directory;
 pub mod events;
 pub mod meta;
 pub mod schema;
+pub mod state;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

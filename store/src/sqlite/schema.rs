@@ -95,6 +95,46 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX directory_users_sid ON directory_users(on_prem_sid);
     "#,
+    // 3: derived state: elevations (recomputed from the events), alerts and silences. Bodies are
+    // JSON written by the rules engine; the columns are what selection needs. The partial index
+    // finds the events that open and close elevations without an index entry for every event.
+    r#"
+    CREATE TABLE elevations (
+        id           TEXT    PRIMARY KEY,
+        principal    TEXT    NOT NULL,
+        privilege    TEXT    NOT NULL,
+        scope        TEXT    NOT NULL,
+        started_at   INTEGER NOT NULL,
+        ended_at     INTEGER,
+        expected_end INTEGER,
+        body         TEXT    NOT NULL
+    );
+    CREATE INDEX elevations_open ON elevations(ended_at, started_at);
+
+    CREATE TABLE alerts (
+        id         TEXT    PRIMARY KEY,
+        rule       TEXT    NOT NULL,
+        subject    TEXT    NOT NULL,
+        status     TEXT    NOT NULL,
+        severity   TEXT    NOT NULL,
+        opened_at  INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        body       TEXT    NOT NULL
+    );
+    CREATE INDEX alerts_status ON alerts(status, opened_at);
+
+    CREATE TABLE silences (
+        id        INTEGER PRIMARY KEY,
+        rule      TEXT    NOT NULL,
+        principal TEXT,
+        until     INTEGER NOT NULL,
+        reason    TEXT
+    );
+
+    CREATE INDEX events_rule_input ON events(time) WHERE action IN (
+        'role.activated', 'role.deactivated', 'role.activation.expired', 'role.assigned',
+        'role.unassigned', 'group.member.added', 'group.member.removed', 'endpoint.admin_tag');
+    "#,
 ];
 
 /// Applies the missing steps, each in its own immediate transaction (so that two processes

@@ -44,6 +44,13 @@ pub enum Command {
     /// Collect from a source now (one pull), as the daemon would on its schedule.
     #[command(subcommand)]
     Collect(CollectCommand),
+    /// Who held which privilege, where, from when to when (SPEC §3).
+    Elevations(ElevationsArgs),
+    /// List, show, acknowledge and resolve alerts.
+    Alerts(AlertsArgs),
+    /// List, check, test (backtest) and sweep the rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Check the SHA-256 chain over all stored events and report the first broken link.
     Verify,
     /// Rebuild the search index from the database.
@@ -226,4 +233,76 @@ pub struct SimGraphArgs {
     /// The scenario's "now" (RFC 3339; default the current time).
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ElevationsArgs {
+    /// Who held what at T (RFC 3339, date, or `24h` ago).
+    #[arg(long, value_name = "T")]
+    pub at: Option<String>,
+    /// Only elevations still open.
+    #[arg(long)]
+    pub open: bool,
+    /// Only open elevations past their expected end plus the grace period.
+    #[arg(long)]
+    pub overdue: bool,
+    /// Only principals containing this text (case-insensitive).
+    #[arg(long, value_name = "P")]
+    pub principal: Option<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    #[command(subcommand)]
+    pub command: Option<AlertsCommand>,
+    /// `list`: only alerts with this status (open, acknowledged, resolved).
+    #[arg(long, global = true)]
+    pub status: Option<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table, global = true)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// List alerts, newest first (the default).
+    List,
+    /// Show one alert with the events behind it.
+    Show { id: String },
+    /// Acknowledge an open alert.
+    Ack { id: String },
+    /// Resolve an alert.
+    Resolve { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// The enabled rules with their severity.
+    List {
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Validate the rule configuration.
+    Check,
+    /// Replay stored history through the rules as if live and print what would have fired.
+    /// Changes nothing and sends nothing.
+    Test(RulesTestArgs),
+    /// Evaluate the rules now with no new events (overdue elevations fire without new events).
+    Sweep,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesTestArgs {
+    /// Start of the replay (RFC 3339, date, or `7d` ago).
+    #[arg(long, value_name = "T")]
+    pub since: String,
+    /// End of the replay (default now).
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
+    /// How often the replay sweeps between events (overdue fires in sweeps), e.g. `15m`, `1h`.
+    #[arg(long, default_value = "1h")]
+    pub step: String,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
 }

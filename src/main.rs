@@ -6,6 +6,7 @@ mod cmd;
 mod collect;
 mod config;
 mod demo;
+mod engine;
 mod import;
 mod link;
 mod sim;

@@ -46,6 +46,8 @@ fn entra(store: &Store, args: &CollectEntraArgs, config: &Config) -> Result<Exit
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let engine = crate::engine::Engine::from_config(config)?;
+    let before = store.last_seq()?;
     let mut writer = store.writer()?;
     let mut failed = false;
     for t in tenants {
@@ -56,6 +58,11 @@ fn entra(store: &Store, args: &CollectEntraArgs, config: &Config) -> Result<Exit
         } else {
             print_report(&report);
         }
+    }
+    // Rules run after every collection (SPEC §4).
+    let ev = crate::engine::evaluate(store, &mut writer, &engine, Some(before), Utc::now())?;
+    if !args.json {
+        super::print_evaluation(&ev);
     }
     Ok(if failed {
         ExitCode::from(1)

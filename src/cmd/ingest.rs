@@ -3,21 +3,46 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
+use chrono::Utc;
 use privtrail_store::Store;
 
 use crate::cli::IngestArgs;
 use crate::config::Config;
+use crate::engine::{Engine, evaluate};
 use crate::import;
 
 pub fn run(store: &Store, args: &IngestArgs, config: &Config) -> Result<ExitCode> {
     let mut opts = super::ingest_options(config, &args.channels);
     opts.format = args.format;
     opts.tenant = args.tenant.clone();
+    let engine = Engine::from_config(config)?;
+    let before = store.last_seq()?;
     let summary = import::import(store, &args.paths, &opts, !args.json, None)?;
+    // Rules run after every ingest (SPEC §4): elevations are rebuilt and new events evaluated.
+    let evaluation = if summary.total.stored > 0 {
+        let mut writer = store.writer()?;
+        Some(evaluate(
+            store,
+            &mut writer,
+            &engine,
+            Some(before),
+            Utc::now(),
+        )?)
+    } else {
+        None
+    };
     if args.json {
-        println!("{}", serde_json::to_string(&summary)?);
+        let mut v = serde_json::to_value(&summary)?;
+        if let Some(ev) = &evaluation {
+            v["alerts_opened"] = serde_json::json!(ev.opened.len());
+            v["elevations"] = serde_json::json!(ev.elevations.len());
+        }
+        println!("{v}");
     } else {
         import::print_summary(&summary, &mut std::io::stdout().lock())?;
+        if let Some(ev) = &evaluation {
+            super::print_evaluation(ev);
+        }
     }
     // Damaged inputs that still yielded records are reported, not failed: only an input that
     // could not be read at all makes the run fail.

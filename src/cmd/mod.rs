@@ -1,11 +1,15 @@
 //! One module per command; `run` dispatches.
 
+mod alerts;
 mod bench;
 mod collect;
 mod demo;
+mod elevations;
 mod ingest;
 mod maintenance;
+mod rules;
 mod search;
+mod table;
 
 use std::process::ExitCode;
 
@@ -37,6 +41,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             match command {
                 Command::Ingest(args) => ingest::run(&store, &args, &config),
                 Command::Collect(c) => collect::run(&store, c, &config),
+                Command::Elevations(args) => elevations::run(&store, &args, &config),
+                Command::Alerts(args) => alerts::run(&store, &args),
+                Command::Rules(c) => rules::run(&store, c, &config),
                 Command::Search(args) => search::run(&store, &args),
                 Command::Verify => maintenance::verify(&store),
                 Command::Reindex => maintenance::reindex(&store),
@@ -65,4 +72,24 @@ pub fn ingest_options(config: &Config, channels: &[String]) -> privtrail_ingest:
     }
     opts.extra_privileged_groups = config.policy.privileged_groups.clone();
     opts
+}
+
+/// The one-paragraph account of a rules evaluation that `ingest`, `collect` and `demo` print.
+pub fn print_evaluation(ev: &crate::engine::Evaluation) {
+    let open = ev.elevations.iter().filter(|e| e.is_open()).count();
+    println!(
+        "rules: {} elevations ({open} open, {} reconciled with PIM), {} alerts opened, {} resolved",
+        ev.elevations.len(),
+        ev.reconciled,
+        ev.opened.len(),
+        ev.resolved.len()
+    );
+    for a in &ev.opened {
+        println!(
+            "  [{}] {}: {}",
+            a.severity.as_str().to_uppercase(),
+            a.rule,
+            a.summary
+        );
+    }
 }

@@ -110,16 +110,16 @@ fn write_table(events: &[Event], out: &mut dyn Write) -> Result<()> {
         writeln!(out, "no matching events")?;
         return Ok(());
     }
-    let rows: Vec<[String; 7]> = events
+    let rows: Vec<Vec<String>> = events
         .iter()
         .map(|e| {
-            let target = match (&e.target_name, &e.target) {
-                (Some(n), _) => n.clone(),
-                (None, Some(t)) => t.clone(),
-                _ => String::new(),
-            };
-            [
-                e.time.format("%Y-%m-%d %H:%M:%S").to_string(),
+            let target = e
+                .target_name
+                .clone()
+                .or_else(|| e.target.clone())
+                .unwrap_or_default();
+            vec![
+                super::table::time(e.time),
                 e.action.to_string(),
                 e.host
                     .clone()
@@ -141,33 +141,6 @@ fn write_table(events: &[Event], out: &mut dyn Write) -> Result<()> {
         "privilege",
         "code",
     ];
-    let mut widths = header.map(|h| h.chars().count());
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count()).min(48);
-        }
-    }
-    let line = |cells: &[String]| {
-        cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| fit(c, w))
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    writeln!(out, "{}", line(&header.map(String::from)).trim_end())?;
-    for r in &rows {
-        writeln!(out, "{}", line(r).trim_end())?;
-    }
+    super::table::write(out, &header, &rows)?;
     Ok(())
-}
-
-fn fit(s: &str, w: usize) -> String {
-    let n = s.chars().count();
-    if n <= w {
-        format!("{s:<w$}")
-    } else {
-        let head: String = s.chars().take(w.saturating_sub(1)).collect();
-        format!("{head}…")
-    }
 }

@@ -18,8 +18,12 @@ pub use tenant::TenantConfig;
 pub struct Config {
     #[serde(default)]
     pub ingest: IngestConfig,
+    /// What counts as privileged, how long elevations may last, who may grant them.
     #[serde(default)]
-    pub policy: PolicyConfig,
+    pub policy: privtrail_rules::PolicyConfig,
+    /// Built-in rule settings and custom rules.
+    #[serde(default)]
+    pub rules: privtrail_rules::RulesConfig,
     /// Entra ID tenants collected through Microsoft Graph.
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
@@ -35,15 +39,6 @@ pub struct IngestConfig {
     pub channels: Vec<String>,
     /// Records per storage transaction (default 2048).
     pub batch_size: Option<usize>,
-}
-
-/// `[policy]`: what counts as privileged.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyConfig {
-    /// Names of further privileged Windows groups that have no well-known SID (e.g. `DnsAdmins`).
-    #[serde(default)]
-    pub privileged_groups: Vec<String>,
 }
 
 impl Config {
@@ -85,6 +80,9 @@ impl Config {
         {
             bail!("[policy] privileged_groups: a group name is empty");
         }
+        self.rules
+            .validate()
+            .map_err(|e| anyhow::anyhow!("[rules]: {e}"))?;
         let mut names = std::collections::HashSet::new();
         for t in &self.tenants {
             t.validate()?;

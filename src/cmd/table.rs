@@ -1,0 +1,50 @@
+//! Plain-text tables for listing commands: columns as wide as their widest cell, capped.
+
+use std::io::Write;
+
+/// Widest a column gets; longer cells end in `…`.
+const MAX_WIDTH: usize = 48;
+
+pub fn write(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count()).min(MAX_WIDTH);
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        cells
+            .zip(&widths)
+            .map(|(c, w)| fit(c, *w))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    writeln!(out, "{}", line(&mut header.iter().copied()).trim_end())?;
+    for r in rows {
+        writeln!(
+            out,
+            "{}",
+            line(&mut r.iter().map(String::as_str)).trim_end()
+        )?;
+    }
+    Ok(())
+}
+
+fn fit(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        format!("{s:<w$}")
+    } else {
+        let head: String = s.chars().take(w.saturating_sub(1)).collect();
+        format!("{head}…")
+    }
+}
+
+/// A time as tables show it: UTC to the second.
+pub fn time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+pub fn opt_time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(time).unwrap_or_default()
+}

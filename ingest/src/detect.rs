@@ -52,6 +52,10 @@ pub(crate) fn sniff(head: &[u8], complete: bool) -> Option<Sniffed> {
     {
         return Some(Sniffed::Format(f));
     }
+    // Endpoint tags: `reg query` text or JSON with LastAdminGranted / ExpiresAt.
+    if crate::tags::sniff(body) {
+        return Some(Sniffed::Format(Format::Regtag));
+    }
     // Entra imports: Graph / Azure Monitor JSON, Log Analytics JSON or CSV.
     match crate::entra::detect::sniff(body, complete) {
         Some(Detected::Format(f)) => Some(Sniffed::Format(f)),

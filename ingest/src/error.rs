@@ -37,6 +37,12 @@ pub enum IngestError {
     /// An EVTX file whose file header cannot be read.
     #[error("{}: unreadable EVTX file: {reason}", path.display())]
     Evtx { path: PathBuf, reason: String },
+    /// An endpoint tag file that names no host, read without [`crate::Options::host`].
+    #[error(
+        "{}: the endpoint tags name no host: give it with --host NAME, or add a `# host: NAME` line before the key (or query the remote key, `reg query \\\\NAME\\HKLM\\…`, or add a \"host\" key to JSON tags)",
+        path.display()
+    )]
+    NoHost { path: PathBuf },
     /// A record that cannot be parsed or normalized.
     #[error("{origin}: {location}: {reason}")]
     Malformed {
@@ -46,7 +52,7 @@ pub enum IngestError {
     },
     /// A `--format` name that is not one of [`crate::Format`]'s.
     #[error(
-        "unknown input format {0:?} (expected auto, evtx, winlogbeat, nxlog, event-xml, graph, loganalytics or azure-monitor)"
+        "unknown input format {0:?} (expected auto, evtx, winlogbeat, nxlog, event-xml, graph, loganalytics, azure-monitor or regtag)"
     )]
     UnknownFormatName(String),
 }

@@ -1,6 +1,8 @@
 //! `privtrail-ingest`: Windows Security events from files (SPEC §1.2) into the shared event model.
 //! Entra ID audit records (SPEC §1.1) come from Graph, Log Analytics and Azure Monitor exports
 //! ([`entra`]: `read_file` detects and dispatches them like the Windows formats).
+//! Endpoint elevation tags (SPEC §1.3: `reg query` text or JSON tags) are [`Format::Regtag`]
+//! ([`tags`]); the host of a file that names none is [`Options::host`].
 //!
 //! # Main types
 //! - [`read_file`] reads one file and hands [`Batch`]es of normalized [`Event`]s and [`Reject`]s to a
@@ -32,6 +34,7 @@ pub mod entra;
 mod error;
 pub mod graph;
 mod input;
+pub mod tags;
 pub mod windows;
 
 use std::cell::Cell;
@@ -70,10 +73,12 @@ pub enum Format {
     /// Azure Monitor diagnostic records of category `AuditLogs`, one per line or in
     /// `{"records":[…]}`.
     AzureMonitor,
+    /// Endpoint elevation tags ([`tags`]): `reg query` text of the tag key, or JSON tags.
+    Regtag,
 }
 
 impl Format {
-    pub const ALL: [Format; 8] = [
+    pub const ALL: [Format; 9] = [
         Format::Auto,
         Format::Evtx,
         Format::Winlogbeat,
@@ -82,6 +87,7 @@ impl Format {
         Format::Graph,
         Format::LogAnalytics,
         Format::AzureMonitor,
+        Format::Regtag,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +100,7 @@ impl Format {
             Format::Graph => "graph",
             Format::LogAnalytics => "loganalytics",
             Format::AzureMonitor => "azure-monitor",
+            Format::Regtag => "regtag",
         }
     }
 }
@@ -129,6 +136,9 @@ pub struct Options {
     /// The tenant label of Entra records (the scope of their ids). `None`: the record's own tenant
     /// id (Log Analytics `TenantId`, Azure Monitor `tenantId`), else [`entra::DEFAULT_TENANT`].
     pub tenant: Option<String>,
+    /// The host of endpoint tags ([`Format::Regtag`]) whose file names none (no `# host:` line, no
+    /// `\\HOST\…` key path, no `host` key). A host in the file wins.
+    pub host: Option<String>,
 }
 
 impl Default for Options {
@@ -143,6 +153,7 @@ impl Default for Options {
             extra_privileged_groups: Vec::new(),
             batch_size: 2048,
             tenant: None,
+            host: None,
         }
     }
 }
@@ -384,6 +395,7 @@ fn read_text(
         Format::Graph | Format::LogAnalytics | Format::AzureMonitor => {
             entra::imports::read(r, em, progress);
         }
+        Format::Regtag => tags::read::read(r, em, progress)?,
         Format::Evtx => {
             let mut all = Vec::new();
             r.read_to_end(&mut all)

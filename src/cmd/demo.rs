@@ -47,6 +47,7 @@ pub fn run(args: &DemoArgs, config: &Config, data_dir: Option<PathBuf>) -> Resul
     );
 
     let store = super::open_store(&data)?;
+    let before = store.last_seq()?;
     let opts = super::ingest_options(config, &[]);
     let summary = import::import(
         &store,
@@ -84,6 +85,35 @@ pub fn run(args: &DemoArgs, config: &Config, data_dir: Option<PathBuf>) -> Resul
 
     all_hold &= entra(&store, args.seed)?;
 
+    // The rules, as after every ingest and collection: elevations and the alerts they raise.
+    let mut engine = crate::engine::Engine::from_config(config)?;
+    engine.tenants.push("contoso".into());
+    // The simulated tenant's emergency account, as an administrator would configure it.
+    engine
+        .policy
+        .break_glass
+        .push("breakglass@contoso.com".into());
+    let evaluation = {
+        let mut writer = store.writer()?;
+        crate::engine::evaluate(&store, &mut writer, &engine, Some(before), Utc::now())?
+    };
+    println!("\nRules (SPEC §4) over both sources:");
+    super::print_evaluation(&evaluation);
+    let now = Utc::now();
+    let grace = engine.policy.grace;
+    println!("\nOpen elevations:");
+    for e in evaluation.elevations.iter().filter(|e| e.is_open()) {
+        let overdue = e.expected_end.is_some_and(|x| now > x + grace);
+        println!(
+            "  {:<44} {:<30} {:<26} since {}{}",
+            e.principal,
+            e.privilege,
+            e.scope,
+            e.started_at.format("%Y-%m-%d %H:%M"),
+            if overdue { "  OVERDUE" } else { "" }
+        );
+    }
+
     let grants = store.search(&SearchRequest {
         query: "action:group.member.added OR action:group.member.removed".into(),
         since: None,
@@ -104,6 +134,9 @@ pub fn run(args: &DemoArgs, config: &Config, data_dir: Option<PathBuf>) -> Resul
         "privtrail {dir} search 'action:audit.log_cleared' --format json",
         "privtrail {dir} search 'event_code:4672' --since 24h --count",
         "privtrail {dir} search 'target:*1601' --format csv",
+        "privtrail {dir} elevations --overdue",
+        "privtrail {dir} alerts",
+        "privtrail {dir} rules test --since 7d",
         "privtrail {dir} verify",
     ] {
         println!("  {}", q.replace("{dir}", &dir_arg));

@@ -91,10 +91,7 @@ pub(crate) fn clean_host(h: &str) -> Option<String> {
     (!h.is_empty()).then(|| h.to_owned())
 }
 
-fn time_field(
-    tag: &Map<String, Value>,
-    names: &[&str],
-) -> Result<Option<DateTime<Utc>>, TagError> {
+fn time_field(tag: &Map<String, Value>, names: &[&str]) -> Result<Option<DateTime<Utc>>, TagError> {
     let Some((name, v)) = field(tag, names) else {
         return Ok(None);
     };
@@ -130,7 +127,10 @@ pub fn tag_record_id(
     ]
     .join("\0");
     let d = digest::digest(&digest::SHA256, joined.as_bytes());
-    d.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    d.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// `CONTOSO\alice` → `alice`; anything else as it is.
@@ -290,11 +290,17 @@ mod tests {
         assert_eq!(a.record_id, b.record_id);
         // A fixed value guards against accidental changes: ids are persisted.
         assert_eq!(
+            a.record_id.as_deref(),
+            Some("aa0e73211bbbcbe3c2a7749c1d70a08a")
+        );
+        assert_eq!(
             tag_record_id("h", None, None, None),
             tag_record_id(" H ", None, None, Some(""))
         );
-        let c = obj(json!({"LastAdminGranted": "2026-11-20T08:00:00Z", "GrantedTo": "CONTOSO\\bob",
-            "ExpiresAt": "2026-11-20T10:00:00Z"}));
+        let c = obj(
+            json!({"LastAdminGranted": "2026-11-20T08:00:00Z", "GrantedTo": "CONTOSO\\bob",
+            "ExpiresAt": "2026-11-20T10:00:00Z"}),
+        );
         let c = normalize_tag(&c, "WS-0142.contoso.local", now).unwrap();
         assert_ne!(a.id, c.id);
     }
@@ -302,8 +308,10 @@ mod tests {
     #[test]
     fn sparse_tag_and_numbers() {
         let now = t("2026-11-21T00:00:00Z");
-        let tag = obj(json!({"ExpiresAt": 1795168800, "GrantedToSid": "S-1-5-21-1-2-3-1104",
-            "Reason": "patching", "GrantedTo": ""}));
+        let tag = obj(
+            json!({"ExpiresAt": 1795168800, "GrantedToSid": "S-1-5-21-1-2-3-1104",
+            "Reason": "patching", "GrantedTo": ""}),
+        );
         assert!(is_tag(&tag));
         assert_eq!(tag_host(&tag), None);
         let e = normalize_tag(&tag, "10.0.0.5", now).unwrap();
@@ -335,6 +343,10 @@ mod tests {
         let tag = obj(json!({"GrantedTo": "x", "expiresAt": "next tuesday"}));
         let err = normalize_tag(&tag, "h", Utc::now()).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("expiresAt"));
-        assert!(err.reason.starts_with("expiresAt: unrecognized time"), "{}", err.reason);
+        assert!(
+            err.reason.starts_with("expiresAt: unrecognized time"),
+            "{}",
+            err.reason
+        );
     }
 }

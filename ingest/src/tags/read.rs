@@ -126,7 +126,12 @@ fn reg_item(k: RegKey, text_lines: &[&str]) -> Item {
     let last = k.values.last().map_or(k.line, |v| v.line);
     let text = text_lines
         .get(k.line - 1..last.min(text_lines.len()))
-        .map(|l| l.iter().map(|s| s.trim_end()).collect::<Vec<_>>().join("\n"))
+        .map(|l| {
+            l.iter()
+                .map(|s| s.trim_end())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
         .unwrap_or_default();
     let mut tag = Map::new();
     let mut lines = Vec::new();

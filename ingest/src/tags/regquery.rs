@@ -54,7 +54,10 @@ pub(crate) fn key_line(line: &str) -> Option<(Option<String>, &str)> {
         }
         return Some((Some(host.to_owned()), t));
     }
-    ROOTS.iter().any(|r| starts_with_ci(t, r)).then_some((None, t))
+    ROOTS
+        .iter()
+        .any(|r| starts_with_ci(t, r))
+        .then_some((None, t))
 }
 
 /// A value line: `(name, type, data)`. Indented; the type is `REG_…` between runs of blanks.
@@ -82,7 +85,11 @@ pub(crate) fn value_line(line: &str) -> Option<(String, String, String)> {
         if name.is_empty() {
             continue;
         }
-        return Some((name.to_owned(), rest[..end].to_owned(), after.trim().to_owned()));
+        return Some((
+            name.to_owned(),
+            rest[..end].to_owned(),
+            after.trim().to_owned(),
+        ));
     }
     None
 }

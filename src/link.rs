@@ -36,7 +36,7 @@ fn group_key(e: &Event) -> (String, String) {
 /// The batch is first put in time order (stable): Graph pages come newest first, and the record
 /// written first (PIM's, for an activation) should be stored first and be the one linked to.
 pub fn link_pim_pairs(store: &Store, batch: &mut [Event]) -> Result<usize, StoreError> {
-    batch.sort_by(|a, b| a.time.cmp(&b.time));
+    batch.sort_by_key(|e| e.time);
     let times = batch.iter().filter(|e| candidate(e)).map(|e| e.time);
     let (Some(first), Some(last)) = (times.clone().min(), times.max()) else {
         return Ok(0);

@@ -17,7 +17,7 @@ pub const EVENT_CODE: &str = "AdminAccessAudit";
 pub const PRIVILEGE: &str = "Administrators";
 pub const PRIVILEGE_ID: &str = "S-1-5-32-544";
 
-/// Field names (first one canonical), compared by [`fold`].
+/// Field names (first one canonical), compared ignoring case and anything but letters and digits.
 pub const GRANTED_AT: &[&str] = &["LastAdminGranted", "GrantedAt"];
 pub const EXPIRES_AT: &[&str] = &["ExpiresAt", "Expires", "ExpiresOn"];
 pub const GRANTED_TO: &[&str] = &["GrantedTo", "User", "UserName"];

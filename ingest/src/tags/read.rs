@@ -12,7 +12,7 @@ use std::io::BufRead;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::normalize::{TagError, fold, is_tag, normalize_tag, tag_host};
+use super::normalize::{TagError, clean_host, fold, is_tag, normalize_tag, tag_host};
 use super::regquery::{self, RegKey};
 use crate::IngestError;
 use crate::emit::Emitter;
@@ -63,7 +63,7 @@ pub(crate) fn read(
 }
 
 fn emit(items: Vec<Item>, em: &mut Emitter<'_>, now: DateTime<Utc>) -> Result<(), IngestError> {
-    let fallback = em.opts().host.clone();
+    let fallback = em.opts().host.as_deref().and_then(clean_host);
     let needs_host = |i: &Item| matches!(&i.what, Read::Tag { host: None, .. });
     let has_host = |i: &Item| matches!(&i.what, Read::Tag { host: Some(_), .. });
     if fallback.is_none() && items.iter().any(needs_host) && !items.iter().any(has_host) {

@@ -36,8 +36,9 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Import event files: Windows (EVTX, Winlogbeat/NXLog JSON lines, Event XML) and exported Entra
-    /// audit logs (Graph JSON, Log Analytics JSON/CSV, Azure Monitor); plain or gzipped.
+    /// Import event files: Windows (EVTX, Winlogbeat/NXLog JSON lines, Event XML), exported Entra
+    /// audit logs (Graph JSON, Log Analytics JSON/CSV, Azure Monitor) and endpoint admin tags
+    /// (`reg query` text or JSON); plain or gzipped.
     Ingest(IngestArgs),
     /// Search stored events (tantivy query syntax over the event fields; `*` matches all).
     Search(SearchArgs),
@@ -87,6 +88,10 @@ pub struct IngestArgs {
     /// tenant id. Use the `name` of a configured tenant so imports dedupe with collected events.
     #[arg(long, value_name = "NAME")]
     pub tenant: Option<String>,
+
+    /// Host of endpoint tags (`--format regtag`) that do not name one themselves.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
 
     /// Print the summary as one JSON object instead of a table.
     #[arg(long)]

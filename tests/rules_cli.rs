@@ -242,3 +242,68 @@ fn break_glass_is_exempt_and_custom_rules_are_validated() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn an_endpoint_tag_sets_the_promised_expiry_and_overdue_fires_earlier() {
+    let env = Env::new();
+    let tag = env.dir.path().join("tag.txt");
+    std::fs::write(
+        &tag,
+        "\r\nHKEY_LOCAL_MACHINE\\SOFTWARE\\Org\\AdminAccessAudit\r\n    LastAdminGranted    REG_SZ    2016-07-09T22:25:47Z\r\n    ExpiresAt    REG_SZ    2016-07-09T23:25:47Z\r\n    GrantedToSid    REG_SZ    S-1-5-21-2603537626-3982775912-406486804-1001\r\n    GrantedBy    REG_SZ    WIN-03DLIIOFRRA\\fsir\r\n    Ticket    REG_SZ    CHG-1001\r\n",
+    )
+    .unwrap();
+    let out = env.run(&[
+        "ingest",
+        "--json",
+        "--host",
+        "WIN-03DLIIOFRRA",
+        tag.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["files"][0]["format"], "regtag", "{s}");
+    assert_eq!(env.count("action:endpoint.admin_tag"), 1);
+    env.ingest(&[&data("evtx/security.evtx")]);
+
+    let els = json_lines(&env.ok(&["elevations", "--format", "json", "--principal", "1001"]));
+    assert_eq!(els.len(), 1, "{els:?}");
+    assert_eq!(
+        els[0]["expected_end"], "2016-07-09T23:25:47Z",
+        "the tag's ExpiresAt, not 8 h"
+    );
+    let alerts = json_lines(&env.ok(&[
+        "rules",
+        "test",
+        "--since",
+        "2016-07-09",
+        "--until",
+        "2016-07-11",
+        "--step",
+        "15m",
+        "--format",
+        "json",
+    ]));
+    let overdue = alerts
+        .iter()
+        .find(|a| {
+            a["rule"] == "overdue-elevation" && a["summary"].as_str().unwrap().contains("1001")
+        })
+        .unwrap();
+    let opened = overdue["opened_at"].as_str().unwrap();
+    assert!(
+        opened < "2016-07-10T01:00:00Z",
+        "fired at {opened}, before the policy maximum (06:25) would"
+    );
+    // The tag also covers the grant: no unapproved-local-admin for …-1001.
+    assert!(
+        alerts
+            .iter()
+            .all(|a| !(a["rule"] == "unapproved-local-admin"
+                && a["summary"].as_str().unwrap().contains("1001"))),
+        "{alerts:?}"
+    );
+}

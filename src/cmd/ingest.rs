@@ -15,6 +15,7 @@ pub fn run(store: &Store, args: &IngestArgs, config: &Config) -> Result<ExitCode
     let mut opts = super::ingest_options(config, &args.channels);
     opts.format = args.format;
     opts.tenant = args.tenant.clone();
+    opts.host = args.host.clone();
     let engine = Engine::from_config(config)?;
     let before = store.last_seq()?;
     let summary = import::import(store, &args.paths, &opts, !args.json, None)?;

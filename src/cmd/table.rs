@@ -2,14 +2,17 @@
 
 use std::io::Write;
 
-/// Widest a column gets; longer cells end in `…`.
+/// Widest a column gets; longer cells end in `…`. The last column is never cut (nothing follows
+/// it, and it is where summaries go).
 const MAX_WIDTH: usize = 48;
 
 pub fn write(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let last = header.len().saturating_sub(1);
     for r in rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count()).min(MAX_WIDTH);
+        for (i, (w, c)) in widths.iter_mut().zip(r).enumerate() {
+            let cap = if i == last { usize::MAX } else { MAX_WIDTH };
+            *w = (*w).max(c.chars().count()).min(cap);
         }
     }
     let line = |cells: &mut dyn Iterator<Item = &str>| {

@@ -52,6 +52,8 @@ pub enum Command {
     /// List, check, test (backtest) and sweep the rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// The delivery outbox: list messages, deliver what is due, retry dead letters.
+    Outbox(OutboxArgs),
     /// Check the SHA-256 chain over all stored events and report the first broken link.
     Verify,
     /// Rebuild the search index from the database.
@@ -310,4 +312,39 @@ pub struct RulesTestArgs {
     pub step: String,
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct OutboxArgs {
+    #[command(subcommand)]
+    pub command: Option<OutboxCommand>,
+    /// `list`: only messages with this status (pending, delivered, dead).
+    #[arg(long, global = true)]
+    pub status: Option<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table, global = true)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List messages, newest first (the default).
+    List {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Put a message (or, with --dead, every dead letter) back in the queue.
+    Retry {
+        /// The message id (see `outbox list`).
+        id: Option<i64>,
+        /// Every dead letter.
+        #[arg(long)]
+        dead: bool,
+    },
+    /// Deliver what is due now; with --wait, keep delivering until nothing is pending or the time
+    /// is up (retries wait for their backoff).
+    Deliver {
+        /// Keep going for up to this long, e.g. `30s` (default: one round).
+        #[arg(long, value_name = "DURATION")]
+        wait: Option<String>,
+    },
 }

@@ -92,6 +92,7 @@ pub fn collect_tenant(
     writer: &mut Writer,
     tenant: &TenantConfig,
     opts: &CollectOptions,
+    forward: crate::import::Forward<'_>,
 ) -> Result<CollectReport> {
     let settings = settings(tenant)?;
     let overlap = settings.overlap;
@@ -122,10 +123,11 @@ pub fn collect_tenant(
                 report.pages += 1;
                 report.records += (page.events.len() + page.rejects.len()) as u64;
                 report.linked += link_pim_pairs(store, &mut page.events)? as u64;
-                let s = writer.write_batch_with_checkpoint(
+                let s = writer.write_batch_with_outbox(
                     &page.events,
                     &page.rejects,
                     Some((&key, &page.checkpoint)),
+                    forward,
                 )?;
                 add(&mut report, s);
                 if page.last {
@@ -137,7 +139,7 @@ pub fn collect_tenant(
             }
             Ok(None) => break,
             Err(e) => {
-                record_error(writer, &tenant.name, &e, &mut report)?;
+                record_error(writer, &tenant.name, &e, &mut report, forward)?;
                 break;
             }
         }
@@ -165,7 +167,7 @@ pub fn collect_tenant(
                 report.users = Some(rows.len());
                 writer.save_users(&tenant.name, &rows)?;
             }
-            Err(e) => record_error(writer, &tenant.name, &e, &mut report)?,
+            Err(e) => record_error(writer, &tenant.name, &e, &mut report, forward)?,
         }
     }
     writer.commit()?;
@@ -200,10 +202,11 @@ fn record_error(
     tenant: &str,
     err: &GraphError,
     report: &mut CollectReport,
+    forward: crate::import::Forward<'_>,
 ) -> Result<()> {
     tracing::warn!(tenant, error = %err, "Entra collection failed");
     let event = collector_error_event(tenant, err, Utc::now());
     report.errors.push(event.message.clone());
-    writer.write_batch(&[event], &[])?;
+    writer.write_batch_with_outbox(&[event], &[], None, forward)?;
     Ok(())
 }

@@ -27,6 +27,9 @@ pub struct Engine {
     pub renotify: chrono::Duration,
     /// Tenant labels whose PIM snapshots and users take part.
     pub tenants: Vec<String>,
+    /// Where alerts go (`[[routes]]`) and the web UI link put into them.
+    pub routes: Vec<crate::config::RouteConfig>,
+    pub ui_url: Option<String>,
 }
 
 impl Engine {
@@ -36,6 +39,8 @@ impl Engine {
             rules: config.rules.build().context("invalid [rules]")?,
             renotify: config.rules.renotify(),
             tenants: config.tenants.iter().map(|t| t.name.clone()).collect(),
+            routes: config.routes.clone(),
+            ui_url: config.delivery.ui_url.clone(),
         })
     }
 }
@@ -47,6 +52,8 @@ pub struct Evaluation {
     pub opened: Vec<Alert>,
     pub resolved: Vec<Alert>,
     pub reconciled: usize,
+    /// Notifications put into the outbox.
+    pub enqueued: u64,
 }
 
 /// New events are read back and given to the rules in chunks of this many (without `raw`), so
@@ -140,7 +147,16 @@ pub fn evaluate(
             .chain(&changes.resolved)
             .map(alert_row)
             .collect::<Result<Vec<_>>>()?;
-        writer.save_alerts(&rows)?;
+        // The notifications are enqueued in the transaction that saves the alerts.
+        let to_notify: Vec<&Alert> = changes
+            .opened
+            .iter()
+            .chain(&changes.updated)
+            .filter(|a| changes.notify.contains(&a.id))
+            .collect();
+        let entries =
+            crate::deliver::alert_entries(&engine.routes, engine.ui_url.as_deref(), &to_notify)?;
+        out.enqueued += writer.save_alerts_with_outbox(&rows, &entries)?;
         out.opened.extend(changes.opened);
         out.resolved.extend(changes.resolved);
         if new_events.len() < CHUNK {

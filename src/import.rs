@@ -52,6 +52,10 @@ impl ImportSummary {
 /// one file distinct).
 pub type BatchHook<'a> = &'a (dyn Fn(usize, &mut Batch) + Sync);
 
+/// Outbox entries for a stored event (event forwarding), written in the event's transaction.
+pub type Forward<'a> =
+    &'a (dyn Fn(&privtrail_model::Event) -> Vec<privtrail_store::OutboxEntry> + Sync);
+
 /// Imports every input named by `specs` (files, folders, globs) into `store`.
 pub fn import(
     store: &Store,
@@ -59,6 +63,7 @@ pub fn import(
     opts: &Options,
     progress: bool,
     hook: Option<BatchHook<'_>>,
+    forward: Forward<'_>,
 ) -> Result<ImportSummary> {
     let started = Instant::now();
     let (paths, expand_errors) = privtrail_ingest::expand_inputs(specs);
@@ -103,7 +108,12 @@ pub fn import(
                         let e = anyhow!(e).context("linking PIM records failed");
                         return (stats, Err(e));
                     }
-                    match writer.write_batch(&batch.events, &batch.rejects) {
+                    match writer.write_batch_with_outbox(
+                        &batch.events,
+                        &batch.rejects,
+                        None,
+                        forward,
+                    ) {
                         Ok(s) => {
                             let t = &mut stats[idx];
                             t.stored += s.stored;

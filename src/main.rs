@@ -5,6 +5,7 @@ mod cli;
 mod cmd;
 mod collect;
 mod config;
+mod deliver;
 mod demo;
 mod engine;
 mod import;
@@ -38,6 +39,15 @@ fn main() -> ExitCode {
     init_logging(cli.log_format);
     match cmd::run(cli) {
         Ok(code) => code,
+        // `privtrail search … | head`: the reader went away, which is not our failure.
+        Err(err)
+            if err.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {

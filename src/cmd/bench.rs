@@ -71,6 +71,7 @@ fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
             &work.join("store-generated"),
             &[file],
             &opts,
+            config,
             &engine,
             None,
         )?);
@@ -90,6 +91,7 @@ fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
             &work.join("store-graph"),
             &[file],
             &opts,
+            config,
             &engine,
             None,
         )?);
@@ -140,6 +142,7 @@ fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
             &work.join("store-evtx"),
             &files,
             &opts,
+            config,
             &engine,
             Some(&salt),
         )?);
@@ -177,6 +180,7 @@ fn measure(
     store_dir: &Path,
     files: &[PathBuf],
     opts: &Options,
+    config: &Config,
     engine: &crate::engine::Engine,
     hook: Option<import::BatchHook<'_>>,
 ) -> Result<Run> {
@@ -189,7 +193,8 @@ fn measure(
     eprintln!("importing: {label} …");
     let started = Instant::now();
     let specs: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-    let summary = import::import(&store, &specs, opts, true, hook)?;
+    let forward = |e: &privtrail_model::Event| crate::deliver::event_entries(config, e);
+    let summary = import::import(&store, &specs, opts, true, hook, &forward)?;
     let import_seconds = started.elapsed().as_secs_f64();
     // The rules run after every ingest, so their cost is part of ingest throughput.
     let mut writer = store.writer()?;

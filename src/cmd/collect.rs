@@ -51,7 +51,8 @@ fn entra(store: &Store, args: &CollectEntraArgs, config: &Config) -> Result<Exit
     let mut writer = store.writer()?;
     let mut failed = false;
     for t in tenants {
-        let report = collect_tenant(&rt, store, &mut writer, t, &opts)?;
+        let forward = |e: &privtrail_model::Event| crate::deliver::event_entries(config, e);
+        let report = collect_tenant(&rt, store, &mut writer, t, &opts, &forward)?;
         failed |= !report.errors.is_empty();
         if args.json {
             println!("{}", serde_json::to_string(&report)?);

@@ -55,6 +55,7 @@ pub fn run(args: &DemoArgs, config: &Config, data_dir: Option<PathBuf>) -> Resul
         &opts,
         true,
         None,
+        &|e| crate::deliver::event_entries(config, e),
     )?;
     println!("Imported with the real importer:");
     import::print_summary(&summary, &mut std::io::stdout().lock())?;
@@ -198,6 +199,7 @@ fn entra(store: &Store, seed: u64) -> Result<bool> {
         &mut writer,
         &tenant,
         &crate::collect::CollectOptions::default(),
+        &|_| Vec::new(),
     )?;
     drop(writer);
     println!(

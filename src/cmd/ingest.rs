@@ -18,7 +18,8 @@ pub fn run(store: &Store, args: &IngestArgs, config: &Config) -> Result<ExitCode
     opts.host = args.host.clone();
     let engine = Engine::from_config(config)?;
     let before = store.last_seq()?;
-    let summary = import::import(store, &args.paths, &opts, !args.json, None)?;
+    let forward = |e: &privtrail_model::Event| crate::deliver::event_entries(config, e);
+    let summary = import::import(store, &args.paths, &opts, !args.json, None, &forward)?;
     // Rules run after every ingest (SPEC §4): elevations are rebuilt and new events evaluated.
     let evaluation = if summary.total.stored > 0 {
         let mut writer = store.writer()?;

@@ -7,6 +7,7 @@ mod demo;
 mod elevations;
 mod ingest;
 mod maintenance;
+mod outbox;
 mod rules;
 mod search;
 mod table;
@@ -44,6 +45,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 Command::Elevations(args) => elevations::run(&store, &args, &config),
                 Command::Alerts(args) => alerts::run(&store, &args),
                 Command::Rules(c) => rules::run(&store, c, &config),
+                Command::Outbox(args) => outbox::run(&store, &args, &config),
                 Command::Search(args) => search::run(&store, &args),
                 Command::Verify => maintenance::verify(&store),
                 Command::Reindex => maintenance::reindex(&store),

@@ -3,6 +3,7 @@
 //!
 //! Only the sections that this version acts on are accepted; later components add theirs.
 
+mod delivery;
 mod tenant;
 
 use std::path::Path;
@@ -10,6 +11,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+pub use delivery::{DeliveryConfig, ForwardConfig, RouteConfig};
 pub use tenant::TenantConfig;
 
 /// The whole file.
@@ -27,6 +29,17 @@ pub struct Config {
     /// Entra ID tenants collected through Microsoft Graph.
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
+    /// Delivery channels (email, Teams, syslog, Splunk HEC, webhook, file).
+    #[serde(default)]
+    pub channels: Vec<privtrail_alerts::ChannelConfig>,
+    /// Which alerts go to which channels.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+    /// Which events stream to which channels.
+    #[serde(default)]
+    pub forward: Vec<ForwardConfig>,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
 }
 
 /// `[ingest]`: how Windows event files are read.
@@ -83,6 +96,7 @@ impl Config {
         self.rules
             .validate()
             .map_err(|e| anyhow::anyhow!("[rules]: {e}"))?;
+        delivery::validate(&self.channels, &self.routes, &self.forward, &self.delivery)?;
         let mut names = std::collections::HashSet::new();
         for t in &self.tenants {
             t.validate()?;

@@ -23,10 +23,16 @@
 //!   covers the previous hash and its canonical form ([`chain`](crate::chain) documents it); a
 //!   duplicate does not advance the chain.
 //! * A checkpoint is written in the same transaction as the events it covers.
+//! * **The outbox is durable** (SPEC §5): a message to deliver is enqueued in the transaction
+//!   that creates it ([`Writer::save_alerts_with_outbox`], [`Writer::write_batch_with_outbox`]),
+//!   keyed by `(channel, idempotency_key)` so enqueuing again is a no-op. Workers read due
+//!   messages ([`Store::outbox_due`]) and report back through the writer (delivered, failed with
+//!   the next attempt time, dead); a delivered message is never handed out again, dead letters
+//!   stay listed and retryable. The store computes no backoff: callers pass the times.
 //!
 //! # Layout
 //!
-//! `sqlite/` (connections, migrations, row codecs), `index/` (schema, indexing thread, search),
+//! `sqlite/` (connections, migrations, row codecs, `outbox.rs`), `index/` (schema, indexing thread, search),
 //! `query.rs` (query language), `chain.rs` (hashing and verification), `timefmt.rs` (time
 //! encodings), `store.rs` and `writer.rs` (the public types).
 
@@ -43,8 +49,9 @@ mod writer;
 pub use error::StoreError;
 pub use store::Store;
 pub use types::{
-    AlertRow, BrokenLink, DirectoryUser, ElevationRow, EventFilter, SearchRequest, SilenceRow,
-    Snapshot, StoreStats, StoredReject, VerifyReport, WriteStats,
+    AlertRow, BrokenLink, DirectoryUser, ElevationRow, EventFilter, OutboxEntry, OutboxMessage,
+    OutboxStatus, SearchRequest, SilenceRow, Snapshot, StoreStats, StoredReject, VerifyReport,
+    WriteStats,
 };
 pub use writer::Writer;
 

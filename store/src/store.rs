@@ -10,10 +10,11 @@ use privtrail_model::{Event, EventId};
 use crate::chain::ChainWalker;
 use crate::index::indexer::Indexer;
 use crate::index::{self, IndexState, search};
-use crate::sqlite::{self, ReadPool, directory, events, meta, schema, state};
+use crate::sqlite::{self, ReadPool, directory, events, meta, outbox, schema, state};
 use crate::{
-    AlertRow, DirectoryUser, ElevationRow, EventFilter, SearchRequest, SilenceRow, Snapshot,
-    StoreError, StoreStats, StoredReject, VerifyReport, Writer, query, timefmt, writer,
+    AlertRow, DirectoryUser, ElevationRow, EventFilter, OutboxMessage, OutboxStatus, SearchRequest,
+    SilenceRow, Snapshot, StoreError, StoreStats, StoredReject, VerifyReport, Writer, query,
+    timefmt, writer,
 };
 
 const DB_FILE: &str = "privtrail.db";
@@ -336,6 +337,44 @@ impl Store {
     /// One alert by id.
     pub fn alert(&self, id: &str) -> Result<Option<AlertRow>, StoreError> {
         self.readers.with(|c| state::alert(c, id))
+    }
+
+    /// Pending outbox messages of `channel` with `next_attempt_at <= now`, at most `limit`: the
+    /// longest due first, then in enqueue order.
+    pub fn outbox_due(
+        &self,
+        channel: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let now = outbox::nanos(&now);
+        self.readers.with(|c| outbox::due(c, channel, now, limit))
+    }
+
+    /// The channels with pending outbox messages (due or not), in name order.
+    pub fn outbox_channels_pending(&self) -> Result<Vec<String>, StoreError> {
+        self.readers.with(outbox::channels_pending)
+    }
+
+    /// Outbox messages, newest first, at most `limit`; only those with `status` when given.
+    pub fn outbox_list(
+        &self,
+        status: Option<OutboxStatus>,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        self.readers.with(|c| outbox::list(c, status, limit))
+    }
+
+    /// The number of outbox messages per channel and status (only non-zero counts), ordered by
+    /// channel, then status name.
+    pub fn outbox_counts(&self) -> Result<Vec<(String, OutboxStatus, u64)>, StoreError> {
+        self.readers.with(outbox::counts)
+    }
+
+    /// When the earliest pending outbox message is due (possibly in the past), or `None` when
+    /// nothing is pending: how long a delivery worker may sleep.
+    pub fn outbox_next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.readers.with(outbox::next_due)
     }
 
     /// Every silence (expired ones too; the rules engine ignores those).

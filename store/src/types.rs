@@ -154,3 +154,73 @@ pub struct SilenceRow {
     pub until: DateTime<Utc>,
     pub reason: Option<String>,
 }
+
+/// A message to put in the durable outbox (SPEC §5). Enqueuing a `(channel, idempotency_key)`
+/// that is already in the outbox (in any status) is a no-op.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// The delivery channel, as the caller names it (e.g. `teams:secops`); not empty.
+    pub channel: String,
+    /// Unique per channel: one per (alert or event, channel); not empty.
+    pub idempotency_key: String,
+    /// What to deliver: JSON the store does not interpret.
+    pub payload: String,
+}
+
+/// Where a message of the outbox stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OutboxStatus {
+    /// Waiting for delivery (first attempt or a retry) at `next_attempt_at`.
+    Pending,
+    /// Delivered; never handed out again.
+    Delivered,
+    /// Given up (attempt or age limit); kept, listed and retryable.
+    Dead,
+}
+
+impl OutboxStatus {
+    /// The stored (and displayed) name: `pending`, `delivered`, `dead`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxStatus::Pending => "pending",
+            OutboxStatus::Delivered => "delivered",
+            OutboxStatus::Dead => "dead",
+        }
+    }
+
+    /// The status named by [`OutboxStatus::as_str`] (exactly), or `None`.
+    pub fn parse(s: &str) -> Option<OutboxStatus> {
+        match s {
+            "pending" => Some(OutboxStatus::Pending),
+            "delivered" => Some(OutboxStatus::Delivered),
+            "dead" => Some(OutboxStatus::Dead),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for OutboxStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A message of the outbox as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub channel: String,
+    pub idempotency_key: String,
+    pub payload: String,
+    /// When it was enqueued (the time of the transaction that created it).
+    pub created_at: DateTime<Utc>,
+    /// Delivery attempts made: failures plus the successful one, if any. A manual retry
+    /// ([`crate::Writer::outbox_retry`]) resets it to 0.
+    pub attempts: u32,
+    /// When it is due (again); set to `created_at` on enqueue, by the caller after a failure.
+    pub next_attempt_at: DateTime<Utc>,
+    /// The error of the last failed attempt (kept after a later success or retry).
+    pub last_error: Option<String>,
+    pub status: OutboxStatus,
+    pub delivered_at: Option<DateTime<Utc>>,
+}

@@ -2,16 +2,22 @@
 
 use std::path::PathBuf;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use privtrail_model::{Event, Reject};
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::chain::{self, Hash};
 use crate::index::Fields;
 use crate::index::indexer::Indexer;
-use crate::sqlite::{directory, events, meta, state};
+use crate::sqlite::{directory, events, meta, outbox, state};
 use crate::store::FlagGuard;
-use crate::{AlertRow, DirectoryUser, ElevationRow, SilenceRow, Snapshot, StoreError, WriteStats};
+use crate::{
+    AlertRow, DirectoryUser, ElevationRow, OutboxEntry, SilenceRow, Snapshot, StoreError,
+    WriteStats,
+};
+
+/// Makes the outbox entries of one newly stored event (see [`Writer::write_batch_with_outbox`]).
+type OutboxFn<'a> = &'a dyn Fn(&Event) -> Vec<OutboxEntry>;
 
 /// Writes batches of events, rejects and checkpoints; obtained from [`crate::Store::writer`].
 ///
@@ -82,7 +88,34 @@ impl Writer {
         rejects: &[Reject],
         checkpoint: Option<(&str, &str)>,
     ) -> Result<WriteStats, StoreError> {
+        self.write_batch_inner(events, rejects, checkpoint, None)
+    }
+
+    /// [`Writer::write_batch_with_checkpoint`] plus event forwarding: `outbox` is called for each
+    /// event this batch newly stores (not for duplicates or events kept as rejects), and the
+    /// entries it returns are enqueued in the same transaction (an entry whose key is already in
+    /// the outbox is skipped). If anything fails, nothing of the batch is stored or enqueued.
+    ///
+    /// `outbox` runs inside the write transaction: keep it quick and free of I/O.
+    pub fn write_batch_with_outbox(
+        &mut self,
+        events: &[Event],
+        rejects: &[Reject],
+        checkpoint: Option<(&str, &str)>,
+        outbox: &dyn Fn(&Event) -> Vec<OutboxEntry>,
+    ) -> Result<WriteStats, StoreError> {
+        self.write_batch_inner(events, rejects, checkpoint, Some(outbox))
+    }
+
+    fn write_batch_inner(
+        &mut self,
+        events: &[Event],
+        rejects: &[Reject],
+        checkpoint: Option<(&str, &str)>,
+        forward: Option<OutboxFn<'_>>,
+    ) -> Result<WriteStats, StoreError> {
         let now = meta::now_nanos(&Utc::now());
+        let mut enqueued = 0u64;
         let mut stats = WriteStats::default();
         let mut seq = self.head_seq;
         let mut prev = self.head_hash;
@@ -123,6 +156,9 @@ impl Writer {
                 prev = hash;
                 stats.stored += 1;
                 docs.push(self.fields.document(seq, e));
+                if let Some(forward) = forward {
+                    enqueued += outbox::enqueue(&tx, &forward(e), now)?;
+                }
             }
         }
         for r in rejects {
@@ -141,6 +177,9 @@ impl Writer {
             meta::set_head(&tx, seq, &prev).map_err(StoreError::sqlite("update chain head"))?;
         }
         tx.commit().map_err(StoreError::sqlite("commit batch"))?;
+        if enqueued > 0 {
+            tracing::debug!(enqueued, "events forwarded to the outbox");
+        }
         // Only now is the batch durable: advance the in-memory chain and index it.
         self.head_seq = seq;
         self.head_hash = prev;
@@ -193,6 +232,66 @@ impl Writer {
             state::upsert_alert(&tx, a)?;
         }
         tx.commit().map_err(StoreError::sqlite("commit alerts"))
+    }
+
+    /// Inserts or updates alerts and enqueues their messages, in one transaction: either all of
+    /// it is stored or none of it. An entry whose `(channel, idempotency_key)` is already in the
+    /// outbox (in any status) is skipped. Returns how many entries were newly enqueued.
+    pub fn save_alerts_with_outbox(
+        &mut self,
+        alerts: &[AlertRow],
+        outbox: &[OutboxEntry],
+    ) -> Result<u64, StoreError> {
+        let now = outbox::nanos(&Utc::now());
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::sqlite("begin alerts and outbox"))?;
+        for a in alerts {
+            state::upsert_alert(&tx, a)?;
+        }
+        let added = outbox::enqueue(&tx, outbox, now)?;
+        tx.commit()
+            .map_err(StoreError::sqlite("commit alerts and outbox"))?;
+        Ok(added)
+    }
+
+    /// Marks outbox messages delivered at `at` (in one transaction): they are never handed out
+    /// again. Unknown ids are ignored; a message already delivered keeps its first time.
+    pub fn outbox_delivered(&mut self, ids: &[i64], at: DateTime<Utc>) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::sqlite("begin outbox delivered"))?;
+        outbox::delivered(&tx, ids, outbox::nanos(&at))?;
+        tx.commit()
+            .map_err(StoreError::sqlite("commit outbox delivered"))
+    }
+
+    /// Records a failed delivery attempt of a pending message: `attempts` + 1, `last_error`, and
+    /// either due again at `next_attempt_at` (the caller's backoff, jitter and `Retry-After`) or,
+    /// with `dead`, a dead letter. A message that is not pending (delivered, dead, unknown) is
+    /// left alone.
+    pub fn outbox_failed(
+        &mut self,
+        id: i64,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+        dead: bool,
+    ) -> Result<(), StoreError> {
+        outbox::failed(&self.conn, id, error, outbox::nanos(&next_attempt_at), dead)
+    }
+
+    /// Puts a dead (or pending) message back to pending, due at `now`, with its attempt count
+    /// reset to 0. Returns `false` when no such message exists (unknown id, or delivered).
+    pub fn outbox_retry(&mut self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        outbox::retry(&self.conn, id, outbox::nanos(&now))
+    }
+
+    /// Puts every dead message back to pending, due at `now` (attempts reset to 0); returns how
+    /// many.
+    pub fn outbox_retry_dead(&mut self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        outbox::retry_dead(&self.conn, outbox::nanos(&now))
     }
 
     /// Adds a silence.

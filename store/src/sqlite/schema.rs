@@ -135,6 +135,28 @@ pub const MIGRATIONS: &[&str] = &[
         'role.activated', 'role.deactivated', 'role.activation.expired', 'role.assigned',
         'role.unassigned', 'group.member.added', 'group.member.removed', 'endpoint.admin_tag');
     "#,
+    // 4: the durable outbox (SPEC §5): one row per message to deliver, written in the transaction
+    // that creates it. (channel, idempotency_key) is unique, so enqueuing again is a no-op and a
+    // delivered message is never sent again. Times are INTEGER unix nanoseconds; payload is JSON
+    // the store does not interpret. The partial index serves "when is the next message due".
+    r#"
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        channel         TEXT    NOT NULL CHECK (channel <> ''),
+        idempotency_key TEXT    NOT NULL CHECK (idempotency_key <> ''),
+        payload         TEXT    NOT NULL,
+        created_at      INTEGER NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        status          TEXT    NOT NULL DEFAULT 'pending'
+                        CHECK (status IN ('pending', 'delivered', 'dead')),
+        delivered_at    INTEGER,
+        UNIQUE (channel, idempotency_key)
+    );
+    CREATE INDEX outbox_due ON outbox(status, channel, next_attempt_at);
+    CREATE INDEX outbox_pending_next ON outbox(next_attempt_at) WHERE status = 'pending';
+    "#,
 ];
 
 /// Applies the missing steps, each in its own immediate transaction (so that two processes

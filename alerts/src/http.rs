@@ -1,0 +1,92 @@
+//! What the HTTP channels (Teams, HEC, webhook) share: the client and the reading of statuses.
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+use crate::{ChannelConfig, ConfigError, DeliveryError};
+
+/// A client with the channel's time-out; with `ca_file`, that file's certificates are the only
+/// trusted roots (otherwise the platform's).
+pub(crate) fn client(
+    config: &ChannelConfig,
+    ca_file: Option<&Path>,
+) -> Result<reqwest::Client, ConfigError> {
+    let timeout = config.timeout()?;
+    let mut b = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("privtrail/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = ca_file {
+        let pem = crate::config::read_file(config, "ca_file", path)?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| config.err("ca_file", format!("not PEM certificates: {e}")))?;
+        if certs.is_empty() {
+            return Err(config.err("ca_file", "holds no certificate"));
+        }
+        b = b.tls_certs_only(certs);
+    }
+    b.build()
+        .map_err(|e| config.err("ca_file", format!("cannot set up HTTPS: {e}")))
+}
+
+/// Checks that `url` is an absolute http(s) URL.
+pub(crate) fn check_url(
+    config: &ChannelConfig,
+    field: &'static str,
+    url: &str,
+) -> Result<reqwest::Url, ConfigError> {
+    let u = reqwest::Url::parse(url).map_err(|e| config.err(field, format!("not a URL: {e}")))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return Err(config.err(field, "must be an http:// or https:// URL with a host"));
+    }
+    Ok(u)
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is read as "no delay given").
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    v.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The usual reading of a failed status: `408`, `429` and `5xx` may pass, other statuses will not.
+pub(crate) fn status_error(
+    what: &str,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &str,
+) -> DeliveryError {
+    let snippet: String = body.chars().take(300).collect();
+    let message = format!("{what}: HTTP {status}: {snippet}");
+    if status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status.is_server_error()
+    {
+        DeliveryError::retriable(message).with_retry_after(retry_after(headers))
+    } else {
+        DeliveryError::permanent(message)
+    }
+}
+
+/// A request that did not get a response (connection, time-out): worth retrying. The URL is left
+/// out of the text: it may carry a secret (Teams' `sig=`).
+pub(crate) fn transport_error(what: &str, e: &reqwest::Error) -> DeliveryError {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else {
+        "failed"
+    };
+    let mut text = e.to_string();
+    if let Some(u) = e.url() {
+        text = text.replace(u.as_str(), "[url]");
+    }
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    DeliveryError::retriable(format!("{what}: request {kind}: {text}"))
+}

@@ -1,0 +1,222 @@
+//! Microsoft Teams through a Workflows webhook URL: one Adaptive Card 1.4 per message.
+//!
+//! The card ([`card`]) shows the severity (coloured), rule, summary, a fact set (principal,
+//! privilege, scope, opened and updated in UTC), the event ids and an "Open in privtrail" button. It
+//! is kept under [`MAX_CARD_BYTES`] by shortening the summary and the event id list. `429` is retried
+//! after its `Retry-After`, `408` and `5xx` are retried, other `4xx` are not. Teams takes about four
+//! posts a second: [`ChannelConfig::effective_rate`] defaults to 4.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    AlertNotice, ChannelConfig, ConfigError, DeliveryError, Message, Notifier, Payload, Secret,
+};
+
+/// Teams refuses messages over 28 KB; stay under it.
+pub const MAX_CARD_BYTES: usize = 27 * 1024;
+
+/// `type = "teams"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamsConfig {
+    /// The Workflows "When a Teams webhook request is received" URL (its `sig=` is a secret).
+    pub url: Secret,
+    /// PEM file of the only CA to trust (default: the platform's roots).
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+pub(crate) struct TeamsNotifier {
+    name: String,
+    url: reqwest::Url,
+    http: reqwest::Client,
+}
+
+impl TeamsNotifier {
+    pub(crate) fn new(config: &ChannelConfig, c: &TeamsConfig) -> Result<Self, ConfigError> {
+        Ok(TeamsNotifier {
+            name: config.name.clone(),
+            url: crate::http::check_url(config, "url", c.url.expose())?,
+            http: crate::http::client(config, c.ca_file.as_deref())?,
+        })
+    }
+
+    async fn send_one(&self, m: &Message) -> Result<(), DeliveryError> {
+        let body = card(&m.payload).to_string();
+        let resp = self
+            .http
+            .post(self.url.clone())
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| crate::http::transport_error("teams", &e))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        Err(crate::http::status_error("teams", status, &headers, &text))
+    }
+}
+
+#[async_trait::async_trait]
+impl Notifier for TeamsNotifier {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn send(&self, batch: &[Message]) -> Result<(), DeliveryError> {
+        crate::send_each(batch, |m| self.send_one(m)).await
+    }
+}
+
+/// The whole webhook body for `payload`, under [`MAX_CARD_BYTES`] serialized.
+pub fn card(payload: &Payload) -> Value {
+    let ids: &[String] = match payload {
+        Payload::Alert(a) => &a.event_ids,
+        Payload::Event(_) => &[],
+    };
+    let mut last = Value::Null;
+    for text_limit in [4000, 1000, 300, 80] {
+        let fits = |n: usize| {
+            let v = envelope(payload, n, text_limit);
+            (v.to_string().len() <= MAX_CARD_BYTES).then_some(v)
+        };
+        if let Some(all) = fits(ids.len()) {
+            return all;
+        }
+        let Some(mut best) = fits(0) else {
+            last = envelope(payload, 0, text_limit);
+            continue;
+        };
+        // The largest number of ids that fits: binary search over 0..ids.len().
+        let (mut lo, mut hi) = (0, ids.len());
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            match fits(mid) {
+                Some(v) => {
+                    best = v;
+                    lo = mid;
+                }
+                None => hi = mid,
+            }
+        }
+        return best;
+    }
+    last
+}
+
+fn envelope(payload: &Payload, max_ids: usize, text_limit: usize) -> Value {
+    let (body, link) = match payload {
+        Payload::Alert(a) => (alert_body(a, max_ids, text_limit), a.link.clone()),
+        Payload::Event(e) => {
+            let facts = [
+                ("Action", Some(e.action.as_str().to_owned())),
+                ("Outcome", Some(e.outcome.as_str().to_owned())),
+                ("Actor", e.actor.clone()),
+                ("Target", e.target.clone()),
+                ("Privilege", e.privilege.clone()),
+                (
+                    "Where",
+                    e.host.clone().or(e.tenant.clone()).or(e.scope.clone()),
+                ),
+                ("Time (UTC)", Some(utc(e.time))),
+                ("Event id", Some(e.id.as_str().to_owned())),
+            ];
+            let body = vec![
+                text_block(&format!("privtrail event: {}", e.action), "Default", true),
+                text_block(&clip(&e.message, text_limit), "Default", false),
+                fact_set(&facts, text_limit),
+            ];
+            (body, None)
+        }
+    };
+    let mut content = json!({
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+    });
+    if let Some(url) = link {
+        content["actions"] =
+            json!([{"type": "Action.OpenUrl", "title": "Open in privtrail", "url": url}]);
+    }
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": content,
+        }],
+    })
+}
+
+fn alert_body(a: &AlertNotice, max_ids: usize, text_limit: usize) -> Vec<Value> {
+    let color = match a.severity.as_str() {
+        "critical" | "high" => "Attention",
+        "medium" => "Warning",
+        _ => "Accent",
+    };
+    let facts = [
+        ("Principal", a.principal.clone()),
+        ("Privilege", a.privilege.clone()),
+        ("Scope", a.scope.clone()),
+        ("Opened (UTC)", Some(utc(a.opened_at))),
+        ("Updated (UTC)", Some(utc(a.updated_at))),
+        ("Status", Some(a.status.clone())),
+        ("Alert id", Some(a.id.clone())),
+    ];
+    let mut body = vec![
+        text_block(&a.severity.to_uppercase(), color, true),
+        text_block(&clip(&a.rule, 200), "Default", true),
+        text_block(&clip(&a.summary, text_limit), "Default", false),
+        fact_set(&facts, text_limit),
+    ];
+    if !a.event_ids.is_empty() {
+        let shown = max_ids.min(a.event_ids.len());
+        let mut ids = a.event_ids[..shown].join(", ");
+        if shown < a.event_ids.len() {
+            ids.push_str(&format!(" … and {} more", a.event_ids.len() - shown));
+        }
+        body.push(json!({"type": "TextBlock", "text": format!("Events: {ids}"), "wrap": true, "isSubtle": true, "size": "Small"}));
+    }
+    body
+}
+
+fn text_block(text: &str, color: &str, bold: bool) -> Value {
+    let mut v = json!({"type": "TextBlock", "text": text, "wrap": true, "color": color});
+    if bold {
+        v["weight"] = json!("Bolder");
+    }
+    v
+}
+
+fn fact_set(facts: &[(&str, Option<String>)], limit: usize) -> Value {
+    let facts: Vec<Value> = facts
+        .iter()
+        .filter_map(|(t, v)| {
+            v.as_ref()
+                .map(|v| json!({"title": t, "value": clip(v, limit)}))
+        })
+        .collect();
+    json!({"type": "FactSet", "facts": facts})
+}
+
+fn utc(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// At most `n` characters, with `…` when cut.
+pub(crate) fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// A path under `../shared/data` (relative to the project root).
+pub mod services;
+
 pub fn data(rel: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/data")

@@ -110,10 +110,13 @@ pub struct Seen {
     pub body: Bytes,
 }
 
+/// A scripted reply: status, headers, body.
+type Reply = (u16, Vec<(&'static str, String)>, String);
+
 #[derive(Default)]
 struct State {
     seen: Mutex<Vec<Seen>>,
-    replies: Mutex<VecDeque<(u16, Vec<(&'static str, String)>, String)>>,
+    replies: Mutex<VecDeque<Reply>>,
 }
 
 /// A local HTTP server that records requests and answers with scripted replies (then `200`

@@ -117,12 +117,15 @@ impl std::fmt::Debug for Channel {
 }
 
 /// Builds every configured channel (inside the runtime: some clients need it).
-pub fn channels(rt: &tokio::runtime::Runtime, config: &Config) -> Result<HashMap<String, Channel>> {
+pub fn channels(
+    rt: &tokio::runtime::Runtime,
+    list: &[ChannelConfig],
+    d: &DeliveryConfig,
+) -> Result<HashMap<String, Channel>> {
     let _guard = rt.enter();
-    let d = &config.delivery;
     let default_age = crate::time::parse_duration(&d.max_age)?;
     let mut out = HashMap::new();
-    for c in &config.channels {
+    for c in list {
         let notifier =
             privtrail_alerts::build(c).with_context(|| format!("channel {:?}", c.name))?;
         let max_age = match c.max_age()? {

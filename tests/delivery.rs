@@ -240,3 +240,76 @@ fn cef_reaches_rsyslog_exactly_as_formatted_with_escaping() {
     assert!(cef.contains("\\|"), "header escaping of |: {cef}");
     assert!(!cef.contains('\n'));
 }
+
+#[test]
+fn webhook_retries_throttling_and_errors_and_dead_letters_a_permanent_refusal() {
+    use common::http::Scripted;
+    let env = Env::new();
+    let hook = Scripted::start(vec![(429, "Retry-After: 1\r\n", "{}"), (500, "", "{}")]);
+    let refusing = Scripted::start(vec![(400, "", "{\"error\":\"bad\"}")]);
+    let cfg = env.dir.path().join("hooks.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[delivery]\nbackoff_base = \"100ms\"\nbackoff_max = \"1s\"\n\n\
+             [[channels]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}/privtrail\"\nsecret = \"s3cret\"\n\n\
+             [[channels]]\nname = \"strict\"\ntype = \"webhook\"\nurl = \"{}/in\"\nsecret = \"other\"\n\n\
+             [[routes]]\nmin_severity = \"critical\"\nchannels = [\"hook\", \"strict\"]\n",
+            hook.url, refusing.url
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let out = env.run(&[
+        "--config",
+        cfg,
+        "ingest",
+        "--json",
+        &data("evtx/ID4719-Audit policy deactivation.evtx"),
+    ]);
+    assert!(out.status.success());
+    env.ok(&["--config", cfg, "outbox", "deliver", "--wait", "20s"]);
+
+    // 429 (Retry-After honoured), 500, then accepted: three tries of one message, each signed.
+    let reqs = hook.requests();
+    assert_eq!(
+        reqs.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![429, 500, 200]
+    );
+    let key = reqs[0]
+        .header("X-Privtrail-Idempotency-Key")
+        .unwrap()
+        .to_owned();
+    for r in &reqs {
+        assert_eq!(r.header("X-Privtrail-Idempotency-Key"), Some(key.as_str()));
+        let ts: i64 = r.header("X-Privtrail-Timestamp").unwrap().parse().unwrap();
+        let expected = privtrail_alerts::webhook::sign(b"s3cret", ts, r.body.as_bytes());
+        assert_eq!(
+            r.header("X-Privtrail-Signature"),
+            Some(expected.as_str()),
+            "signature verifies"
+        );
+        let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["rule"], "audit-tampering");
+    }
+
+    // The permanent 400 dead-letters at once; `outbox retry --dead` sends it again.
+    let dead = outbox_with(&env, cfg, "dead");
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0]["channel"], "strict");
+    assert_eq!(refusing.requests().len(), 1);
+    env.ok(&["--config", cfg, "outbox", "retry", "--dead"]);
+    env.ok(&["--config", cfg, "outbox", "deliver"]);
+    assert_eq!(refusing.requests().len(), 2);
+    assert!(outbox_with(&env, cfg, "dead").is_empty());
+    assert_eq!(outbox_with(&env, cfg, "delivered").len(), 2);
+}
+
+fn outbox_with(env: &Env, cfg: &str, status: &str) -> Vec<serde_json::Value> {
+    env.ok(&[
+        "--config", cfg, "outbox", "list", "--status", status, "--format", "json",
+    ])
+    .lines()
+    .map(|l| serde_json::from_str(l).unwrap())
+    .collect()
+}

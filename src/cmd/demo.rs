@@ -89,6 +89,18 @@ pub fn run(args: &DemoArgs, config: &Config, data_dir: Option<PathBuf>) -> Resul
     // The rules, as after every ingest and collection: elevations and the alerts they raise.
     let mut engine = crate::engine::Engine::from_config(config)?;
     engine.tenants.push("contoso".into());
+    // Delivery: every alert also goes to a file channel in the demo folder (plus whatever the
+    // config routes, e.g. to an SMTP server).
+    let alerts_file = work.join("alerts.jsonl");
+    let demo_channel: privtrail_alerts::ChannelConfig = toml::from_str(&format!(
+        "name = \"demo-file\"\ntype = \"file\"\npath = {:?}\n",
+        alerts_file.display().to_string()
+    ))?;
+    engine.routes.push(crate::config::RouteConfig {
+        min_severity: None,
+        rules: Vec::new(),
+        channels: vec!["demo-file".into()],
+    });
     // The simulated tenant's emergency account, as an administrator would configure it.
     engine
         .policy
@@ -100,6 +112,28 @@ pub fn run(args: &DemoArgs, config: &Config, data_dir: Option<PathBuf>) -> Resul
     };
     println!("\nRules (SPEC §4) over both sources:");
     super::print_evaluation(&evaluation);
+    let mut channel_list = config.channels.clone();
+    channel_list.push(demo_channel);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let chans = crate::deliver::channels(&rt, &channel_list, &config.delivery)?;
+    let delivery = crate::deliver::deliver_due(&rt, &store, &chans, &config.delivery, Utc::now())?;
+    println!(
+        "\nDelivered through the outbox: {} messages ({} to retry, {} dead){}",
+        delivery.delivered,
+        delivery.retried,
+        delivery.dead,
+        if delivery.errors.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", delivery.errors.join("; "))
+        }
+    );
+    for (ch, status, n) in store.outbox_counts()? {
+        println!("  {ch}: {n} {}", status.as_str());
+    }
+    println!("  alerts as JSON lines: {}", alerts_file.display());
     let now = Utc::now();
     let grace = engine.policy.grace;
     println!("\nOpen elevations:");

@@ -116,7 +116,7 @@ fn deliver(store: &Store, config: &Config, wait: Option<&str>) -> Result<ExitCod
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let chans = channels(&rt, config)?;
+    let chans = channels(&rt, &config.channels, &config.delivery)?;
     let started = Instant::now();
     let mut total = DeliveryReport::default();
     loop {

@@ -180,6 +180,21 @@ pub struct DemoArgs {
 pub enum BenchCommand {
     /// End-to-end ingest throughput (read, parse, normalize, SQLite, tantivy committed) and peak RSS.
     Ingest(BenchIngestArgs),
+    /// Delivery throughput through the outbox, and event-to-outbox latency.
+    Delivery(BenchDeliveryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchDeliveryArgs {
+    /// Messages per channel.
+    #[arg(long, default_value_t = 20_000)]
+    pub messages: u64,
+    /// A running syslog receiver (`HOST:PORT`, TCP) instead of the built-in sink.
+    #[arg(long)]
+    pub syslog: Option<String>,
+    /// Latency samples (one ingest + rules run each).
+    #[arg(long, default_value_t = 200)]
+    pub latency_runs: u64,
 }
 
 #[derive(Debug, Args)]

@@ -31,6 +31,7 @@ struct Run {
 pub fn run(cmd: BenchCommand, config: &Config) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(&args, config),
+        BenchCommand::Delivery(args) => super::bench_delivery::run(&args, config),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod bench;
+mod bench_delivery;
 mod collect;
 mod demo;
 mod elevations;

@@ -313,3 +313,102 @@ fn outbox_with(env: &Env, cfg: &str, status: &str) -> Vec<serde_json::Value> {
     .map(|l| serde_json::from_str(l).unwrap())
     .collect()
 }
+
+#[test]
+fn email_digest_sends_one_mail_listing_the_alerts() {
+    if !services::available() {
+        return;
+    }
+    let env = Env::new();
+    let port = services::free_port();
+    let smtp = Smtp::start(env.dir.path(), port);
+    let cfg = env.dir.path().join("digest.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[channels]]\nname = \"digest\"\ntype = \"email\"\nhost = \"127.0.0.1\"\nport = {port}\n\
+             security = \"none\"\nfrom = \"privtrail@example.com\"\nto = [\"soc@example.com\"]\n\
+             cc = [\"audit@example.com\"]\ndigest = \"1s\"\ntimezone = \"Europe/Berlin\"\n\n\
+             [[routes]]\nchannels = [\"digest\"]\n"
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let out = env.run(&[
+        "--config",
+        cfg,
+        "ingest",
+        "--json",
+        &data("evtx/security.evtx"),
+        &data("evtx/ID4719-Audit policy deactivation.evtx"),
+    ]);
+    assert!(out.status.success());
+    let alerts = env.ok(&["alerts", "--format", "json"]).lines().count();
+    assert!(alerts >= 5);
+    // Within the digest interval nothing is sent; after it, one mail for all.
+    let first = env.ok(&["--config", cfg, "outbox", "deliver"]);
+    assert!(first.contains("delivered 0"), "{first}");
+    env.ok(&["--config", cfg, "outbox", "deliver", "--wait", "10s"]);
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1, "one digest mail");
+    let m = &mails[0];
+    let subject = m.lines().find(|l| l.starts_with("Subject:")).unwrap();
+    assert!(subject.contains(&format!("{alerts} alerts")), "{subject}");
+    assert!(
+        m.lines()
+            .any(|l| l.starts_with("Cc:") && l.contains("audit@example.com"))
+    );
+    assert!(m.contains("text/plain") && m.contains("text/html"));
+    assert!(m.contains("audit-tampering") && m.contains("overdue-elevation"));
+}
+
+#[test]
+fn events_are_forwarded_by_category_or_by_field_match() {
+    let env = Env::new();
+    let out_dir = env.dir.path();
+    let cfg = out_dir.join("fwd.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[channels]]\nname = \"by-match\"\ntype = \"file\"\npath = \"{m}\"\n\n\
+             [[channels]]\nname = \"integrity\"\ntype = \"file\"\npath = \"{i}\"\n\n\
+             [[forward]]\nmatch = [{{ field = \"event_code\", op = \"equals\", value = \"4732\" }}, {{ field = \"host\", op = \"glob\", value = \"WIN-*\" }}]\nchannels = [\"by-match\"]\n\n\
+             [[forward]]\ncategories = [\"audit_integrity\"]\nchannels = [\"integrity\"]\n",
+            m = out_dir.join("match.jsonl").display(),
+            i = out_dir.join("integrity.jsonl").display()
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let out = env.run(&[
+        "--config",
+        cfg,
+        "ingest",
+        "--json",
+        &data("evtx/security.evtx"),
+        &data("evtx/ID104-1102-Event log cleared.evtx"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.ok(&["--config", cfg, "outbox", "deliver"]);
+    let lines = |f: &str| {
+        std::fs::read_to_string(out_dir.join(f))
+            .unwrap()
+            .lines()
+            .count()
+    };
+    assert_eq!(lines("match.jsonl"), 6, "the six 4732 of security.evtx");
+    assert_eq!(lines("integrity.jsonl"), 91, "1102 + 90 × 104");
+    // A bad condition is a config error before anything starts.
+    std::fs::write(out_dir.join("bad.toml"), "[[channels]]\nname = \"f\"\ntype = \"file\"\npath = \"/tmp/x\"\n[[forward]]\nmatch = [{ field = \"nope\", op = \"equals\", value = \"1\" }]\nchannels = [\"f\"]\n").unwrap();
+    let bad = env.run(&[
+        "--config",
+        out_dir.join("bad.toml").to_str().unwrap(),
+        "config",
+        "check",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -18,7 +18,10 @@ pub struct RouteConfig {
     pub channels: Vec<String>,
 }
 
-/// `[[forward]]`: which events stream to which (SIEM) channels.
+/// `[[forward]]`: which events stream to which (SIEM) channels. An event is forwarded when its
+/// action is in one of the `categories` or `actions`, or when it satisfies every condition of
+/// `match` (the field conditions of custom rules: events are forwarded in the transaction that
+/// stores them, before they are indexed, so this "query" is evaluated on the event itself).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForwardConfig {
@@ -28,7 +31,14 @@ pub struct ForwardConfig {
     /// Further actions by name (e.g. `account.created`).
     #[serde(default)]
     pub actions: Vec<String>,
+    /// Field conditions, e.g. `[{ field = "host", op = "glob", value = "DC*" }]`.
+    #[serde(default, rename = "match")]
+    pub matches: Vec<privtrail_rules::custom::MatchConfig>,
     pub channels: Vec<String>,
+    /// Compiled selection, built on first use (validation has compiled it once already).
+    #[serde(skip)]
+    compiled:
+        std::sync::OnceLock<Option<(Vec<Action>, Option<privtrail_rules::custom::EventMatch>)>>,
 }
 
 /// `[delivery]`: retry policy and the link put into notifications.
@@ -149,8 +159,27 @@ impl ForwardConfig {
         Ok(out)
     }
 
+    fn compile(&self) -> Result<(Vec<Action>, Option<privtrail_rules::custom::EventMatch>)> {
+        let actions = self.actions()?;
+        let m = if self.matches.is_empty() {
+            None
+        } else {
+            Some(
+                privtrail_rules::custom::EventMatch::compile(&self.matches)
+                    .map_err(|e| anyhow!("match: {e}"))?,
+            )
+        };
+        if actions.is_empty() && m.is_none() {
+            bail!("select events with categories, actions or match");
+        }
+        Ok((actions, m))
+    }
+
     pub fn takes(&self, e: &Event) -> bool {
-        self.actions().is_ok_and(|a| a.contains(&e.action))
+        let Some((actions, m)) = self.compiled.get_or_init(|| self.compile().ok()) else {
+            return false;
+        };
+        actions.contains(&e.action) || m.as_ref().is_some_and(|m| m.matches(e))
     }
 }
 
@@ -181,7 +210,7 @@ pub fn validate(
         known(&r.channels, "[[routes]]")?;
     }
     for f in forwards {
-        f.actions().map_err(|e| anyhow!("[[forward]]: {e}"))?;
+        f.compile().map_err(|e| anyhow!("[[forward]]: {e}"))?;
         known(&f.channels, "[[forward]]")?;
     }
     for (k, v) in [

@@ -82,6 +82,29 @@ pub struct ThresholdConfig {
     pub group_by: Vec<String>,
 }
 
+/// A conjunction of field conditions, written as a custom rule's `match`, usable on its own (the
+/// binary selects forwarded events with it).
+#[derive(Debug, Clone)]
+pub struct EventMatch {
+    matchers: Vec<Matcher>,
+}
+
+impl EventMatch {
+    /// Compiles the conditions; an error names the bad field, operator or pattern.
+    pub fn compile(conditions: &[MatchConfig]) -> Result<EventMatch, String> {
+        let matchers = conditions
+            .iter()
+            .map(|m| Matcher::compile(&m.field, &m.op, m.value.as_ref(), &m.values, m.negate))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(EventMatch { matchers })
+    }
+
+    /// Whether every condition holds for `e` (true when there are none).
+    pub fn matches(&self, e: &Event) -> bool {
+        self.matchers.iter().all(|m| m.matches(e))
+    }
+}
+
 /// A validated custom rule.
 #[derive(Debug, Clone)]
 pub struct CustomRule {

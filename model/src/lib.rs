@@ -18,4 +18,4 @@ mod time;
 pub use action::{Action, UnknownAction};
 pub use event::{Event, Outcome, Reject, Source};
 pub use id::EventId;
-pub use time::format_time;
+pub use time::{format_time, serde_opt_time, serde_time};

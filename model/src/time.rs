@@ -17,7 +17,8 @@ pub fn format_time(t: DateTime<Utc>) -> String {
     s
 }
 
-pub(crate) mod serde_time {
+/// `#[serde(with = "privtrail_model::serde_time")]` for a `DateTime<Utc>` written as [`format_time`].
+pub mod serde_time {
     use super::*;
 
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -29,7 +30,8 @@ pub(crate) mod serde_time {
     }
 }
 
-pub(crate) mod serde_opt_time {
+/// The same for an `Option<DateTime<Utc>>`.
+pub mod serde_opt_time {
     use super::*;
 
     pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {

@@ -4,8 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Duration, Utc};
-use privtrail_model::format_time;
+use chrono::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A duration string that could not be parsed.
@@ -99,32 +98,8 @@ impl Serialize for Span {
     }
 }
 
-pub(crate) mod serde_time {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format_time(*t))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-        DateTime::<Utc>::deserialize(d)
-    }
-}
-
-pub(crate) mod serde_opt_time {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-        match t {
-            Some(t) => s.serialize_str(&format_time(*t)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-        Option::<DateTime<Utc>>::deserialize(d)
-    }
-}
+// Times in elevations and alerts are written like events' (100 ns, no trailing zeros).
+pub(crate) use privtrail_model::{serde_opt_time, serde_time};
 
 #[cfg(test)]
 mod tests {

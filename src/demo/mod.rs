@@ -14,7 +14,7 @@ mod noise;
 #[cfg(test)]
 mod readback;
 mod record;
-mod rng;
+pub(crate) mod rng;
 mod scenario;
 #[cfg(test)]
 mod tests;

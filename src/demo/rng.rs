@@ -71,6 +71,20 @@ impl Rng {
         )
     }
 
+    /// A lowercase version-4 UUID without braces, as Microsoft Graph prints ids.
+    pub(crate) fn uuid(&mut self) -> String {
+        let a = self.next_u64();
+        let b = self.next_u64();
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0xfff,
+            0x8000 | ((b >> 48) & 0x3fff),
+            b & 0xffff_ffff_ffff
+        )
+    }
+
     /// A logon id as Windows prints it (`0x` + lowercase hex, no padding).
     pub(crate) fn logon_id(&mut self) -> String {
         format!("0x{:x}", self.range(0x10_0000, 0x4000_0000))

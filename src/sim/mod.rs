@@ -23,7 +23,7 @@ mod faults;
 mod graph;
 mod noise;
 mod records;
-mod rng;
+
 mod scenario;
 #[cfg(test)]
 mod scenario_tests;

@@ -65,7 +65,7 @@ impl Builder {
                 }
                 1 => {
                     let group = *self.rng.pick(&GROUPS);
-                    let gid = self.rng.guid();
+                    let gid = self.rng.uuid();
                     self.other(
                         t,
                         "GroupManagement",
@@ -90,7 +90,7 @@ impl Builder {
                 ),
                 _ => {
                     let app = *self.rng.pick(&APPS);
-                    let (corr, sp, app_id) = (self.rng.guid(), self.rng.guid(), self.rng.guid());
+                    let (corr, sp, app_id) = (self.rng.uuid(), self.rng.uuid(), self.rng.uuid());
                     let id = self.audit_id("Core Directory", &corr);
                     let by = self.people[app_admin].clone();
                     let json = AuditRec {
@@ -134,7 +134,7 @@ impl Builder {
         who: usize,
         props: Vec<Value>,
     ) {
-        let corr = self.rng.guid();
+        let corr = self.rng.uuid();
         let id = self.audit_id("Core Directory", &corr);
         let (actor, target_person) = (self.people[by].clone(), self.people[who].clone());
         let json = AuditRec {

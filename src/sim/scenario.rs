@@ -7,8 +7,8 @@ use serde_json::Value;
 use super::records::{
     By, MS_PIM_APP_ID, Person, RoleDef, assignment_instance, eligibility_instance, schedule_id,
 };
-use super::rng::Rng;
 use super::{SIM_CLIENT_ID, SIM_CLIENT_SECRET, SIM_TENANT_ID, TenantSim};
+use crate::demo::rng::Rng;
 
 pub(crate) const GA: &str = "62e90394-69f5-4237-9190-012177145e10";
 pub(crate) const PRA: &str = "e8611ab8-c189-46e8-94e1-60213ab1f814";
@@ -231,7 +231,7 @@ impl Builder {
         let mut people: Vec<Person> = PEOPLE
             .iter()
             .map(|(given, surname, job, rid)| Person {
-                id: rng.guid(),
+                id: rng.uuid(),
                 upn: format!("{}@contoso.com", given.to_lowercase()),
                 display: format!("{given} {surname}"),
                 given: (*given).into(),
@@ -243,7 +243,7 @@ impl Builder {
             })
             .collect();
         people.push(Person {
-            id: rng.guid(),
+            id: rng.uuid(),
             upn: BREAK_GLASS.into(),
             display: "Break Glass (emergency access)".into(),
             given: "Break".into(),
@@ -260,11 +260,11 @@ impl Builder {
                 name,
                 description,
                 actions,
-                object_id: rng.guid(),
+                object_id: rng.uuid(),
                 well_known: *well_known,
             })
             .collect();
-        let pim_sp = rng.guid();
+        let pim_sp = rng.uuid();
         let now = now - Duration::nanoseconds(i64::from(now.timestamp_subsec_nanos() % 100));
         Builder {
             now,
@@ -320,7 +320,7 @@ impl Builder {
                 10_000_000 + self.rng.below(89_999_999)
             )
         } else {
-            self.rng.guid()
+            self.rng.uuid()
         }
     }
 

@@ -148,7 +148,7 @@ impl Builder {
         let role = self.role(role_id);
         let who = self.people[p].clone();
         let requested = self.at(ago);
-        let (corr, request) = (self.rng.guid(), self.rng.guid());
+        let (corr, request) = (self.rng.uuid(), self.rng.uuid());
         let ticket = format!("INC{:07}", self.rng.range(1_000_000, 9_999_999));
         let mut details = role_details(&role, requested, Some(requested + length));
         details.extend([
@@ -203,7 +203,7 @@ impl Builder {
         self.core(&corr, &role, p, true, core_t, None);
         match end {
             End::Expired => {
-                let corr = self.rng.guid();
+                let corr = self.rng.uuid();
                 let t = self.after(expires, 5_000, 90_000);
                 self.pim(
                     &corr,
@@ -219,7 +219,7 @@ impl Builder {
                 self.core(&corr, &role, p, false, core_t, None);
             }
             End::Deactivated(after) => {
-                let corr = self.rng.guid();
+                let corr = self.rng.uuid();
                 let t = self.after(start + after, 0, 20_000);
                 self.pim(
                     &corr,
@@ -275,7 +275,7 @@ impl Builder {
         let role = self.role(role_id);
         let who = self.people[p].clone();
         let requested = self.at(ago);
-        let (corr, request) = (self.rng.guid(), self.rng.guid());
+        let (corr, request) = (self.rng.uuid(), self.rng.uuid());
         let mut details = role_details(&role, requested, Some(requested + Duration::hours(1)));
         details.push(("Justification", why.to_owned()));
         let targets = pim_targets(&role, &request, &who);
@@ -314,7 +314,7 @@ impl Builder {
         let role = self.role(role_id);
         let who = self.people[p].clone();
         let t = self.at(ago);
-        let (corr, request) = (self.rng.guid(), self.rng.guid());
+        let (corr, request) = (self.rng.uuid(), self.rng.uuid());
         let mut details = role_details(&role, t, Some(t + length));
         details.push(("Justification", "Joins the service desk rota".to_owned()));
         self.pim(
@@ -348,7 +348,7 @@ impl Builder {
         let role = self.role(role_id);
         let who = self.people[p].clone();
         let t = self.at(ago);
-        let (corr, request) = (self.rng.guid(), self.rng.guid());
+        let (corr, request) = (self.rng.uuid(), self.rng.uuid());
         let mut details = role_details(&role, t, None);
         details.push((
             "Justification",
@@ -383,9 +383,9 @@ impl Builder {
         let role = self.role(role_id);
         let who = self.people[p].clone();
         let t = self.at(ago);
-        let corr = self.rng.guid();
+        let corr = self.rng.uuid();
         self.core(&corr, &role, p, true, t, Some(actor));
-        let (corr, request) = (self.rng.guid(), self.rng.guid());
+        let (corr, request) = (self.rng.uuid(), self.rng.uuid());
         let seen = self.after(t, 20_000, 50_000);
         self.pim(
             &corr,
@@ -413,7 +413,7 @@ impl Builder {
     pub(crate) fn role_setting(&mut self, admin: usize, role_id: &str, ago: Duration) {
         let role = self.role(role_id);
         let t = self.at(ago);
-        let corr = self.rng.guid();
+        let corr = self.rng.uuid();
         let props = vec![
             prop(
                 "ActivationMaximumDuration",

@@ -30,7 +30,26 @@ pub struct Engine {
     /// Where alerts go (`[[routes]]`) and the web UI link put into them.
     pub routes: Vec<crate::config::RouteConfig>,
     pub ui_url: Option<String>,
+    /// Custom rules may look at any event; the built-ins only at [`BUILTIN_INPUTS`].
+    pub custom_rules: bool,
 }
+
+/// The actions whose new events the built-in rules look at: elevation openings and closings, tags,
+/// audit-log integrity and collector errors. Without custom rules only these are read back after
+/// an import, which keeps the rules' share of a large import small.
+const BUILTIN_INPUTS: [&str; 11] = [
+    "role.activated",
+    "role.deactivated",
+    "role.activation.expired",
+    "role.assigned",
+    "role.unassigned",
+    "group.member.added",
+    "group.member.removed",
+    "endpoint.admin_tag",
+    "audit.log_cleared",
+    "audit.policy_changed",
+    "collector.error",
+];
 
 impl Engine {
     pub fn from_config(config: &Config) -> Result<Engine> {
@@ -41,6 +60,7 @@ impl Engine {
             tenants: config.tenants.iter().map(|t| t.name.clone()).collect(),
             routes: config.routes.clone(),
             ui_url: config.delivery.ui_url.clone(),
+            custom_rules: !config.rules.custom.is_empty(),
         })
     }
 }
@@ -117,10 +137,14 @@ pub fn evaluate(
         ..Evaluation::default()
     };
     let mut cursor = after_seq;
+    let wanted = (!engine.custom_rules).then_some(&BUILTIN_INPUTS[..]);
     loop {
-        let new_events = match cursor {
-            Some(seq) => store.events_after(seq, CHUNK)?,
-            None => Vec::new(),
+        let (seqs, new_events): (Vec<i64>, Vec<_>) = match cursor {
+            Some(seq) => store
+                .events_after_seq(seq, wanted, CHUNK)?
+                .into_iter()
+                .unzip(),
+            None => (Vec::new(), Vec::new()),
         };
         let ctx = Context {
             new_events: &new_events,
@@ -162,9 +186,7 @@ pub fn evaluate(
         if new_events.len() < CHUNK {
             break;
         }
-        // Stored events have consecutive seqs (duplicates take none), so the next chunk starts
-        // right after this one.
-        cursor = Some(cursor.unwrap_or(0) + new_events.len() as i64);
+        cursor = seqs.last().copied();
     }
     out.elevations = elevations;
     Ok(out)

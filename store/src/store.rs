@@ -408,4 +408,16 @@ impl Store {
             Ok(out)
         })
     }
+
+    /// Events stored after `seq`, with their seq, in storage order, at most `limit`, **with `raw`
+    /// left empty**; only events whose action is one of `actions` when given.
+    pub fn events_after_seq(
+        &self,
+        seq: i64,
+        actions: Option<&[&str]>,
+        limit: usize,
+    ) -> Result<Vec<(i64, Event)>, StoreError> {
+        self.readers
+            .with(|c| events::after_with_seq(c, seq, actions, limit))
+    }
 }

@@ -320,3 +320,41 @@ pub fn rule_inputs(conn: &Connection) -> Result<Vec<Event>, StoreError> {
     }
     Ok(out)
 }
+
+/// Events after `seq` in storage order with their seq, at most `limit`, without `raw`; only those
+/// whose action is in `actions` when given (the filter runs in SQLite, before decoding).
+pub fn after_with_seq(
+    conn: &Connection,
+    seq: i64,
+    actions: Option<&[&str]>,
+    limit: usize,
+) -> Result<Vec<(i64, Event)>, StoreError> {
+    let filter = match actions {
+        None => String::new(),
+        Some(a) => {
+            let list: Vec<String> = a
+                .iter()
+                .map(|x| format!("'{}'", x.replace('\'', "''")))
+                .collect();
+            format!(" AND action IN ({})", list.join(", "))
+        }
+    };
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS_NO_RAW} FROM events WHERE seq > ?1{filter} ORDER BY seq LIMIT ?2"
+        ))
+        .map_err(StoreError::sqlite("prepare events after"))?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut rows = stmt
+        .query(params![seq, limit])
+        .map_err(StoreError::sqlite("select events after"))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows
+        .next()
+        .map_err(StoreError::sqlite("read events after"))?
+    {
+        let (seq, e, _) = decode(row)?;
+        out.push((seq, e));
+    }
+    Ok(out)
+}

@@ -92,6 +92,26 @@ pub(crate) fn shape_of(m: &Map<String, Value>) -> Option<Shape> {
 /// Parse one JSON line into a [`WinRecord`]. `forced` makes a file-level `--format` apply to every
 /// line; otherwise each line's shape is detected. The error is a reason for a reject.
 pub(crate) fn parse_line(line: &str, forced: Option<Format>) -> Result<WinRecord<'static>, String> {
+    parse_line_borrowed(line, forced).map(WinRecord::into_owned)
+}
+
+/// [`parse_line`], borrowing from `line` where it can: Winlogbeat 7/8 lines as Beats writes them
+/// take the typed fast path ([`super::jsonl_fast`]); everything else, and anything the fast path is
+/// not sure of, takes the `Value` path, which gives the same record for what the fast path accepts.
+fn parse_line_borrowed(line: &str, forced: Option<Format>) -> Result<WinRecord<'_>, String> {
+    if forced.is_none_or(|f| f == Format::Winlogbeat)
+        && let Some(rec) = super::jsonl_fast::winlogbeat(line)
+    {
+        return Ok(rec);
+    }
+    parse_line_value(line, forced)
+}
+
+/// [`parse_line`] through a `serde_json::Value`: every shape, and every reason for a reject.
+pub(super) fn parse_line_value(
+    line: &str,
+    forced: Option<Format>,
+) -> Result<WinRecord<'static>, String> {
     let value: Value = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
     let Value::Object(m) = value else {
         return Err("not a JSON object".to_owned());
@@ -349,7 +369,7 @@ pub(crate) fn read(
         if line.is_empty() {
             continue;
         }
-        match parse_line(line, forced) {
+        match parse_line_borrowed(line, forced) {
             Ok(rec) => em.record(rec),
             Err(reason) => em.reject(location(), reason, line),
         }

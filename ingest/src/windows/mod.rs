@@ -4,6 +4,7 @@
 pub(crate) mod evtx;
 pub(crate) mod evtx_json;
 pub(crate) mod jsonl;
+mod jsonl_fast;
 pub mod normalize;
 pub mod record;
 pub(crate) mod xml;

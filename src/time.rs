@@ -3,24 +3,15 @@
 use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-/// A duration like `500ms`, `90s`, `15m`, `8h`, `7d`, `2w`.
+/// A duration like `500ms`, `90s`, `15m`, `8h`, `7d`, `2w` or `1h30m` (the syntax of the whole
+/// project: [`privtrail_model::parse_duration`]).
 pub fn parse_duration(s: &str) -> Result<Duration> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: i64 = num.parse().map_err(|_| {
-        anyhow!("invalid duration {s:?}: expected a number and a unit, like 15m or 7d")
-    })?;
-    let d = match unit {
-        "ms" => Duration::try_milliseconds(n),
-        "s" => Duration::try_seconds(n),
-        "m" => Duration::try_minutes(n),
-        "h" => Duration::try_hours(n),
-        "d" => Duration::try_days(n),
-        "w" => Duration::try_weeks(n),
-        _ => bail!("invalid duration {s:?}: the unit must be one of ms, s, m, h, d, w"),
-    };
-    d.ok_or_else(|| anyhow!("duration {s:?} is out of range"))
+    privtrail_model::parse_duration(s).ok_or_else(|| {
+        anyhow!(
+            "invalid duration {:?}: a whole number and a unit (ms, s, m, h, d, w), e.g. 15m, 7d or 1h30m",
+            s.trim()
+        )
+    })
 }
 
 /// A point in time: RFC 3339 (`2016-07-10T00:00:00Z`), a date (`2016-07-10`, midnight UTC), or a

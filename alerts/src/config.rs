@@ -181,21 +181,10 @@ impl ChannelConfig {
     }
 }
 
-/// Parses `90s`, `15m`, `8h`, `7d` (also `500ms`): a whole number and one unit.
+/// Parses a duration in privtrail's one syntax ([`privtrail_model::parse_duration`]); negative
+/// durations cannot be written.
 pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
-    let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().ok()?;
-    let secs = match unit {
-        "ms" => return Some(Duration::from_millis(n)),
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return None,
-    };
-    n.checked_mul(secs).map(Duration::from_secs)
+    privtrail_model::parse_duration(s)?.to_std().ok()
 }
 
 /// Validates `config` and builds its notifier. Does no network I/O; reads `ca_file`s.

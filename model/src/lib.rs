@@ -10,12 +10,14 @@
 //! privtrail's; keep it free of I/O and heavy dependencies.
 
 mod action;
+mod duration;
 mod event;
 mod id;
 pub mod privilege;
 mod time;
 
 pub use action::{Action, UnknownAction};
+pub use duration::parse_duration;
 pub use event::{Event, Outcome, Reject, Source};
 pub use id::EventId;
 pub use time::{format_time, serde_opt_time, serde_time};

@@ -10,42 +10,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// A duration string that could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invalid duration {0:?}: expected a number and a unit (s, m, h, d, w), e.g. \"15m\", \"8h\", \"1h30m\""
+    "invalid duration {0:?}: expected a number and a unit (ms, s, m, h, d, w), e.g. \"15m\", \"8h\", \"1h30m\""
 )]
 pub struct DurationError(pub String);
 
-/// Parses `90s`, `15m`, `8h`, `7d`, `2w` and concatenations (`1h30m`). Zero is allowed; negative
-/// values and a missing unit are not.
+/// Parses a duration in privtrail's one syntax ([`privtrail_model::parse_duration`]: `500ms`, `90s`,
+/// `15m`, `8h`, `7d`, `2w`, concatenations like `1h30m`).
 pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
-    let err = || DurationError(s.to_owned());
-    let t = s.trim();
-    if t.is_empty() {
-        return Err(err());
-    }
-    let mut total = Duration::zero();
-    let mut digits = String::new();
-    for c in t.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let n: i64 = digits.parse().map_err(|_| err())?;
-        digits.clear();
-        let part = match c.to_ascii_lowercase() {
-            's' => Duration::try_seconds(n),
-            'm' => Duration::try_minutes(n),
-            'h' => Duration::try_hours(n),
-            'd' => Duration::try_days(n),
-            'w' => Duration::try_weeks(n),
-            _ => None,
-        }
-        .ok_or_else(err)?;
-        total = total.checked_add(&part).ok_or_else(err)?;
-    }
-    if !digits.is_empty() {
-        return Err(err());
-    }
-    Ok(total)
+    privtrail_model::parse_duration(s).ok_or_else(|| DurationError(s.to_owned()))
 }
 
 /// Formats a duration in the largest units that describe it exactly (`1h30m`, `7d`, `0s`).

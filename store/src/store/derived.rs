@@ -129,23 +129,11 @@ impl Store {
     }
 
     /// The sequence number of the newest stored event (0 when empty): mark it before a write to
-    /// read what the write stored with [`Store::events_after`].
+    /// read what the write stored with [`Store::events_after_seq`].
     pub fn last_seq(&self) -> Result<i64, StoreError> {
         self.readers.with(|c| {
             c.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))
                 .map_err(StoreError::sqlite("read last seq"))
-        })
-    }
-
-    /// Events stored after `seq`, in storage order, at most `limit`, **with `raw` left empty**.
-    pub fn events_after(&self, seq: i64, limit: usize) -> Result<Vec<Event>, StoreError> {
-        self.readers.with(|c| {
-            let mut out = Vec::new();
-            events::for_each_after(c, seq, i64::MAX, events::COLUMNS_NO_RAW, |row| {
-                out.push(row?.1);
-                Ok(out.len() < limit)
-            })?;
-            Ok(out)
         })
     }
 

@@ -54,6 +54,8 @@ pub enum Command {
     Rules(RulesCommand),
     /// The delivery outbox: list messages, deliver what is due, retry dead letters.
     Outbox(OutboxArgs),
+    /// Run the daemon: scheduled collection, watched folders, rules and delivery (SPEC §7).
+    Run(RunArgs),
     /// Check the SHA-256 chain over all stored events and report the first broken link.
     Verify,
     /// Rebuild the search index from the database.
@@ -244,7 +246,7 @@ pub struct SimGraphArgs {
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: std::net::SocketAddr,
 
-    /// Fault injection, a JSON file (see `sim::Faults`).
+    /// Fault injection, a JSON file (see `privtrail_sim::Faults`).
     #[arg(long, value_name = "FILE.json")]
     pub faults: Option<PathBuf>,
 
@@ -255,6 +257,14 @@ pub struct SimGraphArgs {
     /// The scenario's "now" (RFC 3339; default the current time).
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run every job once (collect each tenant, scan each watched path, rules, delivery) and
+    /// exit: 0 when every job succeeded, 1 otherwise.
+    #[arg(long)]
+    pub once: bool,
 }
 
 #[derive(Debug, Args)]
@@ -271,6 +281,9 @@ pub struct ElevationsArgs {
     /// Only principals containing this text (case-insensitive).
     #[arg(long, value_name = "P")]
     pub principal: Option<String>,
+    /// Only privileges (name or id) containing this text (case-insensitive).
+    #[arg(long, value_name = "P")]
+    pub privilege: Option<String>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
 }

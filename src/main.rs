@@ -1,17 +1,10 @@
-//! `privtrail`: the binary. CLI, configuration and the commands that tie the library crates
-//! together. Only this crate knows about clap, the config file and process exit codes.
+//! `privtrail`: the binary. The CLI (clap), output formatting ([`output`]: one table/JSON/CSV
+//! writer) and exit codes over `privtrail-app`, which holds the pipeline, the config and the
+//! daemon. Only this crate knows about clap and process exit codes.
 
 mod cli;
 mod cmd;
-mod collect;
-mod config;
-mod deliver;
-mod demo;
-mod engine;
-mod import;
-mod link;
-mod sim;
-mod time;
+mod output;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,7 +29,13 @@ fn main() -> ExitCode {
             };
         }
     };
-    init_logging(cli.log_format);
+    // The daemon reports what it does; one-shot commands only warnings (their output is on stdout).
+    let default_level = if matches!(cli.command, cli::Command::Run(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    init_logging(cli.log_format, default_level);
     match cmd::run(cli) {
         Ok(code) => code,
         // `privtrail search … | head`: the reader went away, which is not our failure.
@@ -67,13 +66,18 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(privtrail_store::StoreError::InvalidQuery { .. }) = cause.downcast_ref() {
             return 2;
         }
+        if let Some(e) = cause.downcast_ref::<privtrail_app::AppError>()
+            && e.is_usage()
+        {
+            return 2;
+        }
     }
     1
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PRIVTRAIL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -45,10 +45,10 @@ pub(crate) fn check_url(
     Ok(u)
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is read as "no delay given").
+/// `Retry-After` as seconds or an HTTP date (the one reader:
+/// [`privtrail_model::parse_retry_after`], capped).
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    v.parse::<u64>().ok().map(Duration::from_secs)
+    privtrail_model::parse_retry_after(headers.get(RETRY_AFTER)?.to_str().ok()?, chrono::Utc::now())
 }
 
 /// The usual reading of a failed status: `408`, `429` and `5xx` may pass, other statuses will not.

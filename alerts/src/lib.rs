@@ -28,7 +28,6 @@ pub mod file;
 pub mod hec;
 mod http;
 mod message;
-mod secret;
 pub mod syslog;
 pub mod teams;
 mod tls;
@@ -37,7 +36,7 @@ pub mod webhook;
 pub use config::{ChannelConfig, ChannelKind, ConfigError, DEFAULT_TIMEOUT, build, parse_duration};
 pub use error::DeliveryError;
 pub use message::{AlertNotice, Message, Payload};
-pub use secret::Secret;
+pub use privtrail_model::Secret;
 
 /// A delivery channel. Implementations are cheap to share (`Send + Sync`) and keep no per-message
 /// state: the outbox owns retries.

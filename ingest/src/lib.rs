@@ -408,6 +408,42 @@ fn read_text(
     Ok(())
 }
 
+/// Whether a file starting with `head` is Windows JSON lines (Winlogbeat 6/7/8, Elastic Agent,
+/// NXLog): the files agents append to, which a watcher follows by offset. Everything else
+/// (EVTX, gzip, UTF-16, Event XML, tags, Entra exports) is read whole.
+pub fn is_appendable_jsonl(head: &[u8]) -> bool {
+    // The last line of a head may be cut: detection reads the first complete one.
+    matches!(
+        detect::sniff(head, false),
+        Some(detect::Sniffed::Format(Format::Winlogbeat | Format::Nxlog))
+    )
+}
+
+/// Read complete JSON lines from `data`, a part of the file `path` whose first line is line
+/// `first_line + 1` of the file (rejects name the file's line numbers). Every line's shape is
+/// detected unless `opts.format` forces Winlogbeat or NXLog. Used by the watcher, which reads the
+/// lines appended to a file since its stored position.
+pub fn read_lines(
+    path: &Path,
+    data: &[u8],
+    first_line: u64,
+    opts: &Options,
+    sink: &mut dyn FnMut(Batch) -> ControlFlow<()>,
+) -> FileReport {
+    let report = FileReport {
+        path: path.to_owned(),
+        format: Some(match opts.format {
+            f @ (Format::Winlogbeat | Format::Nxlog) => f,
+            _ => Format::Auto,
+        }),
+        ..FileReport::default()
+    };
+    let mut em = Emitter::new(report, opts, sink);
+    let forced = matches!(opts.format, Format::Winlogbeat | Format::Nxlog).then_some(opts.format);
+    windows::jsonl::read_from(&mut Cursor::new(data), forced, &mut em, &|| {}, first_line);
+    em.finish()
+}
+
 /// Normalize one JSON record of any supported shape (Winlogbeat 6/7/8, Elastic Agent, NXLog, the
 /// `evtx` crate's record JSON). `Ok(None)`: a record of a channel not selected. A forced
 /// `opts.format` of Winlogbeat or NXLog makes other shapes an error.

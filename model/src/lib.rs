@@ -14,10 +14,12 @@ mod duration;
 mod event;
 mod id;
 pub mod privilege;
+mod secret;
 mod time;
 
 pub use action::{Action, UnknownAction};
-pub use duration::parse_duration;
+pub use duration::{MAX_RETRY_AFTER, Span, format_duration, parse_duration, parse_retry_after};
 pub use event::{Event, Outcome, Reject, Source};
 pub use id::EventId;
+pub use secret::Secret;
 pub use time::{format_time, serde_opt_time, serde_time};

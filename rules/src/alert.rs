@@ -41,6 +41,16 @@ impl AlertStatus {
             AlertStatus::Resolved => "resolved",
         }
     }
+
+    /// The status named `s` (`open`, `acknowledged`, `resolved`).
+    pub fn parse(s: &str) -> Option<AlertStatus> {
+        match s.trim() {
+            "open" => Some(AlertStatus::Open),
+            "acknowledged" => Some(AlertStatus::Acknowledged),
+            "resolved" => Some(AlertStatus::Resolved),
+            _ => None,
+        }
+    }
 }
 
 /// An alert (SPEC §4 field names).

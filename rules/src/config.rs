@@ -155,6 +155,12 @@ impl RulesConfig {
         self.renotify.map_or(Duration::hours(24), |s| s.0)
     }
 
+    /// The grace of `overdue-elevation`: its own setting, else the policy's. Every "is it overdue"
+    /// question uses this ([`crate::Elevation::is_overdue`]).
+    pub fn overdue_grace(&self, policy: &crate::Policy) -> Duration {
+        self.overdue_elevation.grace.map_or(policy.grace, |g| g.0)
+    }
+
     /// Checks the whole configuration (custom rules compile, ids are unique) without building.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.build().map(|_| ())

@@ -56,12 +56,12 @@ pub use config::{
     LocalAdminSettings, OverdueSettings, RulesConfig, StandingSettings, TamperingSettings,
 };
 pub use elevation::{
-    Changes, Elevation, ElevationKey, ElevationKind, EndReason, InstanceType, PimInstanceView,
-    Reconciliation, SNAPSHOT_CLOSE_CODE, SNAPSHOT_OPEN_CODE, Tracker, at, elevation_id,
-    elevations_for_key, key_of, reconcile, tag_host,
+    Changes, ELEVATION_INPUTS, Elevation, ElevationKey, ElevationKind, EndReason, InstanceType,
+    PimInstanceView, Reconciliation, SNAPSHOT_CLOSE_CODE, SNAPSHOT_OPEN_CODE, Tracker, at,
+    elevation_id, elevations_for_key, key_of, reconcile, tag_host,
 };
 pub use policy::{
     GLOBAL_ADMIN_TEMPLATE_ID, IdentityMap, PRIVILEGED_ROLES, Policy, PolicyConfig, PrivilegeConfig,
 };
-pub use rule::{CollectorRun, Context, Finding, Rule, Severity};
+pub use rule::{CollectorRun, Context, Finding, Rule, Severity, inputs_of};
 pub use time::{DurationError, Span, format_duration, parse_duration};

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
-use privtrail_model::{Event, EventId};
+use privtrail_model::{Action, Event, EventId};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::elevation::Elevation;
@@ -71,8 +71,11 @@ impl<'de> Deserialize<'de> for Severity {
 pub struct CollectorRun {
     /// e.g. `graph:contoso`.
     pub collector: String,
-    /// `None`: never succeeded (the rule then stays quiet; the errors it logged speak).
+    /// `None`: never succeeded.
     pub last_success: Option<DateTime<Utc>>,
+    /// Since when it is expected to run (its first recorded run): a collector that has never
+    /// succeeded counts its missed runs from here. `None`: unknown (then only a success counts).
+    pub watched_since: Option<DateTime<Utc>>,
     pub interval: Duration,
 }
 
@@ -145,5 +148,24 @@ pub trait Rule: Send + Sync + fmt::Debug {
     fn lookback(&self) -> Duration {
         Duration::zero()
     }
+    /// The actions of the new events this rule looks at (`None`: every event). The engine reads
+    /// back only the union of these after a write, which keeps the rules' share of a large import
+    /// small; a rule that looks only at elevations returns `Some(vec![])`.
+    fn inputs(&self) -> Option<Vec<Action>> {
+        None
+    }
     fn evaluate(&self, ctx: &Context<'_>) -> Vec<Finding>;
+}
+
+/// The union of the rules' [`Rule::inputs`]; `None` when one of them looks at every event.
+pub fn inputs_of(rules: &[Box<dyn Rule>]) -> Option<Vec<Action>> {
+    let mut all: Vec<Action> = Vec::new();
+    for r in rules {
+        for a in r.inputs()? {
+            if !all.contains(&a) {
+                all.push(a);
+            }
+        }
+    }
+    Some(all)
 }

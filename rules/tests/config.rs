@@ -213,6 +213,7 @@ fn collector_failure_on_error_and_on_silence() {
     let runs = [CollectorRun {
         collector: "graph:contoso".into(),
         last_success: Some(t("2024-01-01T09:00:00Z")),
+        watched_since: Some(t("2024-01-01T08:00:00Z")),
         interval: Duration::minutes(5),
     }];
     let ctx = Context {
@@ -243,4 +244,30 @@ fn collector_failure_on_error_and_on_silence() {
         ..Context::new(t("2024-01-01T10:00:00Z"), &policy)
     };
     assert!(evaluate_all(&rules, &ctx).0.is_empty());
+
+    // Never succeeded: missed runs count from the first recorded run.
+    let never = |since: &str| CollectorRun {
+        last_success: None,
+        watched_since: Some(t(since)),
+        ..runs[0].clone()
+    };
+    for (since, fires) in [
+        ("2024-01-01T09:40:00Z", true),
+        ("2024-01-01T09:50:00Z", false),
+    ] {
+        let runs = [never(since)];
+        let ctx = Context {
+            collectors: &runs,
+            ..Context::new(t("2024-01-01T10:00:00Z"), &policy)
+        };
+        let found = evaluate_all(&rules, &ctx).0;
+        assert_eq!(found.len(), usize::from(fires), "{since}: {found:?}");
+        if fires {
+            assert!(
+                found[0].summary.contains("never run successfully"),
+                "{}",
+                found[0].summary
+            );
+        }
+    }
 }

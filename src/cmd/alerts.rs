@@ -1,129 +1,82 @@
 //! `privtrail alerts [list|show|ack|resolve]`
 
-use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use chrono::Utc;
-use privtrail_rules::{Alert, ack, resolve};
-use privtrail_store::Store;
+use privtrail_app::{App, AppError};
+use privtrail_rules::{Alert, AlertStatus};
 
-use super::table;
-use crate::UsageError;
-use crate::cli::{AlertsArgs, AlertsCommand, OutputFormat};
-use crate::engine::alert_row;
+use crate::cli::OutputFormat;
+use crate::output::{self, Column, terminal_safe};
 
-pub fn run(store: &Store, args: &AlertsArgs) -> Result<ExitCode> {
-    match args.command.as_ref().unwrap_or(&AlertsCommand::List) {
-        AlertsCommand::List => list(store, args),
-        AlertsCommand::Show { id } => show(store, id, args.format),
-        AlertsCommand::Ack { id } => transition(store, id, "acknowledged", ack),
-        AlertsCommand::Resolve { id } => transition(store, id, "resolved", resolve),
-    }
+/// `alerts list` (read-only).
+pub fn list(app: &App, status: Option<&str>, format: OutputFormat) -> Result<ExitCode> {
+    let status = match status {
+        None => None,
+        Some(s) => Some(AlertStatus::parse(s).ok_or_else(|| {
+            AppError::Usage(format!(
+                "--status {s:?}: use open, acknowledged or resolved"
+            ))
+        })?),
+    };
+    print(&app.alerts(status)?, format)
 }
 
-fn load(store: &Store, id: &str) -> Result<Alert> {
-    let row = store.alert(id)?.ok_or_else(|| {
-        anyhow!(UsageError(format!(
-            "no alert with id {id:?} (see `privtrail alerts`)"
-        )))
-    })?;
-    Ok(serde_json::from_str(&row.body)?)
-}
-
-fn list(store: &Store, args: &AlertsArgs) -> Result<ExitCode> {
-    if let Some(s) = &args.status
-        && !["open", "acknowledged", "resolved"].contains(&s.as_str())
-    {
-        return Err(anyhow!(UsageError(format!(
-            "--status {s:?}: use open, acknowledged or resolved"
-        ))));
-    }
-    let alerts: Vec<Alert> = store
-        .alerts(args.status.as_deref())?
-        .iter()
-        .map(|r| serde_json::from_str(&r.body))
-        .collect::<Result<_, _>>()?;
-    print(&alerts, args.format)
-}
-
+/// Prints alerts as a listing (`alerts`, `rules test`).
 pub fn print(alerts: &[Alert], format: OutputFormat) -> Result<ExitCode> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    match format {
-        OutputFormat::Json => {
-            for a in alerts {
-                serde_json::to_writer(&mut out, a)?;
-                out.write_all(b"\n")?;
-            }
-        }
-        OutputFormat::Csv => {
-            let mut w = csv::Writer::from_writer(&mut out);
-            w.write_record([
-                "id",
-                "rule",
-                "severity",
-                "status",
-                "principal",
-                "privilege",
-                "scope",
-                "opened_at",
-                "updated_at",
-                "summary",
-            ])?;
-            for a in alerts {
-                w.write_record([
-                    a.id.clone(),
-                    a.rule.clone(),
-                    a.severity.as_str().to_owned(),
-                    a.status.as_str().to_owned(),
-                    a.principal.clone().unwrap_or_default(),
-                    a.privilege.clone().unwrap_or_default(),
-                    a.scope.clone().unwrap_or_default(),
-                    privtrail_model::format_time(a.opened_at),
-                    privtrail_model::format_time(a.updated_at),
-                    a.summary.clone(),
-                ])?;
-            }
-            w.flush()?;
-        }
-        OutputFormat::Table => {
-            if alerts.is_empty() {
-                writeln!(out, "no alerts")?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            let rows: Vec<Vec<String>> = alerts
-                .iter()
-                .map(|a| {
-                    vec![
-                        a.id.clone(),
-                        a.severity.as_str().to_uppercase(),
-                        a.rule.clone(),
-                        a.status.as_str().to_owned(),
-                        table::time(a.opened_at),
-                        a.summary.clone(),
-                    ]
-                })
-                .collect();
-            table::write(
-                &mut out,
-                &[
-                    "id",
-                    "severity",
-                    "rule",
-                    "status",
-                    "opened (UTC)",
-                    "summary",
-                ],
-                &rows,
-            )?;
-        }
-    }
+    let id = |a: &Alert| a.id.clone();
+    let sev = |a: &Alert| a.severity.as_str().to_owned();
+    let sev_upper = |a: &Alert| a.severity.as_str().to_uppercase();
+    let rule = |a: &Alert| a.rule.clone();
+    let status = |a: &Alert| a.status.as_str().to_owned();
+    let principal = |a: &Alert| output::opt(&a.principal);
+    let privilege = |a: &Alert| output::opt(&a.privilege);
+    let scope = |a: &Alert| output::opt(&a.scope);
+    let opened = |a: &Alert| output::time(a.opened_at);
+    let opened_at = |a: &Alert| output::rfc3339(a.opened_at);
+    let updated_at = |a: &Alert| output::rfc3339(a.updated_at);
+    let summary = |a: &Alert| a.summary.clone();
+    let table: [Column<'_, Alert>; 6] = [
+        ("id", &id),
+        ("severity", &sev_upper),
+        ("rule", &rule),
+        ("status", &status),
+        ("opened (UTC)", &opened),
+        ("summary", &summary),
+    ];
+    let csv: [Column<'_, Alert>; 10] = [
+        ("id", &id),
+        ("rule", &rule),
+        ("severity", &sev),
+        ("status", &status),
+        ("principal", &principal),
+        ("privilege", &privilege),
+        ("scope", &scope),
+        ("opened_at", &opened_at),
+        ("updated_at", &updated_at),
+        ("summary", &summary),
+    ];
+    output::print(
+        &mut std::io::stdout().lock(),
+        format,
+        alerts,
+        &table,
+        &csv,
+        "no alerts",
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn show(store: &Store, id: &str, format: OutputFormat) -> Result<ExitCode> {
-    let alert = load(store, id)?;
+fn load(app: &App, id: &str) -> Result<Alert> {
+    Ok(app.alert(id)?.ok_or_else(|| {
+        AppError::Usage(format!("no alert with id {id:?} (see `privtrail alerts`)"))
+    })?)
+}
+
+/// `alerts show ID` (read-only).
+pub fn show(app: &App, id: &str, format: OutputFormat) -> Result<ExitCode> {
+    let alert = load(app, id)?;
     if format == OutputFormat::Json {
         println!("{}", serde_json::to_string(&alert)?);
         return Ok(ExitCode::SUCCESS);
@@ -135,7 +88,7 @@ fn show(store: &Store, id: &str, format: OutputFormat) -> Result<ExitCode> {
         alert.rule,
         alert.status.as_str()
     );
-    println!("  {}", alert.summary);
+    println!("  {}", terminal_safe(&alert.summary));
     for (k, v) in [
         ("principal", &alert.principal),
         ("privilege", &alert.privilege),
@@ -143,7 +96,7 @@ fn show(store: &Store, id: &str, format: OutputFormat) -> Result<ExitCode> {
         ("elevation", &alert.elevation_id),
     ] {
         if let Some(v) = v {
-            println!("  {k}: {v}");
+            println!("  {k}: {}", terminal_safe(v));
         }
     }
     println!(
@@ -153,24 +106,27 @@ fn show(store: &Store, id: &str, format: OutputFormat) -> Result<ExitCode> {
     );
     println!("  events:");
     for id in &alert.event_ids {
-        match store.get_event(id)? {
-            Some(e) => println!("    {}  {}  {}", table::time(e.time), e.action, e.message),
+        match app.store().get_event(id)? {
+            Some(e) => println!(
+                "    {}  {}  {}",
+                output::time(e.time),
+                e.action,
+                terminal_safe(&e.message)
+            ),
             None => println!("    {id} (not stored)"),
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn transition(
-    store: &Store,
-    id: &str,
-    what: &str,
-    f: fn(&Alert, chrono::DateTime<Utc>) -> Result<Alert, privtrail_rules::LifecycleError>,
-) -> Result<ExitCode> {
-    let alert = load(store, id)?;
-    let next =
-        f(&alert, Utc::now()).map_err(|e| anyhow!(UsageError(format!("alert {id}: {e}"))))?;
-    store.writer()?.save_alerts(&[alert_row(&next)?])?;
-    println!("alert {id} {what}");
+/// `alerts ack ID` / `alerts resolve ID`.
+pub fn transition(app: &App, id: &str, resolve: bool) -> Result<ExitCode> {
+    if resolve {
+        app.resolve_alert(id, Utc::now())?;
+        println!("alert {id} resolved");
+    } else {
+        app.ack_alert(id, Utc::now())?;
+        println!("alert {id} acknowledged");
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,13 +7,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use privtrail_app::import::{self, Progress};
+use privtrail_app::{App, Config};
 use privtrail_ingest::{Batch, Options};
 use privtrail_model::EventId;
 use serde::Serialize;
 
 use crate::cli::{BenchCommand, BenchIngestArgs};
-use crate::config::Config;
-use crate::import;
 
 #[derive(Debug, Serialize)]
 struct Run {
@@ -51,8 +51,7 @@ fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
             p
         }
     };
-    let opts = super::ingest_options(config, &[]);
-    let engine = crate::engine::Engine::from_config(config)?;
+    let opts = config.ingest_options(&[]);
     let mut runs = Vec::new();
 
     if args.events > 0 {
@@ -63,7 +62,7 @@ fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
             file.display()
         );
         let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(&file)?);
-        crate::demo::write_bulk_jsonl(args.events, 42, &mut w)?;
+        privtrail_sim::write_bulk_jsonl(args.events, 42, &mut w)?;
         w.flush()?;
         drop(w);
         let label = format!("generated Winlogbeat JSON lines ({} events)", args.events);
@@ -73,7 +72,6 @@ fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
             &[file],
             &opts,
             config,
-            &engine,
             None,
         )?);
     }
@@ -93,7 +91,6 @@ fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
             &[file],
             &opts,
             config,
-            &engine,
             None,
         )?);
     }
@@ -144,7 +141,6 @@ fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
             &files,
             &opts,
             config,
-            &engine,
             Some(&salt),
         )?);
     }
@@ -182,26 +178,32 @@ fn measure(
     files: &[PathBuf],
     opts: &Options,
     config: &Config,
-    engine: &crate::engine::Engine,
     hook: Option<import::BatchHook<'_>>,
 ) -> Result<Run> {
     if store_dir.exists() {
         std::fs::remove_dir_all(store_dir)
             .with_context(|| format!("cannot clear {}", store_dir.display()))?;
     }
-    let store = super::open_store(store_dir)?;
+    // The bench's own store, with the configuration's rules and forwarding.
+    let app = App::open_writer(store_dir, config.clone(), "bench")?;
     reset_peak_rss();
     eprintln!("importing: {label} …");
     let started = Instant::now();
     let specs: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-    let forward = |e: &privtrail_model::Event| crate::deliver::event_entries(config, e);
-    let summary = import::import(&store, &specs, opts, true, hook, &forward)?;
+    let summary = import::import(
+        app.store(),
+        app.writer()?,
+        &specs,
+        opts,
+        &Progress::none(),
+        hook,
+        app.forward(),
+    )?;
     let import_seconds = started.elapsed().as_secs_f64();
     // The rules run after every ingest, so their cost is part of ingest throughput.
-    let mut writer = store.writer()?;
-    let evaluation =
-        crate::engine::evaluate(&store, &mut writer, engine, Some(0), chrono::Utc::now())?;
-    drop(writer);
+    let evaluation = app.rules(chrono::Utc::now())?;
+    // The index committed: every stored event is searchable when the clock stops.
+    app.close();
     let seconds = started.elapsed().as_secs_f64();
     if summary.failed_inputs() > 0 {
         bail!(
@@ -237,7 +239,7 @@ fn peak_rss_mb() -> Option<f64> {
 /// tenant's records with fresh ids, correlation ids and times, so nothing dedupes.
 fn write_graph_pages(n: u64, path: &Path) -> Result<()> {
     let now = chrono::Utc::now();
-    let templates = crate::sim::scenario(now, 1).audits;
+    let templates = privtrail_sim::scenario(now, 1).audits;
     if templates.is_empty() {
         bail!("the simulated tenant has no audit records");
     }

@@ -10,10 +10,12 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use chrono::Utc;
-use privtrail_store::{OutboxEntry, Store};
+use privtrail_app::config::DeliveryConfig;
+use privtrail_app::import::{self, Progress};
+use privtrail_app::{App, Config, WriteHandle};
+use privtrail_store::OutboxEntry;
 
 use crate::cli::BenchDeliveryArgs;
-use crate::config::{Config, DeliveryConfig};
 
 pub fn run(args: &BenchDeliveryArgs, config: &Config) -> Result<ExitCode> {
     let tmp = tempfile::Builder::new()
@@ -53,19 +55,24 @@ pub fn run(args: &BenchDeliveryArgs, config: &Config) -> Result<ExitCode> {
     ] {
         let channel: privtrail_alerts::ChannelConfig = toml::from_str(&toml_text)?;
         let dir = tmp.path().join(format!("store-{}", channel.type_name()));
-        let store = super::open_store(&dir)?;
-        enqueue(&store, args.messages)?;
-        let chans =
-            crate::deliver::channels(&rt, std::slice::from_ref(&channel), &config.delivery)?;
+        let app = App::open_writer(&dir, Config::default(), "bench")?;
+        enqueue(app.writer()?, args.messages)?;
+        let chans = privtrail_app::deliver::channels(
+            rt.handle(),
+            std::slice::from_ref(&channel),
+            &config.delivery,
+        )?;
         let started = Instant::now();
         let mut delivered = 0;
         while delivered < args.messages {
-            let r = crate::deliver::deliver_due(
-                &rt,
-                &store,
+            let r = privtrail_app::deliver::deliver_due(
+                rt.handle(),
+                app.store(),
+                app.writer()?,
                 &chans,
                 &DeliveryConfig::default(),
                 Utc::now(),
+                &|| false,
             )?;
             if r.delivered == 0 {
                 bail!("delivery stalled: {:?}", r.errors);
@@ -84,8 +91,7 @@ pub fn run(args: &BenchDeliveryArgs, config: &Config) -> Result<ExitCode> {
 }
 
 /// Outbox entries as alerts would make them (a realistic payload), enqueued in batches.
-fn enqueue(store: &Store, n: u64) -> Result<()> {
-    let mut w = store.writer()?;
+fn enqueue(w: &WriteHandle, n: u64) -> Result<()> {
     let now = Utc::now();
     let mut batch = Vec::new();
     for i in 0..n {
@@ -113,8 +119,8 @@ fn enqueue(store: &Store, n: u64) -> Result<()> {
             payload: serde_json::to_string(&privtrail_alerts::Payload::Alert(notice))?,
         });
         if batch.len() == 1000 || i + 1 == n {
-            w.save_alerts_with_outbox(&[], &batch)?;
-            batch.clear();
+            let entries = std::mem::take(&mut batch);
+            w.call(move |w| w.save_alerts_with_outbox(&[], &entries))??;
         }
     }
     Ok(())
@@ -159,14 +165,14 @@ async fn hec_stand_in() -> Result<(String, Arc<AtomicU64>)> {
 
 /// From an event entering ingest (a file handed to the importer) to its alert in the outbox.
 fn latency(args: &BenchDeliveryArgs, config: &Config, dir: &std::path::Path) -> Result<()> {
-    let store = super::open_store(&dir.join("store-latency"))?;
-    let mut engine = crate::engine::Engine::from_config(config)?;
-    engine.routes.push(crate::config::RouteConfig {
-        min_severity: None,
-        rules: Vec::new(),
-        channels: vec!["siem".into()],
-    });
-    let opts = super::ingest_options(config, &[]);
+    let mut config = config.clone();
+    config.channels.push(toml::from_str(&format!(
+        "name = \"siem\"\ntype = \"file\"\npath = {:?}\n",
+        dir.join("latency-alerts.jsonl").display().to_string()
+    ))?);
+    config.routes.push(toml::from_str("channels = [\"siem\"]")?);
+    let app = App::open_writer(&dir.join("store-latency"), config, "bench")?;
+    let opts = app.config().ingest_options(&[]);
     let mut samples = Vec::new();
     for i in 0..args.latency_runs {
         // A Security log cleared on host i: audit-tampering, one alert per host.
@@ -186,17 +192,16 @@ fn latency(args: &BenchDeliveryArgs, config: &Config, dir: &std::path::Path) -> 
         )?;
         drop(f);
         let started = Instant::now();
-        let before = store.last_seq()?;
-        crate::import::import(
-            &store,
+        import::import(
+            app.store(),
+            app.writer()?,
             &[file.display().to_string()],
             &opts,
-            false,
+            &Progress::none(),
             None,
-            &|_| Vec::new(),
+            app.forward(),
         )?;
-        let mut w = store.writer()?;
-        let ev = crate::engine::evaluate(&store, &mut w, &engine, Some(before), Utc::now())?;
+        let ev = app.rules(Utc::now())?;
         let elapsed = started.elapsed();
         if ev.enqueued == 0 {
             bail!("run {i}: the event raised no alert in the outbox");

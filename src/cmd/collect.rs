@@ -2,23 +2,22 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use chrono::Utc;
-use privtrail_store::Store;
+use privtrail_app::collect::{CollectOptions, CollectReport, collect_tenant};
+use privtrail_app::{App, AppError};
 
-use crate::UsageError;
 use crate::cli::{CollectCommand, CollectEntraArgs};
-use crate::collect::{CollectOptions, CollectReport, collect_tenant};
-use crate::config::Config;
 
-pub fn run(store: &Store, cmd: CollectCommand, config: &Config) -> Result<ExitCode> {
+pub fn run(app: &App, cmd: CollectCommand) -> Result<ExitCode> {
     match cmd {
-        CollectCommand::Entra(args) => entra(store, &args, config),
+        CollectCommand::Entra(args) => entra(app, &args),
     }
 }
 
-fn entra(store: &Store, args: &CollectEntraArgs, config: &Config) -> Result<ExitCode> {
-    let tenants: Vec<_> = config
+fn entra(app: &App, args: &CollectEntraArgs) -> Result<ExitCode> {
+    let tenants: Vec<_> = app
+        .config()
         .tenants
         .iter()
         .filter(|t| {
@@ -26,33 +25,38 @@ fn entra(store: &Store, args: &CollectEntraArgs, config: &Config) -> Result<Exit
                 .as_deref()
                 .is_none_or(|n| t.name.eq_ignore_ascii_case(n))
         })
+        .cloned()
         .collect();
     if tenants.is_empty() {
-        return Err(anyhow!(UsageError(match &args.tenant {
+        return Err(AppError::Usage(match &args.tenant {
             Some(n) => format!("no tenant named {n:?} in the config ([[tenants]] name)"),
             None => "no tenants configured: add a [[tenants]] section to the config file".into(),
-        })));
+        })
+        .into());
     }
     let since = args
         .since
         .as_deref()
-        .map(|s| crate::time::parse_time(s, Utc::now()))
+        .map(|s| privtrail_app::time::parse_time(s, Utc::now()))
         .transpose()
-        .map_err(|e| anyhow!(UsageError(format!("--since: {e}"))))?;
+        .map_err(|e| AppError::Usage(format!("--since: {e}")))?;
     let opts = CollectOptions {
         since,
+        no_audit: false,
         no_pim: args.no_pim,
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let engine = crate::engine::Engine::from_config(config)?;
-    let before = store.last_seq()?;
-    let mut writer = store.writer()?;
+    let rt = super::runtime()?;
     let mut failed = false;
-    for t in tenants {
-        let forward = |e: &privtrail_model::Event| crate::deliver::event_entries(config, e);
-        let report = collect_tenant(&rt, store, &mut writer, t, &opts, &forward)?;
+    for t in &tenants {
+        let report = collect_tenant(
+            rt.handle(),
+            app.store(),
+            app.writer()?,
+            t,
+            &opts,
+            app.forward(),
+            &|| false,
+        )?;
         failed |= !report.errors.is_empty();
         if args.json {
             println!("{}", serde_json::to_string(&report)?);
@@ -61,7 +65,7 @@ fn entra(store: &Store, args: &CollectEntraArgs, config: &Config) -> Result<Exit
         }
     }
     // Rules run after every collection (SPEC §4).
-    let ev = crate::engine::evaluate(store, &mut writer, &engine, Some(before), Utc::now())?;
+    let ev = app.rules(Utc::now())?;
     if !args.json {
         super::print_evaluation(&ev);
     }
@@ -72,7 +76,7 @@ fn entra(store: &Store, args: &CollectEntraArgs, config: &Config) -> Result<Exit
     })
 }
 
-fn print_report(r: &CollectReport) {
+pub fn print_report(r: &CollectReport) {
     println!(
         "tenant {}: {} pages, {} records, {} stored, {} duplicates, {} rejected, {} PIM pairs linked",
         r.tenant, r.pages, r.records, r.stored, r.duplicates, r.rejected, r.linked
@@ -87,6 +91,6 @@ fn print_report(r: &CollectReport) {
         );
     }
     for e in &r.errors {
-        println!("  error: {e}");
+        println!("  error: {}", crate::output::terminal_safe(e));
     }
 }

@@ -1,20 +1,23 @@
 //! `privtrail demo`: the embedded default. Simulates an estate, writes its events in the real
 //! formats, imports them with the real importer, and shows what privtrail finds.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
+use privtrail_app::collect::{CollectOptions, collect_tenant};
+use privtrail_app::deliver::{channels, deliver_due};
+use privtrail_app::import::{self, Progress};
+use privtrail_app::{App, Config};
 use privtrail_model::Action;
-use privtrail_store::{SearchRequest, Store};
+use privtrail_sim::{EstateSpec, generate_estate};
+use privtrail_store::SearchRequest;
 
 use crate::cli::DemoArgs;
-use crate::config::Config;
-use crate::demo::{EstateSpec, generate_estate};
-use crate::import;
 
-pub fn run(args: &DemoArgs, config: &Config, data_dir: Option<PathBuf>) -> Result<ExitCode> {
+pub fn run(args: &DemoArgs, mut config: Config, data_dir: Option<PathBuf>) -> Result<ExitCode> {
     let work = tempfile::Builder::new()
         .prefix("privtrail-demo-")
         .tempdir()
@@ -46,23 +49,75 @@ pub fn run(args: &DemoArgs, config: &Config, data_dir: Option<PathBuf>) -> Resul
         events_dir.display()
     );
 
-    let store = super::open_store(&data)?;
-    let before = store.last_seq()?;
-    let opts = super::ingest_options(config, &[]);
+    // The simulated tenant: a local server that behaves like Microsoft Graph.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let sim = privtrail_sim::scenario(Utc::now(), args.seed);
+    let sim_facts = privtrail_sim::scenario_facts(&sim);
+    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let running = rt
+        .block_on(privtrail_sim::start(
+            sim,
+            privtrail_sim::Faults::default(),
+            listen,
+        ))
+        .context("cannot start the simulated Entra tenant")?;
+
+    // The demo's configuration: the user's, plus the simulated tenant, its emergency account as
+    // an administrator would configure it, and a file channel that every alert is routed to.
+    let tenant: privtrail_app::config::TenantConfig = toml::from_str(&format!(
+        "name = \"contoso\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n\
+         login_url = \"{url}\"\ngraph_url = \"{url}\"\nrate_requests = 100\nrate_window = \"1s\"\n",
+        privtrail_sim::SIM_TENANT_ID,
+        privtrail_sim::SIM_CLIENT_ID,
+        privtrail_sim::SIM_CLIENT_SECRET,
+        url = running.base_url
+    ))?;
+    config
+        .tenants
+        .retain(|t| !t.name.eq_ignore_ascii_case("contoso"));
+    config.tenants.push(tenant.clone());
+    config
+        .policy
+        .break_glass
+        .push("breakglass@contoso.com".into());
+    let alerts_file = work.join("alerts.jsonl");
+    config.channels.push(toml::from_str(&format!(
+        "name = \"demo-file\"\ntype = \"file\"\npath = {:?}\n",
+        alerts_file.display().to_string()
+    ))?);
+    config
+        .routes
+        .push(toml::from_str("channels = [\"demo-file\"]")?);
+    config.validate()?;
+    let app = App::open_writer(&data, config, "demo")?;
+
+    let opts = app.config().ingest_options(&[]);
+    let bar = super::ingest::Bar::new(std::io::stderr().is_terminal());
+    let start = |paths: &[PathBuf]| bar.start(paths);
+    let bytes = |idx: usize, n: u64| bar.at(idx, n);
     let summary = import::import(
-        &store,
+        app.store(),
+        app.writer()?,
         &[events_dir.display().to_string()],
         &opts,
-        true,
+        &Progress {
+            start: &start,
+            bytes: &bytes,
+            stop: &|| false,
+        },
         None,
-        &|e| crate::deliver::event_entries(config, e),
+        app.forward(),
     )?;
+    bar.done();
     println!("Imported with the real importer:");
-    import::print_summary(&summary, &mut std::io::stdout().lock())?;
+    super::ingest::print_summary(&summary, &mut std::io::stdout().lock())?;
 
     println!("\nEvents by action:");
     for (action, name) in Action::ALL {
-        let n = count(&store, &format!("action:{}", action.as_str()))?;
+        let n = count(&app, &format!("action:{}", action.as_str()))?;
         if n > 0 {
             println!("  {name:<28} {n:>8}");
         }
@@ -71,7 +126,7 @@ pub fn run(args: &DemoArgs, config: &Config, data_dir: Option<PathBuf>) -> Resul
     println!("\nWhat privtrail found (each checked against what the simulation wrote):");
     let mut all_hold = true;
     for fact in &estate.facts {
-        let n = count(&store, &fact.query)?;
+        let n = count(&app, &fact.query)?;
         let ok = n == fact.expected;
         all_hold &= ok;
         println!(
@@ -84,41 +139,58 @@ pub fn run(args: &DemoArgs, config: &Config, data_dir: Option<PathBuf>) -> Resul
         );
     }
 
-    all_hold &= entra(&store, args.seed)?;
+    println!(
+        "\nSimulated Entra tenant \"contoso\" at {} (Microsoft Graph and its token endpoint);\n\
+         the real collector pulls its audit log and PIM state:",
+        running.base_url
+    );
+    let report = collect_tenant(
+        rt.handle(),
+        app.store(),
+        app.writer()?,
+        &tenant,
+        &CollectOptions::default(),
+        app.forward(),
+        &|| false,
+    )?;
+    println!(
+        "  {} pages, {} audit records, {} stored, {} PIM/Core Directory pairs linked (they count once)",
+        report.pages, report.records, report.stored, report.linked
+    );
+    println!(
+        "  PIM snapshot: {} active assignments, {} eligibilities, {} users",
+        report.assignments.unwrap_or(0),
+        report.eligibilities.unwrap_or(0),
+        report.users.unwrap_or(0)
+    );
+    all_hold &= report.errors.is_empty();
+    for e in &report.errors {
+        println!("  error: {e}");
+    }
+    for (description, query, expected) in sim_facts {
+        let n = count(&app, &query)?;
+        all_hold &= n == expected;
+        println!(
+            "  [{}] {description}: {n} (expected {expected})\n        privtrail search '{query}'",
+            if n == expected { "ok" } else { "MISMATCH" },
+        );
+    }
+    rt.block_on(running.stop());
 
     // The rules, as after every ingest and collection: elevations and the alerts they raise.
-    let mut engine = crate::engine::Engine::from_config(config)?;
-    engine.tenants.push("contoso".into());
-    // Delivery: every alert also goes to a file channel in the demo folder (plus whatever the
-    // config routes, e.g. to an SMTP server).
-    let alerts_file = work.join("alerts.jsonl");
-    let demo_channel: privtrail_alerts::ChannelConfig = toml::from_str(&format!(
-        "name = \"demo-file\"\ntype = \"file\"\npath = {:?}\n",
-        alerts_file.display().to_string()
-    ))?;
-    engine.routes.push(crate::config::RouteConfig {
-        min_severity: None,
-        rules: Vec::new(),
-        channels: vec!["demo-file".into()],
-    });
-    // The simulated tenant's emergency account, as an administrator would configure it.
-    engine
-        .policy
-        .break_glass
-        .push("breakglass@contoso.com".into());
-    let evaluation = {
-        let mut writer = store.writer()?;
-        crate::engine::evaluate(&store, &mut writer, &engine, Some(before), Utc::now())?
-    };
+    let evaluation = app.rules(Utc::now())?;
     println!("\nRules (SPEC §4) over both sources:");
     super::print_evaluation(&evaluation);
-    let mut channel_list = config.channels.clone();
-    channel_list.push(demo_channel);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let chans = crate::deliver::channels(&rt, &channel_list, &config.delivery)?;
-    let delivery = crate::deliver::deliver_due(&rt, &store, &chans, &config.delivery, Utc::now())?;
+    let chans = channels(rt.handle(), &app.config().channels, &app.config().delivery)?;
+    let delivery = deliver_due(
+        rt.handle(),
+        app.store(),
+        app.writer()?,
+        &chans,
+        &app.config().delivery,
+        Utc::now(),
+        &|| false,
+    )?;
     println!(
         "\nDelivered through the outbox: {} messages ({} to retry, {} dead){}",
         delivery.delivered,
@@ -130,15 +202,15 @@ pub fn run(args: &DemoArgs, config: &Config, data_dir: Option<PathBuf>) -> Resul
             format!("; {}", delivery.errors.join("; "))
         }
     );
-    for (ch, status, n) in store.outbox_counts()? {
+    for (ch, status, n) in app.store().outbox_counts()? {
         println!("  {ch}: {n} {}", status.as_str());
     }
     println!("  alerts as JSON lines: {}", alerts_file.display());
     let now = Utc::now();
-    let grace = engine.policy.grace;
     println!("\nOpen elevations:");
     for e in evaluation.elevations.iter().filter(|e| e.is_open()) {
-        let overdue = e.expected_end.is_some_and(|x| now > x + grace);
+        // The one definition of overdue, as `elevations --overdue` and the rule use it.
+        let overdue = app.engine().is_overdue(e, now);
         println!(
             "  {:<44} {:<30} {:<26} since {}{}",
             e.principal,
@@ -149,7 +221,7 @@ pub fn run(args: &DemoArgs, config: &Config, data_dir: Option<PathBuf>) -> Resul
         );
     }
 
-    let grants = store.search(&SearchRequest {
+    let grants = app.search(&SearchRequest {
         query: "action:group.member.added OR action:group.member.removed".into(),
         since: None,
         until: None,
@@ -186,78 +258,11 @@ pub fn run(args: &DemoArgs, config: &Config, data_dir: Option<PathBuf>) -> Resul
     })
 }
 
-fn count(store: &Store, query: &str) -> Result<u64> {
-    Ok(store.count(&SearchRequest {
+fn count(app: &App, query: &str) -> Result<u64> {
+    Ok(app.count(&SearchRequest {
         query: query.to_owned(),
         since: None,
         until: None,
         limit: 0,
     })?)
-}
-
-/// The simulated tenant: a local server that behaves like Microsoft Graph, and the real collector
-/// pulling from it.
-fn entra(store: &Store, seed: u64) -> Result<bool> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let sim = crate::sim::scenario(Utc::now(), seed);
-    let facts = crate::sim::scenario_facts(&sim);
-    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-    let running = rt
-        .block_on(crate::sim::start(
-            sim,
-            crate::sim::Faults::default(),
-            listen,
-        ))
-        .context("cannot start the simulated Entra tenant")?;
-    let toml_text = format!(
-        "name = \"contoso\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n\
-         login_url = \"{url}\"\ngraph_url = \"{url}\"\nrate_requests = 100\nrate_window = \"1s\"\n",
-        crate::sim::SIM_TENANT_ID,
-        crate::sim::SIM_CLIENT_ID,
-        crate::sim::SIM_CLIENT_SECRET,
-        url = running.base_url
-    );
-    let tenant: crate::config::TenantConfig = toml::from_str(&toml_text)?;
-    println!(
-        "\nSimulated Entra tenant \"contoso\" at {} (Microsoft Graph and its token endpoint);\n\
-         the real collector pulls its audit log and PIM state:",
-        running.base_url
-    );
-    let mut writer = store.writer()?;
-    let report = crate::collect::collect_tenant(
-        &rt,
-        store,
-        &mut writer,
-        &tenant,
-        &crate::collect::CollectOptions::default(),
-        &|_| Vec::new(),
-    )?;
-    drop(writer);
-    println!(
-        "  {} pages, {} audit records, {} stored, {} PIM/Core Directory pairs linked (they count once)",
-        report.pages, report.records, report.stored, report.linked
-    );
-    println!(
-        "  PIM snapshot: {} active assignments, {} eligibilities, {} users",
-        report.assignments.unwrap_or(0),
-        report.eligibilities.unwrap_or(0),
-        report.users.unwrap_or(0)
-    );
-    let mut all_hold = report.errors.is_empty();
-    for e in &report.errors {
-        println!("  error: {e}");
-    }
-    for (description, query, expected) in facts {
-        let n = count(store, &query)?;
-        all_hold &= n == expected;
-        println!(
-            "  [{}] {description}: {n} (expected {expected})\n        privtrail search '{query}'",
-            if n == expected { "ok" } else { "MISMATCH" },
-        );
-    }
-    rt.block_on(running.stop());
-    Ok(all_hold)
 }

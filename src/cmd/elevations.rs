@@ -1,132 +1,101 @@
 //! `privtrail elevations`
 
-use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use chrono::Utc;
-use privtrail_rules::Elevation;
-use privtrail_store::Store;
+use privtrail_app::services::{ElevationQuery, ElevationView};
+use privtrail_app::{App, AppError};
 
-use super::table;
-use crate::UsageError;
-use crate::cli::{ElevationsArgs, OutputFormat};
-use crate::config::Config;
-use crate::engine::load_elevations;
+use crate::cli::ElevationsArgs;
+use crate::output::{self, Column};
 
-pub fn run(store: &Store, args: &ElevationsArgs, config: &Config) -> Result<ExitCode> {
+pub fn run(app: &App, args: &ElevationsArgs) -> Result<ExitCode> {
     let now = Utc::now();
     let at = args
         .at
         .as_deref()
-        .map(|s| crate::time::parse_time(s, now))
+        .map(|s| privtrail_app::time::parse_time(s, now))
         .transpose()
-        .map_err(|e| anyhow!(UsageError(format!("--at: {e}"))))?;
-    let grace = config.policy.policy().grace;
-    let needle = args.principal.as_deref().map(str::to_lowercase);
-    let list: Vec<Elevation> = load_elevations(store)?
-        .into_iter()
-        .filter(|e| at.is_none_or(|t| e.started_at <= t && e.ended_at.is_none_or(|end| end > t)))
-        .filter(|e| !args.open || e.is_open())
-        .filter(|e| {
-            !args.overdue || (e.is_open() && e.expected_end.is_some_and(|x| now > x + grace))
-        })
-        .filter(|e| {
-            needle
-                .as_ref()
-                .is_none_or(|n| e.principal.to_lowercase().contains(n))
-        })
-        .collect();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    match args.format {
-        OutputFormat::Json => {
-            for e in &list {
-                serde_json::to_writer(&mut out, e)?;
-                out.write_all(b"\n")?;
-            }
-        }
-        OutputFormat::Csv => {
-            let mut w = csv::Writer::from_writer(&mut out);
-            w.write_record([
-                "id",
-                "principal",
-                "privilege",
-                "privilege_id",
-                "scope",
-                "kind",
-                "started_at",
-                "expected_end",
-                "ended_at",
-                "end_reason",
-                "opened_by",
-                "closed_by",
-            ])?;
-            for e in &list {
-                let v = serde_json::to_value(e)?;
-                let f = |k: &str| match &v[k] {
-                    serde_json::Value::Null => String::new(),
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                w.write_record([
-                    f("id"),
-                    f("principal"),
-                    f("privilege"),
-                    f("privilege_id"),
-                    f("scope"),
-                    f("kind"),
-                    f("started_at"),
-                    f("expected_end"),
-                    f("ended_at"),
-                    f("end_reason"),
-                    f("opened_by"),
-                    f("closed_by"),
-                ])?;
-            }
-            w.flush()?;
-        }
-        OutputFormat::Table => {
-            if list.is_empty() {
-                writeln!(out, "no matching elevations")?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            let rows: Vec<Vec<String>> = list
-                .iter()
-                .map(|e| {
-                    let v = serde_json::to_value(e).unwrap_or_default();
-                    let state = match (e.ended_at, e.expected_end) {
-                        (Some(_), _) => v["end_reason"].as_str().unwrap_or("ended").to_owned(),
-                        (None, Some(x)) if now > x + grace => "OVERDUE".to_owned(),
-                        (None, _) => "open".to_owned(),
-                    };
-                    vec![
-                        e.principal.clone(),
-                        e.privilege.clone(),
-                        e.scope.clone(),
-                        v["kind"].as_str().unwrap_or_default().to_owned(),
-                        table::time(e.started_at),
-                        table::opt_time(e.expected_end),
-                        table::opt_time(e.ended_at),
-                        state,
-                    ]
-                })
-                .collect();
-            table::write(
-                &mut out,
-                &[
-                    "principal",
-                    "privilege",
-                    "scope",
-                    "kind",
-                    "started (UTC)",
-                    "expected end",
-                    "ended",
-                    "state",
-                ],
-                &rows,
-            )?;
-        }
-    }
+        .map_err(|e| AppError::Usage(format!("--at: {e}")))?;
+    let q = ElevationQuery {
+        at,
+        open: args.open,
+        overdue: args.overdue,
+        principal: args.principal.clone(),
+        privilege: args.privilege.clone(),
+    };
+    let list = app.elevations(&q, now)?;
+    let items: Vec<Item> = list.iter().map(Item).collect();
+    let v = |i: &Item, k: &str| match serde_json::to_value(&i.0.elevation) {
+        Ok(v) => match &v[k] {
+            serde_json::Value::Null => String::new(),
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        },
+        Err(_) => String::new(),
+    };
+    let e = |i: &Item| i.0.elevation.clone();
+    let principal = |i: &Item| e(i).principal;
+    let privilege = |i: &Item| e(i).privilege;
+    let scope = |i: &Item| e(i).scope;
+    let kind = |i: &Item| v(i, "kind");
+    let started = |i: &Item| output::time(i.0.elevation.started_at);
+    let expected = |i: &Item| output::opt_time(i.0.elevation.expected_end);
+    let ended = |i: &Item| output::opt_time(i.0.elevation.ended_at);
+    let state = |i: &Item| i.0.state();
+    let table: [Column<'_, Item>; 8] = [
+        ("principal", &principal),
+        ("privilege", &privilege),
+        ("scope", &scope),
+        ("kind", &kind),
+        ("started (UTC)", &started),
+        ("expected end", &expected),
+        ("ended", &ended),
+        ("state", &state),
+    ];
+    let f = |k: &'static str| move |i: &Item| v(i, k);
+    let (id, pid, sa, ee, ea, er, ob, cb) = (
+        f("id"),
+        f("privilege_id"),
+        f("started_at"),
+        f("expected_end"),
+        f("ended_at"),
+        f("end_reason"),
+        f("opened_by"),
+        f("closed_by"),
+    );
+    let csv: [Column<'_, Item>; 13] = [
+        ("id", &id),
+        ("principal", &principal),
+        ("privilege", &privilege),
+        ("privilege_id", &pid),
+        ("scope", &scope),
+        ("kind", &kind),
+        ("started_at", &sa),
+        ("expected_end", &ee),
+        ("ended_at", &ea),
+        ("end_reason", &er),
+        ("opened_by", &ob),
+        ("closed_by", &cb),
+        ("state", &state),
+    ];
+    output::print(
+        &mut std::io::stdout().lock(),
+        args.format,
+        &items,
+        &table,
+        &csv,
+        "no matching elevations",
+    )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// An elevation as listed: JSON is the elevation itself (SPEC §3 names).
+struct Item<'a>(&'a ElevationView);
+
+impl serde::Serialize for Item<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.elevation.serialize(s)
+    }
 }

@@ -1,50 +1,52 @@
 //! `privtrail ingest PATH…`
 
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Result;
 use chrono::Utc;
-use privtrail_store::Store;
+use indicatif::{ProgressBar, ProgressStyle};
+use privtrail_app::App;
+use privtrail_app::import::{self, ImportSummary, Progress};
 
 use crate::cli::IngestArgs;
-use crate::config::Config;
-use crate::engine::{Engine, evaluate};
-use crate::import;
 
-pub fn run(store: &Store, args: &IngestArgs, config: &Config) -> Result<ExitCode> {
-    let mut opts = super::ingest_options(config, &args.channels);
+pub fn run(app: &App, args: &IngestArgs) -> Result<ExitCode> {
+    let mut opts = app.config().ingest_options(&args.channels);
     opts.format = args.format;
     opts.tenant = args.tenant.clone();
     opts.host = args.host.clone();
-    let engine = Engine::from_config(config)?;
-    let before = store.last_seq()?;
-    let forward = |e: &privtrail_model::Event| crate::deliver::event_entries(config, e);
-    let summary = import::import(store, &args.paths, &opts, !args.json, None, &forward)?;
-    // Rules run after every ingest (SPEC §4): elevations are rebuilt and new events evaluated.
-    let evaluation = if summary.total.stored > 0 {
-        let mut writer = store.writer()?;
-        Some(evaluate(
-            store,
-            &mut writer,
-            &engine,
-            Some(before),
-            Utc::now(),
-        )?)
-    } else {
-        None
+    let bar = Bar::new(!args.json && std::io::stderr().is_terminal());
+    let start = |paths: &[PathBuf]| bar.start(paths);
+    let bytes = |idx: usize, n: u64| bar.at(idx, n);
+    let progress = Progress {
+        start: &start,
+        bytes: &bytes,
+        stop: &|| false,
     };
+    let summary = import::import(
+        app.store(),
+        app.writer()?,
+        &args.paths,
+        &opts,
+        &progress,
+        None,
+        app.forward(),
+    )?;
+    bar.done();
+    // Rules run after every ingest (SPEC §4), from the stored cursor: whatever an earlier process
+    // stored and did not judge is judged now too.
+    let evaluation = app.rules(Utc::now())?;
     if args.json {
         let mut v = serde_json::to_value(&summary)?;
-        if let Some(ev) = &evaluation {
-            v["alerts_opened"] = serde_json::json!(ev.opened.len());
-            v["elevations"] = serde_json::json!(ev.elevations.len());
-        }
+        v["alerts_opened"] = serde_json::json!(evaluation.opened.len());
+        v["elevations"] = serde_json::json!(evaluation.elevations.len());
         println!("{v}");
     } else {
-        import::print_summary(&summary, &mut std::io::stdout().lock())?;
-        if let Some(ev) = &evaluation {
-            super::print_evaluation(ev);
-        }
+        print_summary(&summary, &mut std::io::stdout().lock())?;
+        super::print_evaluation(&evaluation);
     }
     // Damaged inputs that still yielded records are reported, not failed: only an input that
     // could not be read at all makes the run fail.
@@ -53,4 +55,133 @@ pub fn run(store: &Store, args: &IngestArgs, config: &Config) -> Result<ExitCode
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The progress bar of a long import (hidden when stderr is not a terminal).
+pub struct Bar {
+    bar: ProgressBar,
+    offsets: std::sync::Mutex<Vec<u64>>,
+}
+
+impl Bar {
+    pub fn new(visible: bool) -> Bar {
+        let bar = if visible {
+            let b = ProgressBar::new(0);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
+            ) {
+                b.set_style(style);
+            }
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        } else {
+            ProgressBar::hidden()
+        };
+        Bar {
+            bar,
+            offsets: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn start(&self, paths: &[PathBuf]) {
+        let mut offsets = Vec::with_capacity(paths.len());
+        let mut total = 0;
+        for p in paths {
+            offsets.push(total);
+            total += std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        }
+        self.bar.set_length(total);
+        if let Ok(mut o) = self.offsets.lock() {
+            *o = offsets;
+        }
+    }
+
+    pub fn at(&self, idx: usize, n: u64) {
+        let base = self
+            .offsets
+            .lock()
+            .ok()
+            .and_then(|o| o.get(idx).copied())
+            .unwrap_or(0);
+        self.bar.set_position(base + n);
+    }
+
+    pub fn done(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Prints the per-file and total summary as a table.
+pub fn print_summary(s: &ImportSummary, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let name_w = s
+        .files
+        .iter()
+        .map(|f| display_name(f).chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(5, 60);
+    writeln!(
+        out,
+        "{:<name_w$}  {:<10} {:>9} {:>9} {:>10} {:>8} {:>8} {:>7}",
+        "input", "format", "read", "stored", "duplicates", "rejected", "skipped", "errors"
+    )?;
+    for f in s.files.iter().chain(std::iter::once(&s.total)) {
+        let errors = f.errors + u64::from(f.failed.is_some());
+        writeln!(
+            out,
+            "{:<name_w$}  {:<10} {:>9} {:>9} {:>10} {:>8} {:>8} {:>7}",
+            truncate(&display_name(f), name_w),
+            f.format
+                .as_deref()
+                .unwrap_or(if f.failed.is_some() { "-" } else { "" }),
+            f.records,
+            f.stored,
+            f.duplicates,
+            f.rejected,
+            f.skipped,
+            errors
+        )?;
+    }
+    let secs = s.seconds.max(1e-9);
+    writeln!(
+        out,
+        "{} events stored in {:.2} s ({:.0} records/s)",
+        s.total.stored,
+        s.seconds,
+        s.total.records as f64 / secs
+    )?;
+    for f in &s.files {
+        if let Some(why) = &f.failed {
+            writeln!(out, "error: {}", crate::output::terminal_safe(why))?;
+        }
+        for m in &f.messages {
+            writeln!(out, "warning: {}", crate::output::terminal_safe(m))?;
+        }
+        if f.errors as usize > f.messages.len() {
+            writeln!(
+                out,
+                "warning: {}: {} more errors not shown",
+                display_name(f),
+                f.errors as usize - f.messages.len()
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn display_name(f: &import::FileSummary) -> String {
+    if f.path.is_empty() {
+        "(unmatched input)".into()
+    } else {
+        crate::output::terminal_safe(&f.path)
+    }
+}
+
+fn truncate(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        return s.to_owned();
+    }
+    let tail: String = s.chars().skip(n - (w - 1)).collect();
+    format!("…{tail}")
 }

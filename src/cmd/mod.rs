@@ -1,4 +1,5 @@
-//! One module per command; `run` dispatches.
+//! One module per command; `run` dispatches. Commands that only read open the store read-only
+//! (they work beside a running daemon); commands that write take the data directory's lock.
 
 mod alerts;
 mod bench;
@@ -10,20 +11,22 @@ mod ingest;
 mod maintenance;
 mod outbox;
 mod rules;
+mod run;
 mod search;
-mod table;
+mod sim;
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-use privtrail_store::Store;
+use anyhow::Result;
+use privtrail_app::{App, Config, DataDirLock};
 
-use crate::cli::{Cli, Command, ConfigCommand, SimCommand};
-use crate::config::Config;
+use crate::cli::{
+    AlertsCommand, Cli, Command, ConfigCommand, OutboxCommand, RulesCommand, SimCommand,
+};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let config = Config::load(cli.config.as_deref())
-        .map_err(|e| anyhow::Error::new(crate::UsageError(format!("{e:#}"))))?;
+    let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Config(ConfigCommand::Check) => {
             let what = cli
@@ -34,23 +37,54 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             println!("config ok: {what}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo(args) => demo::run(&args, &config, cli.data_dir),
+        Command::Demo(args) => demo::run(&args, config, cli.data_dir),
         Command::Bench(b) => bench::run(b, &config),
-        Command::Sim(SimCommand::Graph(args)) => crate::sim::run_graph(&args),
+        Command::Sim(SimCommand::Graph(args)) => sim::graph(&args),
+        Command::Rules(RulesCommand::List { format }) => rules::list(&config, format),
+        Command::Rules(RulesCommand::Check) => rules::check(&config),
         command => {
             let dir = crate::data_dir(cli.data_dir)?;
-            let store = open_store(&dir)?;
+            let write = |role: &str| App::open_writer(&dir, config.clone(), role);
+            let read = || App::open_reader(&dir, config.clone());
             match command {
-                Command::Ingest(args) => ingest::run(&store, &args, &config),
-                Command::Collect(c) => collect::run(&store, c, &config),
-                Command::Elevations(args) => elevations::run(&store, &args, &config),
-                Command::Alerts(args) => alerts::run(&store, &args),
-                Command::Rules(c) => rules::run(&store, c, &config),
-                Command::Outbox(args) => outbox::run(&store, &args, &config),
-                Command::Search(args) => search::run(&store, &args),
-                Command::Verify => maintenance::verify(&store),
-                Command::Reindex => maintenance::reindex(&store),
-                Command::Config(_) | Command::Demo(_) | Command::Bench(_) | Command::Sim(_) => {
+                Command::Run(args) => run::run(write("daemon")?, &args),
+                Command::Ingest(args) => ingest::run(&write("ingest")?, &args),
+                Command::Collect(c) => collect::run(&write("collect")?, c),
+                Command::Rules(RulesCommand::Sweep) => rules::sweep(&write("rules sweep")?),
+                Command::Rules(RulesCommand::Test(args)) => rules::test(&read()?, &args),
+                Command::Elevations(args) => elevations::run(&read()?, &args),
+                Command::Alerts(args) => {
+                    match args.command.as_ref().unwrap_or(&AlertsCommand::List) {
+                        AlertsCommand::List => {
+                            alerts::list(&read()?, args.status.as_deref(), args.format)
+                        }
+                        AlertsCommand::Show { id } => alerts::show(&read()?, id, args.format),
+                        AlertsCommand::Ack { id } => {
+                            alerts::transition(&write("alerts ack")?, id, false)
+                        }
+                        AlertsCommand::Resolve { id } => {
+                            alerts::transition(&write("alerts resolve")?, id, true)
+                        }
+                    }
+                }
+                Command::Outbox(args) => match args.command.as_ref() {
+                    None => outbox::list(&read()?, &args, 100),
+                    Some(OutboxCommand::List { limit }) => outbox::list(&read()?, &args, *limit),
+                    Some(OutboxCommand::Retry { id, dead }) => {
+                        outbox::retry(&write("outbox retry")?, *id, *dead)
+                    }
+                    Some(OutboxCommand::Deliver { wait }) => {
+                        outbox::deliver(&write("outbox deliver")?, wait.as_deref())
+                    }
+                },
+                Command::Search(args) => search::run(&read()?, &args),
+                Command::Verify => maintenance::verify(read()?.store()),
+                Command::Reindex => reindex(&dir),
+                Command::Config(_)
+                | Command::Demo(_)
+                | Command::Bench(_)
+                | Command::Sim(_)
+                | Command::Rules(RulesCommand::List { .. } | RulesCommand::Check) => {
                     unreachable!("handled above")
                 }
             }
@@ -58,30 +92,29 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-pub fn open_store(dir: &std::path::Path) -> Result<Store> {
-    Store::open(dir).with_context(|| format!("cannot open the store in {}", dir.display()))
+/// `reindex` rebuilds the index itself: it takes the data directory's lock but no store writer.
+fn reindex(dir: &Path) -> Result<ExitCode> {
+    let _lock = DataDirLock::acquire(dir, "reindex")?;
+    let store = privtrail_store::Store::open(dir)?;
+    maintenance::reindex(&store)
 }
 
-/// The importer's options from the config and command line.
-pub fn ingest_options(config: &Config, channels: &[String]) -> privtrail_ingest::Options {
-    let mut opts = privtrail_ingest::Options::default();
-    if !channels.is_empty() {
-        opts.channels = channels.to_vec();
-    } else if !config.ingest.channels.is_empty() {
-        opts.channels = config.ingest.channels.clone();
-    }
-    if let Some(b) = config.ingest.batch_size {
-        opts.batch_size = b;
-    }
-    opts.extra_privileged_groups = config.policy.privileged_groups.clone();
-    opts
+/// The runtime of a one-shot command's network calls. Multi-threaded (one worker): the jobs call
+/// `Handle::block_on` from this thread, which on a current-thread runtime would not drive I/O.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?)
 }
 
-/// The one-paragraph account of a rules evaluation that `ingest`, `collect` and `demo` print.
-pub fn print_evaluation(ev: &crate::engine::Evaluation) {
+/// The one-paragraph account of a rules evaluation that `ingest`, `collect`, `rules sweep` and
+/// `demo` print.
+pub fn print_evaluation(ev: &privtrail_app::Evaluation) {
     let open = ev.elevations.iter().filter(|e| e.is_open()).count();
     println!(
-        "rules: {} elevations ({open} open, {} reconciled with PIM), {} alerts opened, {} resolved",
+        "rules: {} events judged, {} elevations ({open} open, {} reconciled with PIM), {} alerts opened, {} resolved",
+        ev.judged,
         ev.elevations.len(),
         ev.reconciled,
         ev.opened.len(),
@@ -92,7 +125,7 @@ pub fn print_evaluation(ev: &crate::engine::Evaluation) {
             "  [{}] {}: {}",
             a.severity.as_str().to_uppercase(),
             a.rule,
-            a.summary
+            crate::output::terminal_safe(&a.summary)
         );
     }
 }

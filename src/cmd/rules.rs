@@ -1,85 +1,92 @@
 //! `privtrail rules list|check|test|sweep`
 
-use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use chrono::Utc;
-use privtrail_store::{EventFilter, Store};
+use privtrail_app::{App, AppError, Config, Engine};
+use privtrail_store::EventFilter;
+use serde::Serialize;
 
-use super::table;
-use crate::UsageError;
-use crate::cli::{OutputFormat, RulesCommand, RulesTestArgs};
-use crate::config::Config;
-use crate::engine::{Engine, evaluate, joined_policy};
+use crate::cli::{OutputFormat, RulesTestArgs};
+use crate::output::{self, Column};
 
-pub fn run(store: &Store, cmd: RulesCommand, config: &Config) -> Result<ExitCode> {
-    let engine = Engine::from_config(config).map_err(|e| anyhow!(UsageError(format!("{e:#}"))))?;
-    match cmd {
-        RulesCommand::List { format } => list(&engine, format),
-        RulesCommand::Check => {
-            println!("rules ok: {} enabled", engine.rules.len());
-            Ok(ExitCode::SUCCESS)
-        }
-        RulesCommand::Test(args) => test(store, &engine, &args),
-        RulesCommand::Sweep => {
-            let mut writer = store.writer()?;
-            let ev = evaluate(store, &mut writer, &engine, None, Utc::now())?;
-            super::print_evaluation(&ev);
-            Ok(ExitCode::SUCCESS)
-        }
+/// `rules list`.
+pub fn list(config: &Config, format: OutputFormat) -> Result<ExitCode> {
+    let engine = Engine::from_config(config)?;
+    #[derive(Serialize)]
+    struct RuleRow {
+        id: String,
+        severity: &'static str,
+        description: String,
     }
+    let rows: Vec<RuleRow> = engine
+        .rules
+        .iter()
+        .map(|r| RuleRow {
+            id: r.id().to_owned(),
+            severity: r.severity().as_str(),
+            description: r.description(),
+        })
+        .collect();
+    let id = |r: &RuleRow| r.id.clone();
+    let sev = |r: &RuleRow| r.severity.to_owned();
+    let desc = |r: &RuleRow| r.description.clone();
+    let cols: [Column<'_, RuleRow>; 3] = [("rule", &id), ("severity", &sev), ("fires when", &desc)];
+    output::print(
+        &mut std::io::stdout().lock(),
+        format,
+        &rows,
+        &cols,
+        &cols,
+        "no rules enabled",
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
 
-fn list(engine: &Engine, format: OutputFormat) -> Result<ExitCode> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    match format {
-        OutputFormat::Json => {
-            for r in &engine.rules {
-                let v = serde_json::json!({
-                    "id": r.id(), "severity": r.severity().as_str(), "description": r.description()
-                });
-                writeln!(out, "{v}")?;
-            }
-        }
-        _ => {
-            let rows: Vec<Vec<String>> = engine
-                .rules
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.id().to_owned(),
-                        r.severity().as_str().to_owned(),
-                        r.description().to_owned(),
-                    ]
-                })
-                .collect();
-            table::write(&mut out, &["rule", "severity", "fires when"], &rows)?;
-        }
-    }
+/// `rules check`.
+pub fn check(config: &Config) -> Result<ExitCode> {
+    let engine = Engine::from_config(config)?;
+    println!("rules ok: {} enabled", engine.rules.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rules sweep`: the rules job now — every event past the cursor, and the conditions (overdue
+/// elevations fire without new events).
+pub fn sweep(app: &App) -> Result<ExitCode> {
+    let ev = app.rules(Utc::now())?;
+    super::print_evaluation(&ev);
     Ok(ExitCode::SUCCESS)
 }
 
 /// Replays stored history through the rules as if live; writes nothing.
-fn test(store: &Store, engine: &Engine, args: &RulesTestArgs) -> Result<ExitCode> {
+pub fn test(app: &App, args: &RulesTestArgs) -> Result<ExitCode> {
     let now = Utc::now();
-    let usage = |what: &str, e: anyhow::Error| anyhow!(UsageError(format!("{what}: {e}")));
-    let since = crate::time::parse_time(&args.since, now).map_err(|e| usage("--since", e))?;
+    let usage = |what: &str, e: AppError| AppError::Usage(format!("{what}: {e}"));
+    let since =
+        privtrail_app::time::parse_time(&args.since, now).map_err(|e| usage("--since", e))?;
     let until = match &args.until {
-        Some(u) => crate::time::parse_time(u, now).map_err(|e| usage("--until", e))?,
+        Some(u) => privtrail_app::time::parse_time(u, now).map_err(|e| usage("--until", e))?,
         None => now,
     };
-    let step = crate::time::parse_duration(&args.step).map_err(|e| usage("--step", e))?;
+    let step = privtrail_app::time::parse_duration(&args.step).map_err(|e| usage("--step", e))?;
     if until <= since {
-        return Err(anyhow!(UsageError("--until must be after --since".into())));
+        return Err(AppError::Usage("--until must be after --since".into()).into());
     }
-    let (policy, _) = joined_policy(store, engine)?;
+    let engine = app.engine();
+    let (policy, _) = privtrail_app::engine::joined_policy(app.store(), engine)?;
     // Elevations need their whole history (an add years ago can be overdue today); the other
     // events only within the window.
-    let mut events = store.elevation_events()?;
+    let names: Vec<&str> = privtrail_rules::ELEVATION_INPUTS
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    let mut events = app.store().events_with_actions(&names)?;
     let mut seen: std::collections::HashSet<_> = events.iter().map(|e| e.id.clone()).collect();
-    for e in store.events_between(since, until, &EventFilter::default(), usize::MAX)? {
+    for e in app
+        .store()
+        .events_between(since, until, &EventFilter::default(), usize::MAX)?
+    {
         if seen.insert(e.id.clone()) {
             events.push(e);
         }

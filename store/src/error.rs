@@ -39,6 +39,17 @@ pub enum StoreError {
         supported: i64,
     },
 
+    /// The database was written by an older privtrail and must be upgraded by a writing command
+    /// (which migrates it) before a read-only one can use it.
+    #[error(
+        "{path}: database schema version {found} is older than this build's ({supported}); run a writing command (e.g. `privtrail rules sweep`) once to upgrade it"
+    )]
+    NeedsUpgrade {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+
     /// A stored row cannot be turned back into an event (edited by hand, or a bug).
     #[error("corrupt row in {table} (seq {seq}, id {id:?}): {reason}")]
     Corrupt {

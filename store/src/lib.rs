@@ -47,7 +47,7 @@ mod types;
 mod writer;
 
 pub use error::StoreError;
-pub use store::Store;
+pub use store::{DB_FILE, Store};
 pub use types::{
     AlertRow, BrokenLink, DirectoryUser, ElevationRow, EventFilter, OutboxEntry, OutboxMessage,
     OutboxStatus, SearchRequest, SilenceRow, Snapshot, StoreStats, StoredReject, VerifyReport,

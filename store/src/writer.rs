@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use privtrail_model::{Event, Reject};
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::chain::{self, Hash};
 use crate::index::Fields;
@@ -254,6 +254,79 @@ impl Writer {
         tx.commit()
             .map_err(StoreError::sqlite("commit alerts and outbox"))?;
         Ok(added)
+    }
+
+    /// Stores the outcome of one rules judgement in one transaction: the recomputed elevations
+    /// (when given: they replace the stored ones), the alerts, their outbox entries, and the rules
+    /// cursor moved to `cursor` (the last event seq judged). Either all of it is stored or none of
+    /// it, so an event is judged exactly once. Returns how many outbox entries were newly enqueued.
+    pub fn save_rules_result(
+        &mut self,
+        elevations: Option<&[ElevationRow]>,
+        alerts: &[AlertRow],
+        outbox: &[OutboxEntry],
+        cursor: i64,
+    ) -> Result<u64, StoreError> {
+        let now = Utc::now();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::sqlite("begin rules result"))?;
+        if let Some(rows) = elevations {
+            state::replace_elevations(&tx, rows)?;
+        }
+        for a in alerts {
+            state::upsert_alert(&tx, a)?;
+        }
+        let added = outbox::enqueue(&tx, outbox, outbox::nanos(&now))?;
+        state::set_rules_cursor(&tx, cursor, meta::now_nanos(&now))?;
+        tx.commit()
+            .map_err(StoreError::sqlite("commit rules result"))?;
+        Ok(added)
+    }
+
+    /// Saves a checkpoint on its own (a position that covers no events, e.g. a file read whole
+    /// whose records were all duplicates, or a collector's run record).
+    pub fn set_checkpoint(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        meta::set_checkpoint(&self.conn, key, value, meta::now_nanos(&Utc::now()))
+            .map_err(StoreError::sqlite(format!("save checkpoint {key:?}")))
+    }
+
+    /// Makes sure the partial index `name` over the events whose action is one of `actions`
+    /// exists with exactly that list (recreated when the list changed), so that
+    /// [`crate::Store::events_with_actions`] with the same list reads through it.
+    pub fn ensure_action_index(&mut self, name: &str, actions: &[&str]) -> Result<(), StoreError> {
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(StoreError::Sqlite {
+                context: format!("index name {name:?}"),
+                source: rusqlite::Error::InvalidParameterName(name.to_owned()),
+            });
+        }
+        let want = format!(
+            "CREATE INDEX {name} ON events(time) WHERE {}",
+            events::action_list(actions)
+        );
+        let have: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(StoreError::sqlite("read index definition"))?;
+        if have.as_deref() == Some(want.as_str()) {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::sqlite("begin index"))?;
+        tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}; {want};"))
+            .map_err(StoreError::sqlite(format!("create index {name}")))?;
+        tx.commit().map_err(StoreError::sqlite("commit index"))?;
+        tracing::info!(index = name, "partial index (re)built");
+        Ok(())
     }
 
     /// Marks outbox messages delivered at `at` (in one transaction): they are never handed out

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// A path under `../shared/data` (relative to the project root).
+pub mod daemon;
 pub mod http;
 pub mod services;
 

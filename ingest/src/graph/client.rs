@@ -11,9 +11,9 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use super::error::{ErrorKind, GraphError, from_graph_response};
 use super::pim::DirectoryUser;
 use super::ratelimit::RateLimiter;
-use super::secret::Secret;
 use super::token::{self, ClientCertificate, Signer, Token, TokenRequest};
 use super::{Credential, TenantSettings};
+use privtrail_model::Secret;
 
 /// The largest response body read: a full `$top=999` audit page is a few MB; this bounds memory
 /// if a server (or something in between) sends garbage without end.
@@ -310,14 +310,10 @@ pub(crate) async fn read_body(
     }
 }
 
-/// `Retry-After` as seconds or an HTTP date (a date in the past means now).
+/// `Retry-After` as seconds or an HTTP date (the one reader: [`privtrail_model::parse_retry_after`],
+/// capped).
 pub(crate) fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
-    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = DateTime::parse_from_rfc2822(v).ok()?.with_timezone(&Utc);
-    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+    privtrail_model::parse_retry_after(headers.get(RETRY_AFTER)?.to_str().ok()?, now)
 }
 
 #[cfg(test)]

@@ -20,7 +20,6 @@ mod error;
 mod event;
 mod pim;
 mod ratelimit;
-mod secret;
 mod token;
 
 use std::time::Duration;
@@ -33,8 +32,8 @@ pub use pim::{
     AssignmentType, DirectoryUser, MemberType, PimInstance, PimSnapshot, RoleDefinition,
     fetch_pim_snapshot, lookup_users,
 };
+pub use privtrail_model::Secret;
 pub use ratelimit::RateLimiter;
-pub use secret::Secret;
 pub use token::ClientCertificate;
 
 /// The public cloud's sign-in endpoint; sovereign clouds configure their own.

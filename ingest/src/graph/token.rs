@@ -15,7 +15,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::time::Instant;
 
 use super::error::{ErrorKind, GraphError, from_token_response};
-use super::secret::Secret;
+use privtrail_model::Secret;
 
 /// How long a client assertion is valid: Entra accepts up to 10 minutes.
 const ASSERTION_LIFETIME: i64 = 600;

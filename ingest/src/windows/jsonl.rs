@@ -322,8 +322,19 @@ pub(crate) fn read(
     em: &mut Emitter<'_>,
     progress: &dyn Fn(),
 ) {
+    read_from(r, forced, em, progress, 0);
+}
+
+/// [`read`] of a part of a file: its first line is line `lines_before + 1`.
+pub(crate) fn read_from(
+    r: &mut dyn BufRead,
+    forced: Option<Format>,
+    em: &mut Emitter<'_>,
+    progress: &dyn Fn(),
+    lines_before: u64,
+) {
     let mut buf = Vec::with_capacity(4096);
-    let mut line_no: u64 = 0;
+    let mut line_no: u64 = lines_before;
     loop {
         let res = read_line_limited(r, &mut buf, MAX_LINE);
         line_no += 1;

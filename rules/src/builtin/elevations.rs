@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::Duration;
-use privtrail_model::{EventId, format_time};
+use privtrail_model::{Action, EventId, format_time};
 
 use super::{about, describe};
-use crate::elevation::{Elevation, ElevationKind};
+use crate::elevation::{ELEVATION_INPUTS, Elevation, ElevationKind};
 use crate::policy::GLOBAL_ADMIN_TEMPLATE_ID;
 use crate::rule::{Context, Finding, Rule, Severity};
 use crate::time::format_duration;
@@ -28,6 +28,10 @@ impl Rule for OverdueElevation {
     fn severity(&self) -> Severity {
         self.severity
     }
+    /// Only elevations: no new event needed.
+    fn inputs(&self) -> Option<Vec<Action>> {
+        Some(Vec::new())
+    }
     fn description(&self) -> String {
         "an elevation is still open after its expected end plus grace".into()
     }
@@ -36,24 +40,28 @@ impl Rule for OverdueElevation {
         let now = ctx.now;
         ctx.elevations
             .iter()
-            .filter(|el| el.ended_at.is_none() && el.started_at <= now)
+            .filter(|el| el.is_overdue(now, grace))
             .filter_map(|el| {
                 let end = el.expected_end?;
-                let due = end.checked_add_signed(grace)?;
-                (now > due).then(|| {
-                    let why = if el.tagged_by.is_some() {
-                        "endpoint tag ExpiresAt"
-                    } else {
-                        "expected end"
-                    };
-                    let summary = format!(
-                        "{}; {why} was {}, grace {}",
-                        describe(el),
-                        format_time(end),
-                        format_duration(grace)
-                    );
-                    about(self.id(), self.severity, el, el.id.clone(), summary, true)
-                })
+                let why = if el.tagged_by.is_some() {
+                    "endpoint tag ExpiresAt"
+                } else {
+                    "expected end"
+                };
+                let summary = format!(
+                    "{}; {why} was {}, grace {}",
+                    describe(el),
+                    format_time(end),
+                    format_duration(grace)
+                );
+                Some(about(
+                    self.id(),
+                    self.severity,
+                    el,
+                    el.id.clone(),
+                    summary,
+                    true,
+                ))
             })
             .collect()
     }
@@ -77,6 +85,10 @@ impl Rule for StandingAccess {
     }
     fn severity(&self) -> Severity {
         self.severity
+    }
+    /// Only elevations: no new event needed.
+    fn inputs(&self) -> Option<Vec<Action>> {
+        Some(Vec::new())
     }
     fn description(&self) -> String {
         "a permanent active assignment to a privileged role, or an assignment outside PIM".into()
@@ -127,6 +139,9 @@ impl Rule for DuplicateElevation {
     }
     fn severity(&self) -> Severity {
         self.severity
+    }
+    fn inputs(&self) -> Option<Vec<Action>> {
+        Some(ELEVATION_INPUTS.to_vec())
     }
     fn description(&self) -> String {
         "an elevation opens while one is already open for the same principal, privilege and scope"
@@ -180,6 +195,9 @@ impl Rule for FrequentActivation {
     }
     fn severity(&self) -> Severity {
         self.severity
+    }
+    fn inputs(&self) -> Option<Vec<Action>> {
+        Some(ELEVATION_INPUTS.to_vec())
     }
     fn description(&self) -> String {
         format!(
@@ -282,6 +300,10 @@ impl Rule for TooManyGlobalAdmins {
     }
     fn severity(&self) -> Severity {
         self.severity
+    }
+    /// Only elevations: no new event needed.
+    fn inputs(&self) -> Option<Vec<Action>> {
+        Some(Vec::new())
     }
     fn description(&self) -> String {
         format!(

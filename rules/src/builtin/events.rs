@@ -34,6 +34,9 @@ impl Rule for UnapprovedLocalAdmin {
     fn severity(&self) -> Severity {
         self.severity
     }
+    fn inputs(&self) -> Option<Vec<Action>> {
+        Some(vec![Action::GroupMemberAdded, Action::EndpointAdminTag])
+    }
     fn description(&self) -> String {
         "a member is added to a privileged Windows group by an unapproved account with no tag or activation covering it".into()
     }
@@ -156,6 +159,9 @@ impl Rule for AuditTampering {
     fn severity(&self) -> Severity {
         self.severity
     }
+    fn inputs(&self) -> Option<Vec<Action>> {
+        Some(vec![Action::AuditLogCleared, Action::AuditPolicyChanged])
+    }
     fn description(&self) -> String {
         "an audit log was cleared (1102, 104) or the audit policy changed (4719)".into()
     }
@@ -213,6 +219,9 @@ impl Rule for CollectorFailure {
     fn severity(&self) -> Severity {
         self.severity
     }
+    fn inputs(&self) -> Option<Vec<Action>> {
+        Some(vec![Action::CollectorError])
+    }
     fn description(&self) -> String {
         format!(
             "a collector fails on permissions or auth, or has had no successful run for {} intervals",
@@ -247,9 +256,10 @@ impl Rule for CollectorFailure {
         }
         let mut out: Vec<Finding> = by_subject.into_values().collect();
         for c in ctx.collectors {
-            let (Some(last), Some(limit)) =
-                (c.last_success, c.interval.checked_mul(self.missed_runs))
-            else {
+            let (Some(last), Some(limit)) = (
+                c.last_success.or(c.watched_since),
+                c.interval.checked_mul(self.missed_runs),
+            ) else {
                 continue;
             };
             if ctx.now - last > limit {
@@ -260,13 +270,22 @@ impl Rule for CollectorFailure {
                     principal: None,
                     privilege: None,
                     scope: None,
-                    summary: format!(
-                        "collector {} has had no successful run since {} ({} runs of {} missed)",
-                        c.collector,
-                        format_time(last),
-                        self.missed_runs,
-                        format_duration(c.interval)
-                    ),
+                    summary: match c.last_success {
+                        Some(_) => format!(
+                            "collector {} has had no successful run since {} ({} runs of {} missed)",
+                            c.collector,
+                            format_time(last),
+                            self.missed_runs,
+                            format_duration(c.interval)
+                        ),
+                        None => format!(
+                            "collector {} has never run successfully since it started at {} ({} runs of {} missed)",
+                            c.collector,
+                            format_time(last),
+                            self.missed_runs,
+                            format_duration(c.interval)
+                        ),
+                    },
                     event_ids: Vec::new(),
                     elevation_id: None,
                     condition: true,

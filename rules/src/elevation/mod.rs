@@ -125,6 +125,17 @@ impl Elevation {
         self.ended_at.is_none()
     }
 
+    /// Whether it is still open after its expected end plus `grace` at `now` — the one definition
+    /// of "overdue" (the `overdue-elevation` rule and every listing use it).
+    pub fn is_overdue(&self, now: DateTime<Utc>, grace: chrono::Duration) -> bool {
+        self.ended_at.is_none()
+            && self.started_at <= now
+            && self
+                .expected_end
+                .and_then(|end| end.checked_add_signed(grace))
+                .is_some_and(|due| now > due)
+    }
+
     /// Whether it was held at `t` (started_at <= t and not ended at or before t).
     pub fn held_at(&self, t: DateTime<Utc>) -> bool {
         self.started_at <= t && self.ended_at.is_none_or(|e| e > t)
@@ -175,6 +186,21 @@ fn realm(source: Source, tenant: Option<&str>) -> String {
         _ => String::new(),
     }
 }
+
+/// Every action whose events open or close elevations or promise their end (endpoint tags): the
+/// input of elevation tracking, declared here once. The store's partial index over these events
+/// and the engine's read of them are built from this list; [`effect`] and [`tag_host`] act on no
+/// other action (a test holds them to it).
+pub const ELEVATION_INPUTS: [Action; 8] = [
+    Action::RoleActivated,
+    Action::RoleAssigned,
+    Action::GroupMemberAdded,
+    Action::RoleDeactivated,
+    Action::RoleActivationExpired,
+    Action::RoleUnassigned,
+    Action::GroupMemberRemoved,
+    Action::EndpointAdminTag,
+];
 
 /// What an event does to elevations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,4 +317,35 @@ pub fn elevation_id(key: &ElevationKey, opened_by: &EventId) -> String {
     h.update([0u8]);
     h.update(opened_by.as_str().as_bytes());
     hex::encode(&h.finalize()[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ELEVATION_INPUTS` is the list the store indexes and the engine reads: no other action may
+    /// open, close or time an elevation.
+    #[test]
+    fn elevation_inputs_cover_every_effect() {
+        let policy = Policy::default();
+        let t = chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
+            .map(|d| d.with_timezone(&Utc))
+            .expect("time");
+        for (action, name) in Action::ALL {
+            for source in [Source::Windows, Source::Entra, Source::Privtrail] {
+                let mut e = Event::new(EventId::native(source, "h", name), source, action, t, "x");
+                e.privilege_id = Some("S-1-5-32-544".into());
+                e.privilege = Some("Administrators".into());
+                e.target = Some("S-1-5-21-1-2-3-1001".into());
+                e.host = Some("ws1".into());
+                e.expires_at = Some(t);
+                let touches = effect(&e, &policy).is_some() || tag_host(&e).is_some();
+                assert_eq!(
+                    touches,
+                    ELEVATION_INPUTS.contains(&action),
+                    "{name} ({source:?})"
+                );
+            }
+        }
+    }
 }

@@ -297,56 +297,64 @@ pub fn between(
     Ok(out)
 }
 
-/// The events that open and close elevations (the partial index `events_rule_input` covers
-/// exactly this `WHERE`), oldest first, without `raw`.
-pub fn rule_inputs(conn: &Connection) -> Result<Vec<Event>, StoreError> {
+/// `action IN ('a', 'b', …)` for a list of action names (quoted for SQL; the names come from
+/// the code, never from input, but are quoted all the same).
+pub fn action_list(actions: &[&str]) -> String {
+    let list: Vec<String> = actions
+        .iter()
+        .map(|x| format!("'{}'", x.replace('\'', "''")))
+        .collect();
+    format!("action IN ({})", list.join(", "))
+}
+
+/// Every event whose action is one of `actions`, oldest first, without `raw`. A partial index made
+/// with [`crate::Writer::ensure_action_index`] for the same list serves it.
+pub fn with_actions(conn: &Connection, actions: &[&str]) -> Result<Vec<Event>, StoreError> {
+    if actions.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS_NO_RAW} FROM events WHERE action IN (
-        'role.activated', 'role.deactivated', 'role.activation.expired', 'role.assigned',
-        'role.unassigned', 'group.member.added', 'group.member.removed', 'endpoint.admin_tag')
-             ORDER BY time, seq"
+            "SELECT {COLUMNS_NO_RAW} FROM events WHERE {} ORDER BY time, seq",
+            action_list(actions)
         ))
-        .map_err(StoreError::sqlite("prepare rule inputs"))?;
+        .map_err(StoreError::sqlite("prepare events by action"))?;
     let mut rows = stmt
         .query([])
-        .map_err(StoreError::sqlite("select rule inputs"))?;
+        .map_err(StoreError::sqlite("select events by action"))?;
     let mut out = Vec::new();
     while let Some(row) = rows
         .next()
-        .map_err(StoreError::sqlite("read rule inputs"))?
+        .map_err(StoreError::sqlite("read events by action"))?
     {
         out.push(decode(row)?.1);
     }
     Ok(out)
 }
 
-/// Events after `seq` in storage order with their seq, at most `limit`, without `raw`; only those
-/// whose action is in `actions` when given (the filter runs in SQLite, before decoding).
+/// Events with `seq < s <= upto` in storage order with their seq, at most `limit`, without `raw`;
+/// only those whose action is in `actions` when given (the filter runs in SQLite, before
+/// decoding).
 pub fn after_with_seq(
     conn: &Connection,
     seq: i64,
+    upto: i64,
     actions: Option<&[&str]>,
     limit: usize,
 ) -> Result<Vec<(i64, Event)>, StoreError> {
     let filter = match actions {
         None => String::new(),
-        Some(a) => {
-            let list: Vec<String> = a
-                .iter()
-                .map(|x| format!("'{}'", x.replace('\'', "''")))
-                .collect();
-            format!(" AND action IN ({})", list.join(", "))
-        }
+        Some([]) => return Ok(Vec::new()),
+        Some(a) => format!(" AND {}", action_list(a)),
     };
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS_NO_RAW} FROM events WHERE seq > ?1{filter} ORDER BY seq LIMIT ?2"
+            "SELECT {COLUMNS_NO_RAW} FROM events WHERE seq > ?1 AND seq <= ?3{filter} ORDER BY seq LIMIT ?2"
         ))
         .map_err(StoreError::sqlite("prepare events after"))?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut rows = stmt
-        .query(params![seq, limit])
+        .query(params![seq, limit, upto])
         .map_err(StoreError::sqlite("select events after"))?;
     let mut out = Vec::new();
     while let Some(row) = rows

@@ -43,6 +43,25 @@ pub fn checkpoint(conn: &Connection, collector: &str) -> Result<Option<String>, 
         )))
 }
 
+/// Every checkpoint whose key starts with `prefix`, in key order.
+pub fn checkpoints_with_prefix(
+    conn: &Connection,
+    prefix: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let ctx = || format!("read checkpoints starting with {prefix:?}");
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT collector, value FROM checkpoints WHERE substr(collector, 1, length(?1)) = ?1 \
+             ORDER BY collector",
+        )
+        .map_err(StoreError::sqlite(ctx()))?;
+    let rows = stmt
+        .query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(StoreError::sqlite(ctx()))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(StoreError::sqlite(ctx()))
+}
+
 /// A position in the chain: a seq and the hash of the link at that seq.
 pub type Link = (i64, Hash);
 

@@ -157,12 +157,37 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_due ON outbox(status, channel, next_attempt_at);
     CREATE INDEX outbox_pending_next ON outbox(next_attempt_at) WHERE status = 'pending';
     "#,
+    // 5: the rules cursor (the last event seq the rules job judged), committed with the
+    // elevations, alerts and outbox entries of that judgement. A store judged by an earlier
+    // version (which judged every event it stored) starts past its last event. The partial index
+    // over elevation inputs moves to the app, which builds it from the rules crate's list
+    // (`Writer::ensure_action_index`).
+    r#"
+    CREATE TABLE rules_cursor (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        seq        INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    INSERT INTO rules_cursor (id, seq, updated_at)
+        SELECT 1, coalesce(max(seq), 0), 0 FROM events;
+    DROP INDEX IF EXISTS events_rule_input;
+    "#,
 ];
+
+/// The schema version of a database (`PRAGMA user_version`).
+pub fn version(conn: &Connection) -> Result<i64, StoreError> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(StoreError::sqlite("read user_version"))
+}
 
 /// Applies the missing steps, each in its own immediate transaction (so that two processes
 /// opening the same new database do not both apply a step).
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let supported = MIGRATIONS.len() as i64;
+    // Up to date: no write transaction at all (opening beside a busy writer must not wait).
+    if version(conn)? == supported {
+        return Ok(());
+    }
     loop {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)

@@ -145,3 +145,24 @@ pub fn silences(conn: &Connection) -> Result<Vec<SilenceRow>, StoreError> {
     rows.collect::<Result<_, _>>()
         .map_err(StoreError::sqlite("read silences"))
 }
+
+/// The rules cursor (0 before any judgement).
+pub fn rules_cursor(conn: &Connection) -> Result<i64, StoreError> {
+    conn.query_row("SELECT seq FROM rules_cursor WHERE id = 1", [], |r| {
+        r.get(0)
+    })
+    .optional()
+    .map(|v| v.unwrap_or(0))
+    .map_err(StoreError::sqlite("read rules cursor"))
+}
+
+/// Moves the rules cursor to `seq`.
+pub fn set_rules_cursor(conn: &Connection, seq: i64, now: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO rules_cursor (id, seq, updated_at) VALUES (1, ?1, ?2) \
+         ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at",
+        rusqlite::params![seq, now],
+    )
+    .map(|_| ())
+    .map_err(StoreError::sqlite("save rules cursor"))
+}

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use privtrail_model::{Event, EventId};
 
 use super::Store;
-use crate::sqlite::{directory, events, outbox, state};
+use crate::sqlite::{directory, events, meta, outbox, state};
 use crate::{
     AlertRow, DirectoryUser, ElevationRow, EventFilter, OutboxMessage, OutboxStatus, SilenceRow,
     Snapshot, StoreError, timefmt,
@@ -122,14 +122,13 @@ impl Store {
         self.readers.with(state::silences)
     }
 
-    /// The events that open and close elevations (and endpoint tags), oldest first, without
-    /// `raw`: the input of elevation tracking.
-    pub fn elevation_events(&self) -> Result<Vec<Event>, StoreError> {
-        self.readers.with(events::rule_inputs)
+    /// Every event whose action is one of `actions` (e.g. the rules crate's elevation inputs),
+    /// oldest first, without `raw`.
+    pub fn events_with_actions(&self, actions: &[&str]) -> Result<Vec<Event>, StoreError> {
+        self.readers.with(|c| events::with_actions(c, actions))
     }
 
-    /// The sequence number of the newest stored event (0 when empty): mark it before a write to
-    /// read what the write stored with [`Store::events_after_seq`].
+    /// The sequence number of the newest stored event (0 when empty).
     pub fn last_seq(&self) -> Result<i64, StoreError> {
         self.readers.with(|c| {
             c.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))
@@ -137,15 +136,31 @@ impl Store {
         })
     }
 
-    /// Events stored after `seq`, with their seq, in storage order, at most `limit`, **with `raw`
-    /// left empty**; only events whose action is one of `actions` when given.
+    /// The rules cursor: the last event seq the rules job judged (committed with its results by
+    /// [`crate::Writer::save_rules_result`]).
+    pub fn rules_cursor(&self) -> Result<i64, StoreError> {
+        self.readers.with(state::rules_cursor)
+    }
+
+    /// Events with `seq < s <= upto`, with their seq, in storage order, at most `limit`, **with
+    /// `raw` left empty**; only events whose action is one of `actions` when given.
     pub fn events_after_seq(
         &self,
         seq: i64,
+        upto: i64,
         actions: Option<&[&str]>,
         limit: usize,
     ) -> Result<Vec<(i64, Event)>, StoreError> {
         self.readers
-            .with(|c| events::after_with_seq(c, seq, actions, limit))
+            .with(|c| events::after_with_seq(c, seq, upto, actions, limit))
+    }
+
+    /// Every checkpoint whose key starts with `prefix`, as `(key, value)`, in key order.
+    pub fn checkpoints_with_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        self.readers
+            .with(|c| meta::checkpoints_with_prefix(c, prefix))
     }
 }

@@ -16,7 +16,8 @@ use crate::{
 
 mod derived;
 
-const DB_FILE: &str = "privtrail.db";
+/// The database file in a data directory.
+pub const DB_FILE: &str = "privtrail.db";
 const INDEX_DIR: &str = "index";
 /// Where `reindex` builds the new index before swapping it in.
 const REBUILD_DIR: &str = "index.rebuild";
@@ -83,6 +84,39 @@ impl Store {
                     .map_err(StoreError::index(&state.dir, "reload reader"))?;
             }
         }
+        Ok(Store {
+            dir: data_dir.to_owned(),
+            readers: ReadPool::new(db_path.clone()),
+            db_path,
+            index: RwLock::new(state),
+            writer_open: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Opens the store in `data_dir` for reading only, beside a writer that may be running in
+    /// another process: no migration (an outdated database is an error asking for a writing
+    /// command first) and no index catch-up (the writer keeps the index current).
+    pub fn open_reader(data_dir: &Path) -> Result<Store, StoreError> {
+        let db_path = data_dir.join(DB_FILE);
+        let conn = sqlite::open(&db_path, false)?;
+        let version = schema::version(&conn)?;
+        let supported = schema::MIGRATIONS.len() as i64;
+        if version > supported {
+            return Err(StoreError::SchemaTooNew {
+                path: db_path,
+                found: version,
+                supported,
+            });
+        }
+        if version < supported {
+            return Err(StoreError::NeedsUpgrade {
+                path: db_path,
+                found: version,
+                supported,
+            });
+        }
+        drop(conn);
+        let state = IndexState::open(&data_dir.join(INDEX_DIR))?;
         Ok(Store {
             dir: data_dir.to_owned(),
             readers: ReadPool::new(db_path.clone()),

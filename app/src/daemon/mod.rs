@@ -1,0 +1,420 @@
+//! `privtrail run`: the daemon. One process owns the data directory (the lock of [`App`]) and runs
+//! every job concurrently through the one writer:
+//!
+//! - per tenant, the audit pull on `schedule` and the PIM snapshot on `pim_schedule` (each also
+//!   once at start);
+//! - per `[[windows]]` entry, a [`Watcher`] scanning every `[daemon] watch_interval`;
+//! - the rules job, woken when events are stored and on `[daemon] sweep_schedule` (overdue
+//!   elevations fire without new events); it judges every event past the stored cursor;
+//! - delivery, woken when the outbox may have grown and when the next message is due.
+//!
+//! Each job runs on a blocking thread (SQLite, parsing and `Handle::block_on` for HTTP), never on
+//! the executor. A failing job is logged and counted ([`JobStats`]) and tried again on its next
+//! turn; it never stops the others. [`Shutdown`] stops them all: the watchers and collectors stop
+//! between batches, the batch in flight and the deliveries in flight finish, within
+//! `[daemon] shutdown_timeout`.
+
+mod shutdown;
+pub mod watch;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use chrono::Utc;
+use serde::Serialize;
+use tokio::runtime::Handle;
+use tokio::task::JoinSet;
+
+pub use shutdown::Shutdown;
+pub use watch::Watcher;
+
+use crate::App;
+use crate::collect::{CollectOptions, collect_tenant};
+use crate::config::Schedule;
+use crate::deliver::{Channel, channels, deliver_due};
+use crate::error::{AppError, Result};
+
+/// How the daemon runs.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Run every job once and return (`run --once`).
+    pub once: bool,
+}
+
+/// Runs, failures and the last error of one job.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JobStat {
+    pub runs: u64,
+    pub failures: u64,
+    pub last_error: Option<String>,
+    /// Whether the latest run failed.
+    pub failing: bool,
+    #[serde(with = "privtrail_model::serde_opt_time")]
+    pub last_success: Option<chrono::DateTime<Utc>>,
+}
+
+/// Every job's [`JobStat`], by job name (`collect:contoso`, `pim:contoso`, `watch:/var/log/wef`,
+/// `rules`, `deliver`).
+#[derive(Debug, Default)]
+pub struct JobStats {
+    jobs: Mutex<BTreeMap<String, JobStat>>,
+}
+
+impl JobStats {
+    fn record(&self, job: &str, result: &Result<()>) {
+        let mut jobs = self
+            .jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let s = jobs.entry(job.to_owned()).or_default();
+        s.runs += 1;
+        s.failing = result.is_err();
+        match result {
+            Ok(()) => s.last_success = Some(Utc::now()),
+            Err(e) => {
+                s.failures += 1;
+                s.last_error = Some(e.to_string());
+            }
+        }
+    }
+
+    /// A copy of every job's figures.
+    pub fn snapshot(&self) -> BTreeMap<String, JobStat> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether any job's latest run failed.
+    pub fn any_failed(&self) -> bool {
+        self.snapshot().values().any(|s| s.failing)
+    }
+}
+
+/// The jobs of one daemon, ready to run.
+struct Daemon {
+    app: Arc<App>,
+    shutdown: Arc<Shutdown>,
+    stats: Arc<JobStats>,
+    watchers: Vec<Arc<Mutex<Watcher>>>,
+    channels: Arc<HashMap<String, Channel>>,
+}
+
+/// Runs the daemon until `shutdown` is triggered (or, with `once`, until every job ran once).
+/// Returns the job figures; with `once`, the caller turns failures into the exit status.
+pub async fn run(
+    app: Arc<App>,
+    shutdown: Arc<Shutdown>,
+    opts: RunOptions,
+) -> Result<Arc<JobStats>> {
+    app.writer()?;
+    let rt = Handle::current();
+    let chans = channels(&rt, &app.config().channels, &app.config().delivery)?;
+    let watchers = app
+        .config()
+        .windows
+        .iter()
+        .map(|w| Watcher::new(&app, w.clone()).map(|w| Arc::new(Mutex::new(w))))
+        .collect::<Result<Vec<_>>>()?;
+    let d = Arc::new(Daemon {
+        app,
+        shutdown,
+        stats: Arc::new(JobStats::default()),
+        watchers,
+        channels: Arc::new(chans),
+    });
+    if opts.once {
+        d.run_once().await;
+        return Ok(Arc::clone(&d.stats));
+    }
+    tracing::info!(
+        tenants = d.app.config().tenants.len(),
+        watched = d.watchers.len(),
+        channels = d.channels.len(),
+        "daemon started"
+    );
+    let mut tasks = JoinSet::new();
+    for t in &d.app.config().tenants {
+        let name = t.name.clone();
+        let (dd, n) = (Arc::clone(&d), name.clone());
+        tasks.spawn(d.clone().scheduled(
+            format!("collect:{name}"),
+            t.schedule.clone(),
+            move || dd.collect(&n, false),
+        ));
+        let (dd, n) = (Arc::clone(&d), name.clone());
+        tasks.spawn(d.clone().scheduled(
+            format!("pim:{name}"),
+            t.pim_schedule.clone(),
+            move || dd.collect(&n, true),
+        ));
+    }
+    for w in &d.watchers {
+        tasks.spawn(Arc::clone(&d).watch(Arc::clone(w)));
+    }
+    tasks.spawn(Arc::clone(&d).rules_loop());
+    tasks.spawn(Arc::clone(&d).delivery_loop());
+
+    d.shutdown.wait().await;
+    tracing::info!("stopping: finishing the batches and deliveries in flight");
+    let deadline = d
+        .app
+        .config()
+        .daemon
+        .shutdown_timeout
+        .0
+        .to_std()
+        .unwrap_or_default();
+    let all_done = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(deadline, all_done).await.is_err() {
+        tracing::warn!(
+            timeout = ?deadline,
+            "jobs still running at the shutdown deadline; their uncommitted work is dropped (nothing committed is lost)"
+        );
+    }
+    Ok(Arc::clone(&d.stats))
+}
+
+impl Daemon {
+    /// Runs `job` on a blocking thread and records how it went.
+    async fn job<F>(&self, name: &str, job: F) -> Result<()>
+    where
+        F: FnOnce() -> Result<()> + Send + 'static,
+    {
+        let result = match tokio::task::spawn_blocking(job).await {
+            Ok(r) => r,
+            Err(e) => Err(AppError::failed(format!("job {name}"), e)),
+        };
+        match &result {
+            Ok(()) => tracing::debug!(job = name, "job done"),
+            Err(AppError::Cancelled) => {}
+            Err(e) => {
+                tracing::error!(job = name, error = %e, "job failed; it runs again on its schedule")
+            }
+        }
+        if !matches!(result, Err(AppError::Cancelled)) {
+            self.stats.record(name, &result);
+        }
+        result
+    }
+
+    fn stop_fn(&self) -> impl Fn() -> bool + Send + Sync + 'static {
+        let s = Arc::clone(&self.shutdown);
+        move || s.is_set()
+    }
+
+    /// Once at start, then at every firing of `schedule`, until shutdown.
+    fn scheduled<F>(
+        self: Arc<Self>,
+        name: String,
+        schedule: Schedule,
+        job: F,
+    ) -> impl Future<Output = ()> + Send + 'static
+    where
+        F: Fn() -> Result<()> + Send + Sync + 'static,
+    {
+        let job = Arc::new(job);
+        async move {
+            loop {
+                let j = Arc::clone(&job);
+                let _ = self.job(&name, move || j()).await;
+                let now = Utc::now();
+                let Some(next) = schedule.next_after(now) else {
+                    return;
+                };
+                let wait = (next - now).to_std().unwrap_or_default();
+                if self.shutdown.sleep(wait).await {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// One collection of `tenant`: the audit pull, or (`pim`) the PIM snapshot.
+    fn collect(&self, tenant: &str, pim: bool) -> Result<()> {
+        let app = Arc::clone(&self.app);
+        let Some(t) = app.config().tenant(tenant).cloned() else {
+            return Ok(());
+        };
+        let opts = CollectOptions {
+            since: None,
+            no_audit: pim,
+            no_pim: !pim,
+        };
+        let stop = self.stop_fn();
+        let report = collect_tenant(
+            &Handle::current(),
+            app.store(),
+            app.writer()?,
+            &t,
+            &opts,
+            app.forward(),
+            &stop,
+        )?;
+        if report.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::failed(
+                format!("collecting tenant {tenant:?}"),
+                report.errors.join("; "),
+            ))
+        }
+    }
+
+    async fn watch(self: Arc<Self>, w: Arc<Mutex<Watcher>>) {
+        let name = {
+            let g = w.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            format!("watch:{}", g.path())
+        };
+        let interval = self
+            .app
+            .config()
+            .daemon
+            .watch_interval
+            .0
+            .to_std()
+            .unwrap_or(StdDuration::from_secs(1));
+        loop {
+            let (app, w2, stop) = (Arc::clone(&self.app), Arc::clone(&w), self.stop_fn());
+            let _ = self
+                .job(&name, move || {
+                    let mut g = w2.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let report = g.scan(&app, true, &stop)?;
+                    if !report.errors.is_empty() {
+                        tracing::warn!(errors = ?report.errors, "watched files with errors");
+                    }
+                    Ok(())
+                })
+                .await;
+            if self.shutdown.sleep(interval).await {
+                return;
+            }
+        }
+    }
+
+    /// Runs the rules job whenever events were stored, and on the sweep schedule.
+    async fn rules_loop(self: Arc<Self>) {
+        let schedule = self.app.config().daemon.sweep_schedule.clone();
+        loop {
+            let app = Arc::clone(&self.app);
+            let _ = self
+                .job("rules", move || {
+                    let ev = app.rules(Utc::now())?;
+                    if !ev.opened.is_empty() || !ev.resolved.is_empty() {
+                        tracing::info!(
+                            judged = ev.judged,
+                            opened = ev.opened.len(),
+                            resolved = ev.resolved.len(),
+                            enqueued = ev.enqueued,
+                            "rules"
+                        );
+                    }
+                    Ok(())
+                })
+                .await;
+            let now = Utc::now();
+            let sweep = schedule
+                .next_after(now)
+                .and_then(|t| (t - now).to_std().ok())
+                .unwrap_or(StdDuration::from_secs(60));
+            let writer = match self.app.writer() {
+                Ok(w) => w.clone(),
+                Err(_) => return,
+            };
+            tokio::select! {
+                () = writer.stored().notified() => {}
+                () = tokio::time::sleep(sweep) => {}
+                () = self.shutdown.wait() => return,
+            }
+        }
+    }
+
+    /// Delivers what is due; sleeps until the next message is due or the outbox grows.
+    async fn delivery_loop(self: Arc<Self>) {
+        loop {
+            let _ = self.deliver_round().await;
+            let next = self.app.store().outbox_next_due().ok().flatten();
+            let wait = next
+                .map(|t| (t - Utc::now()).to_std().unwrap_or_default())
+                .unwrap_or(StdDuration::from_secs(60))
+                .clamp(StdDuration::from_millis(20), StdDuration::from_secs(60));
+            let writer = match self.app.writer() {
+                Ok(w) => w.clone(),
+                Err(_) => return,
+            };
+            tokio::select! {
+                () = writer.outbox().notified() => {}
+                () = tokio::time::sleep(wait) => {}
+                () = self.shutdown.wait() => return,
+            }
+        }
+    }
+
+    async fn deliver_round(&self) -> Result<()> {
+        let (app, chans, stop) = (
+            Arc::clone(&self.app),
+            Arc::clone(&self.channels),
+            self.stop_fn(),
+        );
+        self.job("deliver", move || {
+            let report = deliver_due(
+                &Handle::current(),
+                app.store(),
+                app.writer()?,
+                &chans,
+                &app.config().delivery,
+                Utc::now(),
+                &stop,
+            )?;
+            if report.delivered > 0 || report.retried > 0 || report.dead > 0 {
+                tracing::info!(
+                    delivered = report.delivered,
+                    retrying = report.retried,
+                    dead = report.dead,
+                    "delivery"
+                );
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// `run --once`: every job once, in pipeline order.
+    async fn run_once(self: &Arc<Self>) {
+        for t in &self.app.config().tenants {
+            for pim in [false, true] {
+                let (d, n) = (Arc::clone(self), t.name.clone());
+                let name = format!("{}:{}", if pim { "pim" } else { "collect" }, t.name);
+                let _ = self.job(&name, move || d.collect(&n, pim)).await;
+            }
+        }
+        for w in &self.watchers {
+            let (app, w2, stop) = (Arc::clone(&self.app), Arc::clone(w), self.stop_fn());
+            let name = format!(
+                "watch:{}",
+                w.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .path()
+            );
+            let _ = self
+                .job(&name, move || {
+                    let mut g = w2.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let report = g.scan(&app, false, &stop)?;
+                    if report.errors.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(AppError::failed("watched files", report.errors.join("; ")))
+                    }
+                })
+                .await;
+        }
+        let app = Arc::clone(&self.app);
+        let _ = self
+            .job("rules", move || app.rules(Utc::now()).map(|_| ()))
+            .await;
+        let _ = self.deliver_round().await;
+    }
+}

@@ -1,0 +1,427 @@
+//! The rules job: rebuild elevations from the stored events, reconcile them with the latest PIM
+//! snapshots, judge the events stored since the **rules cursor**, and update the alerts — and
+//! commit elevations, alerts, their outbox entries and the new cursor in one transaction.
+//!
+//! The cursor (the last event sequence number judged) lives in the store, so whatever stored the
+//! events (an import, a collection, the daemon's watcher, a process that died right after its
+//! commit) the next run of the job judges them exactly once: a crash before the commit judges
+//! them again (nothing was committed), a crash after it never does.
+//!
+//! Elevations are recomputed from every event that opens or closes one (a small share of all
+//! events, read through a partial index on the actions the rules crate declares), which keeps them
+//! correct whatever order events arrive in.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use privtrail_ingest::graph::{AssignmentType, PimSnapshot};
+use privtrail_model::{Action, Event};
+use privtrail_rules::{
+    Alert, CollectorRun, Context, ELEVATION_INPUTS, Elevation, InstanceType, PimInstanceView,
+    Policy, Rule, Silence, Tracker, apply_findings, evaluate_all, max_lookback, reconcile,
+};
+use privtrail_store::{AlertRow, ElevationRow, EventFilter, Store};
+
+use crate::config::{Config, RouteConfig, Schedule};
+use crate::error::{AppError, Result};
+use crate::writer::WriteHandle;
+
+/// The name of the partial index over the events elevations are built from.
+pub const ELEVATION_INDEX: &str = "events_elevation_input";
+
+/// The policy and rules of a configuration.
+#[derive(Debug)]
+pub struct Engine {
+    pub policy: Policy,
+    pub rules: Vec<Box<dyn Rule>>,
+    pub renotify: Duration,
+    /// Tenants whose PIM snapshots and users take part, with their audit schedule.
+    pub tenants: Vec<(String, Schedule)>,
+    /// Where alerts go (`[[routes]]`) and the web UI link put into them.
+    pub routes: Vec<RouteConfig>,
+    pub ui_url: Option<String>,
+    /// The actions whose new events the rules look at; `None`: every event (custom rules).
+    pub inputs: Option<Vec<Action>>,
+    /// The grace of `overdue-elevation` (its own setting, else the policy's).
+    pub overdue_grace: Duration,
+}
+
+impl Engine {
+    pub fn from_config(config: &Config) -> Result<Engine> {
+        let rules = config
+            .rules
+            .build()
+            .map_err(|e| AppError::Config(format!("invalid [rules]: {e}")))?;
+        let policy = config.policy.policy();
+        let overdue_grace = config.rules.overdue_grace(&policy);
+        Ok(Engine {
+            inputs: privtrail_rules::inputs_of(&rules),
+            policy,
+            rules,
+            renotify: config.rules.renotify(),
+            tenants: config
+                .tenants
+                .iter()
+                .map(|t| (t.name.clone(), t.schedule.clone()))
+                .collect(),
+            routes: config.routes.clone(),
+            ui_url: config.delivery.ui_url.clone(),
+            overdue_grace,
+        })
+    }
+
+    /// The one answer to "is this elevation overdue at `now`" (`overdue-elevation`,
+    /// `elevations --overdue`, the demo and the UI all ask here).
+    pub fn is_overdue(&self, e: &Elevation, now: DateTime<Utc>) -> bool {
+        e.is_overdue(now, self.overdue_grace)
+    }
+}
+
+/// What one evaluation did.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    pub elevations: Vec<Elevation>,
+    pub opened: Vec<Alert>,
+    pub resolved: Vec<Alert>,
+    pub reconciled: usize,
+    /// Events judged (past the cursor).
+    pub judged: u64,
+    /// Notifications put into the outbox.
+    pub enqueued: u64,
+    /// The cursor after this evaluation.
+    pub cursor: i64,
+}
+
+/// New events are read back and given to the rules in chunks of this many (without `raw`), so
+/// that a large import does not hold all its events in memory.
+const CHUNK: usize = 50_000;
+
+/// Collector run records are checkpoints with this prefix.
+pub const RUN_PREFIX: &str = "run:";
+
+/// Runs the rules job once at `now`: every event past the stored cursor is judged (none may be
+/// skipped, whichever process stored it), condition rules are evaluated, and the cursor moves in
+/// the transaction that stores the results.
+///
+/// Callers serialize runs (two at once would judge the same events twice): [`crate::App::rules`]
+/// holds a lock around it.
+pub fn evaluate(
+    store: &Store,
+    writer: &WriteHandle,
+    engine: &Engine,
+    now: DateTime<Utc>,
+) -> Result<Evaluation> {
+    let cursor = store.rules_cursor()?;
+    // The bound first: every event up to it is in the elevation inputs read next.
+    let upto = store.last_seq()?;
+    let (policy, upn_of) = joined_policy(store, engine)?;
+
+    let names: Vec<&str> = ELEVATION_INPUTS.iter().map(|a| a.as_str()).collect();
+    let inputs = store.events_with_actions(&names)?;
+    let mut tracker = Tracker::from_events(policy.clone(), &inputs);
+    drop(inputs);
+    let mut reconciled = 0;
+    for (t, _) in &engine.tenants {
+        let Some(snap) = store.latest_snapshot(t, "pim")? else {
+            continue;
+        };
+        let snap: PimSnapshot = serde_json::from_str(&snap.body).map_err(AppError::json(
+            format!("stored PIM snapshot of tenant {t:?} is unreadable"),
+        ))?;
+        let views = pim_views(&snap, upn_of.get(t));
+        let open: Vec<Elevation> = tracker.open().cloned().collect();
+        let rec = reconcile(&open, &views, snap.taken_at, t, &policy);
+        if !rec.events.is_empty() {
+            // Stored (and chained) like any event; judged by the next run (past `upto`).
+            let events = rec.events.clone();
+            let stats = writer.call(move |w| w.write_batch(&events, &[]))??;
+            reconciled += stats.stored as usize;
+            tracker.apply(&rec.events);
+        }
+    }
+    let elevations = tracker.elevations().to_vec();
+    let mut elevation_rows = Some(
+        elevations
+            .iter()
+            .map(elevation_row)
+            .collect::<Result<Vec<_>>>()?,
+    );
+
+    let lookback = max_lookback(&engine.rules);
+    let recent = if lookback > Duration::zero() {
+        let from = now.checked_sub_signed(lookback).unwrap_or(now);
+        let until = now + Duration::seconds(1);
+        store.events_between(from, until, &EventFilter::default(), 1_000_000)?
+    } else {
+        Vec::new()
+    };
+    let silences: Vec<Silence> = store
+        .silences()?
+        .into_iter()
+        .map(|s| Silence {
+            rule: Some(s.rule).filter(|r| r != "*"),
+            principal: s.principal,
+            until: s.until,
+        })
+        .collect();
+    let collectors = collector_runs(store, engine, now)?;
+    let mut out = Evaluation {
+        reconciled,
+        cursor,
+        ..Evaluation::default()
+    };
+    let wanted: Option<Vec<&str>> = engine
+        .inputs
+        .as_ref()
+        .map(|a| a.iter().map(|a| a.as_str()).collect());
+    let mut from = cursor;
+    loop {
+        let chunk = store.events_after_seq(from, upto, wanted.as_deref(), CHUNK)?;
+        let full = chunk.len() == CHUNK;
+        // A partial chunk is everything up to `upto` (filtered-out events are judged too: no rule
+        // looks at them).
+        let next = if full {
+            chunk.last().map_or(upto, |(s, _)| *s)
+        } else {
+            upto
+        };
+        let new_events: Vec<Event> = chunk.into_iter().map(|(_, e)| e).collect();
+        out.judged += new_events.len() as u64;
+        let ctx = Context {
+            new_events: &new_events,
+            recent_events: &recent,
+            elevations: &elevations,
+            now,
+            policy: &policy,
+            collectors: &collectors,
+        };
+        let (findings, evaluated) = evaluate_all(&engine.rules, &ctx);
+        let existing = load_alerts(store)?;
+        let changes = apply_findings(
+            &existing,
+            &findings,
+            &evaluated,
+            now,
+            &silences,
+            engine.renotify,
+        );
+        let rows = changes
+            .opened
+            .iter()
+            .chain(&changes.updated)
+            .chain(&changes.resolved)
+            .map(alert_row)
+            .collect::<Result<Vec<_>>>()?;
+        // The notifications are enqueued in the transaction that saves the alerts and the cursor.
+        let to_notify: Vec<&Alert> = changes
+            .opened
+            .iter()
+            .chain(&changes.updated)
+            .filter(|a| changes.notify.contains(&a.id))
+            .collect();
+        let entries =
+            crate::deliver::alert_entries(&engine.routes, engine.ui_url.as_deref(), &to_notify)?;
+        let els = elevation_rows.take();
+        let enqueued =
+            writer.call(move |w| w.save_rules_result(els.as_deref(), &rows, &entries, next))??;
+        out.enqueued += enqueued;
+        out.cursor = next;
+        out.opened.extend(changes.opened);
+        out.resolved.extend(changes.resolved);
+        if !full {
+            break;
+        }
+        from = next;
+    }
+    if out.enqueued > 0 {
+        writer.notify_outbox();
+    }
+    out.elevations = elevations;
+    Ok(out)
+}
+
+/// The collectors `collector-failure` watches, with their recorded runs: each configured tenant's
+/// audit pull, once it has been run at least once (the run records are written by the collection
+/// job, see [`record_run`]).
+fn collector_runs(store: &Store, engine: &Engine, now: DateTime<Utc>) -> Result<Vec<CollectorRun>> {
+    let mut out = Vec::new();
+    for (tenant, schedule) in &engine.tenants {
+        let key = format!("{RUN_PREFIX}entra:{tenant}:audit");
+        let Some(text) = store.checkpoint(&key)? else {
+            continue;
+        };
+        let run: RunRecord = serde_json::from_str(&text)
+            .map_err(AppError::json(format!("run record {key:?} is unreadable")))?;
+        out.push(CollectorRun {
+            collector: format!("entra:{tenant}"),
+            last_success: run.last_success,
+            watched_since: Some(run.first_attempt),
+            interval: schedule.interval(now),
+        });
+    }
+    Ok(out)
+}
+
+/// What the collection job records about its runs (a checkpoint `run:<collector>`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RunRecord {
+    /// The first run ever recorded.
+    #[serde(with = "privtrail_model::serde_time")]
+    pub first_attempt: DateTime<Utc>,
+    #[serde(default, with = "privtrail_model::serde_opt_time")]
+    pub last_success: Option<DateTime<Utc>>,
+    #[serde(default, with = "privtrail_model::serde_opt_time")]
+    pub last_failure: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// Failures since the last success.
+    #[serde(default)]
+    pub failures: u64,
+}
+
+/// Records one run of `collector` (success or failure) through the writer.
+pub fn record_run(
+    store: &Store,
+    writer: &WriteHandle,
+    collector: &str,
+    at: DateTime<Utc>,
+    error: Option<String>,
+) -> Result<()> {
+    let key = format!("{RUN_PREFIX}{collector}");
+    let mut run = match store.checkpoint(&key)? {
+        Some(t) => serde_json::from_str(&t)
+            .map_err(AppError::json(format!("run record {key:?} is unreadable")))?,
+        None => RunRecord {
+            first_attempt: at,
+            last_success: None,
+            last_failure: None,
+            last_error: None,
+            failures: 0,
+        },
+    };
+    match error {
+        None => {
+            run.last_success = Some(at);
+            run.failures = 0;
+        }
+        Some(e) => {
+            run.last_failure = Some(at);
+            run.last_error = Some(e);
+            run.failures += 1;
+        }
+    }
+    let value = serde_json::to_string(&run).map_err(AppError::json("run record"))?;
+    writer.call(move |w| w.set_checkpoint(&key, &value))??;
+    Ok(())
+}
+
+/// UPNs by user object id, per tenant.
+type UpnMaps = HashMap<String, HashMap<String, String>>;
+
+/// The configured policy plus the identity joins Entra knows (`onPremisesSecurityIdentifier`).
+pub fn joined_policy(store: &Store, engine: &Engine) -> Result<(Policy, UpnMaps)> {
+    let mut upn_of: UpnMaps = HashMap::new();
+    let mut joins = Vec::new();
+    for (t, _) in &engine.tenants {
+        let map = upn_of.entry(t.clone()).or_default();
+        for u in store.directory_users(t)? {
+            if let Some(upn) = &u.upn {
+                map.insert(u.id.to_lowercase(), upn.clone());
+                if let Some(sid) = &u.on_prem_sid {
+                    joins.push((upn.clone(), sid.clone()));
+                }
+            }
+        }
+    }
+    Ok((engine.policy.clone().with_directory_users(&joins), upn_of))
+}
+
+/// The snapshot's active assignments as the rules crate sees them (principal ids → UPNs).
+fn pim_views(snap: &PimSnapshot, upns: Option<&HashMap<String, String>>) -> Vec<PimInstanceView> {
+    snap.assignments
+        .iter()
+        .map(|i| {
+            let role = snap.roles.iter().find(|r| {
+                r.id.eq_ignore_ascii_case(&i.role_definition_id)
+                    || r.template_id
+                        .as_deref()
+                        .is_some_and(|t| t.eq_ignore_ascii_case(&i.role_definition_id))
+            });
+            PimInstanceView {
+                principal: upns
+                    .and_then(|m| m.get(&i.principal_id.to_lowercase()))
+                    .cloned()
+                    .unwrap_or_else(|| i.principal_id.clone()),
+                role_template_id: role
+                    .and_then(|r| r.template_id.clone())
+                    .unwrap_or_else(|| i.role_definition_id.clone()),
+                role_name: role.map(|r| r.display_name.clone()),
+                scope: i.directory_scope_id.clone(),
+                assignment_type: match i.assignment_type {
+                    Some(AssignmentType::Activated) => InstanceType::Activated,
+                    _ => InstanceType::Assigned,
+                },
+                start: i.start_date_time,
+                end: i.end_date_time,
+            }
+        })
+        .collect()
+}
+
+fn elevation_row(e: &Elevation) -> Result<ElevationRow> {
+    Ok(ElevationRow {
+        id: e.id.clone(),
+        principal: e.principal.clone(),
+        privilege: e.privilege.clone(),
+        scope: e.scope.clone(),
+        started_at: e.started_at,
+        ended_at: e.ended_at,
+        expected_end: e.expected_end,
+        body: serde_json::to_string(e).map_err(AppError::json("elevation"))?,
+    })
+}
+
+pub fn alert_row(a: &Alert) -> Result<AlertRow> {
+    Ok(AlertRow {
+        id: a.id.clone(),
+        rule: a.rule.clone(),
+        subject: a.subject.clone(),
+        status: a.status.as_str().to_owned(),
+        severity: a.severity.as_str().to_owned(),
+        opened_at: a.opened_at,
+        updated_at: a.updated_at,
+        body: serde_json::to_string(a).map_err(AppError::json("alert"))?,
+    })
+}
+
+/// Every stored alert.
+pub fn load_alerts(store: &Store) -> Result<Vec<Alert>> {
+    store
+        .alerts(None)?
+        .iter()
+        .map(|r| {
+            serde_json::from_str(&r.body).map_err(AppError::json(format!(
+                "stored alert {} is unreadable",
+                r.id
+            )))
+        })
+        .collect()
+}
+
+/// Every stored elevation.
+pub fn load_elevations(store: &Store) -> Result<Vec<Elevation>> {
+    store
+        .elevations()?
+        .iter()
+        .map(|r| {
+            serde_json::from_str(&r.body).map_err(AppError::json(format!(
+                "stored elevation {} is unreadable",
+                r.id
+            )))
+        })
+        .collect()
+}
+
+/// Shared handle type for the forwarding function (event → outbox entries).
+pub type ForwardFn = Arc<dyn Fn(&Event) -> Vec<privtrail_store::OutboxEntry> + Send + Sync>;

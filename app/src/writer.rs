@@ -1,0 +1,178 @@
+//! [`WriteHandle`]: the process's one store writer, shared by every job.
+//!
+//! A dedicated thread owns the [`Writer`] (SQLite's write connection and the index feeder) and
+//! runs write jobs one at a time, in the order they arrive (FIFO: an import cannot starve the rules
+//! job or an acknowledgement). Jobs are closures over `&mut Writer`; each of the writer's methods is
+//! one transaction, so a job that calls one method is atomic. Callers block on the reply (sync
+//! code: the import and collection pipelines, the CLI) or await it (`call_async`, through
+//! `spawn_blocking`: the daemon never blocks its executor on SQLite).
+//!
+//! The handle also tells interested jobs that something was written: [`WriteHandle::stored`]
+//! (events were stored: the rules job wakes) and [`WriteHandle::outbox`] (messages may be due: the
+//! delivery loop wakes).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use privtrail_store::{Store, Writer};
+use tokio::sync::Notify;
+
+use crate::error::{AppError, Result};
+
+type Job = Box<dyn FnOnce(&mut Writer) + Send>;
+
+enum Msg {
+    Job(Job),
+    /// Stop after the jobs queued before this one (see [`WriteHandle::close`]).
+    Stop,
+}
+
+/// Write jobs waiting at most; callers wait for room beyond this (back-pressure).
+const QUEUE: usize = 16;
+
+/// Cloneable access to the single writer thread.
+#[derive(Clone)]
+pub struct WriteHandle {
+    tx: crossbeam_channel::Sender<Msg>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    stored: Notify,
+    outbox: Notify,
+    /// Bumped each time events are stored (jobs compare it to know whether to run again).
+    generation: AtomicU64,
+}
+
+impl std::fmt::Debug for WriteHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteHandle").finish_non_exhaustive()
+    }
+}
+
+/// The writer thread; [`WriterThread::finish`] drains it and commits the search index.
+#[derive(Debug)]
+pub struct WriterThread {
+    join: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WriteHandle {
+    /// Opens the store's writer and starts its thread.
+    pub fn start(store: &Store) -> Result<(WriteHandle, WriterThread)> {
+        let mut writer = store.writer()?;
+        let (tx, rx) = crossbeam_channel::bounded::<Msg>(QUEUE);
+        let join = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || {
+                for msg in rx {
+                    let Msg::Job(job) = msg else { break };
+                    // A panicking job must not take the writer down with it: its transaction rolls
+                    // back (the rusqlite transaction is dropped), its caller gets an error, and
+                    // the next job runs.
+                    let run = std::panic::AssertUnwindSafe(|| job(&mut writer));
+                    if std::panic::catch_unwind(run).is_err() {
+                        tracing::error!("a write job panicked; its transaction was rolled back");
+                    }
+                }
+                // Closed or every handle gone: make everything searchable before the writer drops.
+                if let Err(e) = writer.commit() {
+                    tracing::error!(error = %e, "committing the search index failed");
+                }
+            })
+            .map_err(|e| AppError::failed("cannot start the store writer thread", e))?;
+        let handle = WriteHandle {
+            tx,
+            shared: Arc::new(Shared {
+                stored: Notify::new(),
+                outbox: Notify::new(),
+                generation: AtomicU64::new(0),
+            }),
+        };
+        Ok((handle, WriterThread { join: Some(join) }))
+    }
+
+    /// Runs `f` on the writer thread and returns its result (blocking this thread).
+    pub fn call<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Writer) -> R + Send + 'static,
+    {
+        let rx = self.submit(f)?;
+        rx.recv()
+            .map_err(|_| AppError::WriterStopped("the writer thread ended during a write".into()))
+    }
+
+    /// Queues `f` and returns at once; the receiver yields its result. At most [`QUEUE`] jobs
+    /// wait: beyond that this blocks until there is room.
+    pub fn submit<R, F>(&self, f: F) -> Result<crossbeam_channel::Receiver<R>>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Writer) -> R + Send + 'static,
+    {
+        let (rtx, rrx) = crossbeam_channel::bounded(1);
+        let job: Job = Box::new(move |w: &mut Writer| {
+            let _ = rtx.send(f(w));
+        });
+        self.tx
+            .send(Msg::Job(job))
+            .map_err(|_| AppError::WriterStopped("the writer thread is gone".into()))?;
+        Ok(rrx)
+    }
+
+    /// [`WriteHandle::call`] for async code: waits on a blocking thread, never on the executor.
+    pub async fn call_async<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Writer) -> R + Send + 'static,
+    {
+        let h = self.clone();
+        tokio::task::spawn_blocking(move || h.call(f))
+            .await
+            .map_err(|e| AppError::WriterStopped(format!("write task failed: {e}")))?
+    }
+
+    /// Stops the writer thread after the jobs already queued; later calls fail with
+    /// [`AppError::WriterStopped`]. Used at shutdown, when some job may still hold a handle.
+    pub fn close(&self) {
+        let _ = self.tx.send(Msg::Stop);
+    }
+
+    /// Say that events were stored (the rules job wakes) and that the outbox may have grown.
+    pub fn notify_stored(&self) {
+        self.shared.generation.fetch_add(1, Ordering::AcqRel);
+        self.shared.stored.notify_one();
+        self.shared.outbox.notify_one();
+    }
+
+    /// Say that the outbox may hold new messages (the delivery loop wakes).
+    pub fn notify_outbox(&self) {
+        self.shared.outbox.notify_one();
+    }
+
+    /// Woken after events are stored.
+    pub fn stored(&self) -> &Notify {
+        &self.shared.stored
+    }
+
+    /// Woken after outbox messages may have been added.
+    pub fn outbox(&self) -> &Notify {
+        &self.shared.outbox
+    }
+
+    /// How many times events were stored so far.
+    pub fn generation(&self) -> u64 {
+        self.shared.generation.load(Ordering::Acquire)
+    }
+}
+
+impl WriterThread {
+    /// Waits for the thread to end: after [`WriteHandle::close`] or once every handle is dropped
+    /// (the queue then drains, the index is committed and the writer released).
+    pub fn finish(mut self) {
+        if let Some(j) = self.join.take()
+            && j.join().is_err()
+        {
+            tracing::error!("the store writer thread panicked");
+        }
+    }
+}

@@ -184,6 +184,29 @@ pub enum BenchCommand {
     Ingest(BenchIngestArgs),
     /// Delivery throughput through the outbox, and event-to-outbox latency.
     Delivery(BenchDeliveryArgs),
+    /// The daemon (`privtrail run` as a child process): peak RSS during a sustained ingest from a
+    /// watched folder, and the latency from a line appended to a watched file to its alert in
+    /// the outbox.
+    Daemon(BenchDaemonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchDaemonArgs {
+    /// Generated Winlogbeat lines appended to the watched folder (the sustained ingest).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Latency samples: one line appended, then waited for until its alert is in the outbox.
+    #[arg(long, default_value_t = 200)]
+    pub latency_runs: u64,
+    /// The daemon's `[daemon] watch_interval` (default the config's default, 1s).
+    #[arg(long, default_value = "1s")]
+    pub watch_interval: String,
+    /// Working folder (default: a temporary folder, removed afterwards).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

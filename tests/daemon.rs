@@ -353,3 +353,44 @@ fn a_tenant_with_no_successful_run_for_three_intervals_alerts() {
     );
     assert!(daemon.terminate(Duration::from_secs(20)).success());
 }
+
+#[test]
+fn the_systemd_unit_runs_the_daemon_hardened() {
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/privtrail.service"),
+    )
+    .unwrap();
+    let has = |line: &str| unit.lines().any(|l| l.trim() == line);
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap();
+    assert!(exec.ends_with(" run"), "{exec}");
+    for line in [
+        "DynamicUser=yes",
+        "StateDirectory=privtrail",
+        "StateDirectoryMode=0700",
+        "Environment=PRIVTRAIL_DATA_DIR=/var/lib/privtrail",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/privtrail",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=",
+        "KillSignal=SIGTERM",
+        "UMask=0077",
+    ] {
+        assert!(has(line), "missing {line:?}");
+    }
+    // systemd, where it is installed, accepts the unit (the binary path may not exist here).
+    if let Ok(out) = std::process::Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/privtrail.service"))
+        .output()
+    {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let problems: Vec<&str> = err
+            .lines()
+            .filter(|l| !l.contains("is not executable") && !l.trim().is_empty())
+            .collect();
+        assert!(problems.is_empty(), "{err}");
+    }
+}

@@ -1,6 +1,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use privtrail_model::Span;
 use serde::{Deserialize, Deserializer};
 
 use crate::Notifier;
@@ -37,9 +38,9 @@ pub struct ChannelConfig {
     /// Attempts before a message is dead-lettered.
     pub max_attempts: Option<u32>,
     /// Age (e.g. `2d`) after which an undelivered message is dead-lettered.
-    pub max_age: Option<String>,
+    pub max_age: Option<Span>,
     /// Time-out of each network call, e.g. `10s` (the default).
-    pub timeout: Option<String>,
+    pub timeout: Option<Span>,
 }
 
 /// The shape serde reads: the common keys, the rest handed to [`ChannelKind`] (whose variants
@@ -49,8 +50,8 @@ struct RawChannel {
     name: String,
     rate_per_sec: Option<f64>,
     max_attempts: Option<u32>,
-    max_age: Option<String>,
-    timeout: Option<String>,
+    max_age: Option<Span>,
+    timeout: Option<Span>,
     #[serde(flatten)]
     rest: toml::Table,
 }
@@ -114,13 +115,13 @@ impl ChannelConfig {
 
     /// The network time-out (`timeout`, default 10 s).
     pub fn timeout(&self) -> Result<Duration, ConfigError> {
-        self.duration("timeout", self.timeout.as_deref())
+        self.std_duration("timeout", self.timeout)
             .map(|d| d.unwrap_or(DEFAULT_TIMEOUT))
     }
 
     /// `max_age` as a duration, when set.
     pub fn max_age(&self) -> Result<Option<Duration>, ConfigError> {
-        self.duration("max_age", self.max_age.as_deref())
+        self.std_duration("max_age", self.max_age)
     }
 
     /// The pace the outbox should keep: `rate_per_sec`, or 4/s for Teams (its webhook's limit).
@@ -135,24 +136,21 @@ impl ChannelConfig {
     /// For an email channel in digest mode, how long the outbox collects a batch (`digest`).
     pub fn digest_interval(&self) -> Result<Option<Duration>, ConfigError> {
         match &self.kind {
-            ChannelKind::Email(e) => self.duration("digest", e.digest.as_deref()),
+            ChannelKind::Email(e) => self.std_duration("digest", e.digest),
             _ => Ok(None),
         }
     }
 
-    pub(crate) fn duration(
+    /// A config duration as a `std` one (a negative duration cannot be written, but is refused).
+    fn std_duration(
         &self,
         field: &'static str,
-        value: Option<&str>,
+        value: Option<Span>,
     ) -> Result<Option<Duration>, ConfigError> {
         value
             .map(|v| {
-                parse_duration(v).ok_or_else(|| {
-                    self.err(
-                        field,
-                        format!("{v:?} is not a duration like 90s, 15m, 8h, 7d"),
-                    )
-                })
+                v.0.to_std()
+                    .map_err(|_| self.err(field, format!("{v} must not be negative")))
             })
             .transpose()
     }
@@ -179,12 +177,6 @@ impl ChannelConfig {
         }
         Ok(())
     }
-}
-
-/// Parses a duration in privtrail's one syntax ([`privtrail_model::parse_duration`]); negative
-/// durations cannot be written.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    privtrail_model::parse_duration(s)?.to_std().ok()
 }
 
 /// Validates `config` and builds its notifier. Does no network I/O; reads `ca_file`s.
@@ -216,10 +208,7 @@ pub(crate) fn read_file(
 
 /// Whether `host` names this machine's loopback interface.
 pub(crate) fn is_loopback(host: &str) -> bool {
-    let h = host.trim_start_matches('[').trim_end_matches(']');
-    h.eq_ignore_ascii_case("localhost")
-        || h.parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    privtrail_model::is_loopback_host(host)
 }
 
 #[cfg(test)]
@@ -227,13 +216,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
-        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("1x"), None);
-        assert_eq!(parse_duration("h"), None);
+    fn durations_are_typed_when_the_file_is_read() {
+        let c: ChannelConfig = toml::from_str(
+            "name = \"f\"\ntype = \"file\"\npath = \"/tmp/x\"\nmax_age = \"2d\"\ntimeout = \"250ms\"\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            c.max_age().ok().flatten(),
+            Some(Duration::from_secs(172_800))
+        );
+        assert_eq!(c.timeout().ok(), Some(Duration::from_millis(250)));
+        let err = toml::from_str::<ChannelConfig>(
+            "name = \"f\"\ntype = \"file\"\npath = \"/tmp/x\"\ntimeout = \"soon\"\n",
+        )
+        .expect_err("not a duration");
+        assert!(err.to_string().contains("soon"), "{err}");
     }
 
     #[test]

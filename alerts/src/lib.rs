@@ -33,7 +33,7 @@ pub mod teams;
 mod tls;
 pub mod webhook;
 
-pub use config::{ChannelConfig, ChannelKind, ConfigError, DEFAULT_TIMEOUT, build, parse_duration};
+pub use config::{ChannelConfig, ChannelKind, ConfigError, DEFAULT_TIMEOUT, build};
 pub use error::DeliveryError;
 pub use message::{AlertNotice, Message, Payload};
 pub use privtrail_model::Secret;

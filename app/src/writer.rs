@@ -176,3 +176,48 @@ impl WriterThread {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_run_in_order_and_a_panicking_job_does_not_stop_the_writer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("store");
+        let (w, thread) = WriteHandle::start(&store).expect("writer");
+        // A second writer on the same store is refused while this one lives.
+        assert!(store.writer().is_err());
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let pending: Vec<_> = (0..20)
+            .map(|i| {
+                let o = Arc::clone(&order);
+                w.submit(move |_| o.lock().map(|mut v| v.push(i)).is_ok())
+                    .expect("queued")
+            })
+            .collect();
+        for p in pending {
+            assert_eq!(p.recv().ok(), Some(true));
+        }
+        assert_eq!(
+            *order.lock().expect("lock"),
+            (0..20).collect::<Vec<_>>(),
+            "FIFO"
+        );
+        let err = w
+            .call(|_| -> u32 { panic!("a bug in a job") })
+            .expect_err("the panicking job reports an error");
+        assert!(matches!(err, AppError::WriterStopped(_)), "{err}");
+        let cp = w
+            .call(|w| {
+                w.set_checkpoint("k", "v")?;
+                w.checkpoint("k")
+            })
+            .expect("the writer still runs");
+        assert_eq!(cp.ok().flatten().as_deref(), Some("v"));
+        w.close();
+        thread.finish();
+        assert!(w.call(|_| ()).is_err(), "closed");
+        assert!(store.writer().is_ok(), "released");
+    }
+}

@@ -22,4 +22,13 @@ pub use duration::{MAX_RETRY_AFTER, Span, format_duration, parse_duration, parse
 pub use event::{Event, Outcome, Reject, Source};
 pub use id::EventId;
 pub use secret::Secret;
+
+/// Whether `host` (a name or an IP literal, IPv6 in brackets or not) names this machine's loopback
+/// interface: where a secret may travel over plain `http://` or SMTP (SPEC §8).
+pub fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
 pub use time::{format_time, serde_opt_time, serde_time};

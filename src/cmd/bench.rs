@@ -32,6 +32,7 @@ pub fn run(cmd: BenchCommand, config: &Config) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(&args, config),
         BenchCommand::Delivery(args) => super::bench_delivery::run(&args, config),
+        BenchCommand::Daemon(args) => super::bench_daemon::run(&args),
     }
 }
 

@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 pub mod daemon;
 pub mod http;
 pub mod services;
+pub mod sim;
 
 pub fn data(rel: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))

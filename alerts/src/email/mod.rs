@@ -42,7 +42,7 @@ pub struct EmailConfig {
     /// IANA zone (`Europe/Berlin`) in which times are shown beside UTC.
     pub timezone: Option<String>,
     /// Digest interval, e.g. `1h`.
-    pub digest: Option<String>,
+    pub digest: Option<privtrail_model::Span>,
     /// PEM file of the only CA to trust (default: the platform verifier).
     pub ca_file: Option<PathBuf>,
 }

@@ -202,7 +202,7 @@ impl TenantConfig {
             match u.scheme() {
                 "https" => {}
                 // A client secret over plain HTTP only to this machine (tests, a local proxy).
-                "http" if is_loopback(u.host_str()) => {}
+                "http" if u.host_str().is_some_and(privtrail_model::is_loopback_host) => {}
                 "http" => invalid!(
                     "{who}: {key} {url:?}: http:// to a remote host would send the credentials in clear; use https://"
                 ),
@@ -229,18 +229,6 @@ impl TenantConfig {
     /// The checkpoint key of this tenant's PIM snapshots.
     pub fn pim_collector_id(&self) -> String {
         format!("entra:{}:pim", self.name)
-    }
-}
-
-fn is_loopback(host: Option<&str>) -> bool {
-    match host {
-        Some("localhost") => true,
-        Some(h) => h
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
-        None => false,
     }
 }
 

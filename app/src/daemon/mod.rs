@@ -139,16 +139,24 @@ pub async fn run(
     let mut tasks = JoinSet::new();
     for t in &d.app.config().tenants {
         let name = t.name.clone();
+        // The first PIM snapshot waits for the first audit pull: reconciling a snapshot with an
+        // audit log that is not yet read would open elevations from the snapshot that the
+        // log's own records open a moment later.
+        let (first_pull, after_first_pull) = tokio::sync::watch::channel(false);
         let (dd, n) = (Arc::clone(&d), name.clone());
-        tasks.spawn(d.clone().scheduled(
+        tasks.spawn(Arc::clone(&d).scheduled(
             format!("collect:{name}"),
             t.schedule.clone(),
+            None,
+            Some(first_pull),
             move || dd.collect(&n, false),
         ));
         let (dd, n) = (Arc::clone(&d), name.clone());
-        tasks.spawn(d.clone().scheduled(
+        tasks.spawn(Arc::clone(&d).scheduled(
             format!("pim:{name}"),
             t.pim_schedule.clone(),
+            Some(after_first_pull),
+            None,
             move || dd.collect(&n, true),
         ));
     }
@@ -206,11 +214,14 @@ impl Daemon {
         move || s.is_set()
     }
 
-    /// Once at start, then at every firing of `schedule`, until shutdown.
+    /// Once at start (after `wait_for` says so, when given), then at every firing of `schedule`,
+    /// until shutdown; `first_done` is told when the first run ended.
     fn scheduled<F>(
         self: Arc<Self>,
         name: String,
         schedule: Schedule,
+        wait_for: Option<tokio::sync::watch::Receiver<bool>>,
+        first_done: Option<tokio::sync::watch::Sender<bool>>,
         job: F,
     ) -> impl Future<Output = ()> + Send + 'static
     where
@@ -218,9 +229,19 @@ impl Daemon {
     {
         let job = Arc::new(job);
         async move {
+            if let Some(mut rx) = wait_for {
+                tokio::select! {
+                    _ = rx.wait_for(|done| *done) => {}
+                    () = self.shutdown.wait() => return,
+                }
+            }
+            let mut first_done = first_done;
             loop {
                 let j = Arc::clone(&job);
                 let _ = self.job(&name, move || j()).await;
+                if let Some(tx) = first_done.take() {
+                    let _ = tx.send(true);
+                }
                 let now = Utc::now();
                 let Some(next) = schedule.next_after(now) else {
                     return;

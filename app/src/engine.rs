@@ -397,16 +397,15 @@ pub fn alert_row(a: &Alert) -> Result<AlertRow> {
 
 /// Every stored alert.
 pub fn load_alerts(store: &Store) -> Result<Vec<Alert>> {
-    store
-        .alerts(None)?
-        .iter()
-        .map(|r| {
-            serde_json::from_str(&r.body).map_err(AppError::json(format!(
-                "stored alert {} is unreadable",
-                r.id
-            )))
-        })
-        .collect()
+    store.alerts(None)?.iter().map(decode_alert).collect()
+}
+
+/// An alert from its stored row.
+pub fn decode_alert(r: &AlertRow) -> Result<Alert> {
+    serde_json::from_str(&r.body).map_err(AppError::json(format!(
+        "stored alert {} is unreadable",
+        r.id
+    )))
 }
 
 /// Every stored elevation.

@@ -8,7 +8,7 @@ use privtrail_rules::{Alert, AlertStatus, Elevation};
 use privtrail_store::{OutboxMessage, OutboxStatus, SearchRequest};
 
 use crate::App;
-use crate::engine::{alert_row, load_elevations};
+use crate::engine::{alert_row, decode_alert, load_elevations};
 use crate::error::{AppError, Result};
 
 /// Filters of an elevations listing (all optional).
@@ -102,12 +102,7 @@ impl App {
         self.store()
             .alerts(status.map(AlertStatus::as_str))?
             .iter()
-            .map(|r| {
-                serde_json::from_str(&r.body).map_err(AppError::json(format!(
-                    "stored alert {} is unreadable",
-                    r.id
-                )))
-            })
+            .map(decode_alert)
             .collect()
     }
 
@@ -115,12 +110,8 @@ impl App {
     pub fn alert(&self, id: &str) -> Result<Option<Alert>> {
         self.store()
             .alert(id)?
-            .map(|r| {
-                serde_json::from_str(&r.body).map_err(AppError::json(format!(
-                    "stored alert {} is unreadable",
-                    r.id
-                )))
-            })
+            .as_ref()
+            .map(decode_alert)
             .transpose()
     }
 

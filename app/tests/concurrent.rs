@@ -58,6 +58,21 @@ fn import_collect_rules_and_delivery_run_at_once() {
     let done = Arc::new(AtomicBool::new(false));
 
     let handle = rt.handle().clone();
+    let chans = channels(&handle, &app.config().channels, &app.config().delivery).unwrap();
+    let deliver = || {
+        let r = deliver_due(
+            &handle,
+            app.store(),
+            app.writer().unwrap(),
+            &chans,
+            &app.config().delivery,
+            Utc::now(),
+            &|| false,
+        )
+        .unwrap();
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        r.delivered
+    };
     let (summary, collected, rules_runs, delivered) = std::thread::scope(|s| {
         let importer = s.spawn(|| {
             import(
@@ -98,21 +113,9 @@ fn import_collect_rules_and_delivery_run_at_once() {
             runs
         });
         let deliverer = s.spawn(|| {
-            let chans = channels(&handle, &app.config().channels, &app.config().delivery).unwrap();
             let mut delivered = 0;
             while !done.load(Ordering::Acquire) {
-                let r = deliver_due(
-                    &handle,
-                    app.store(),
-                    app.writer().unwrap(),
-                    &chans,
-                    &app.config().delivery,
-                    Utc::now(),
-                    &|| false,
-                )
-                .unwrap();
-                assert!(r.errors.is_empty(), "{:?}", r.errors);
-                delivered += r.delivered;
+                delivered += deliver();
                 // Acknowledge whatever is open meanwhile: a transition through the same writer.
                 for a in app
                     .alerts(Some(privtrail_rules::AlertStatus::Open))
@@ -146,17 +149,7 @@ fn import_collect_rules_and_delivery_run_at_once() {
     // One more rules run and a last delivery round: everything judged, everything delivered.
     let ev = app.rules(Utc::now()).unwrap();
     assert_eq!(ev.cursor, app.store().last_seq().unwrap());
-    let chans = channels(rt.handle(), &app.config().channels, &app.config().delivery).unwrap();
-    let last = deliver_due(
-        rt.handle(),
-        app.store(),
-        app.writer().unwrap(),
-        &chans,
-        &app.config().delivery,
-        Utc::now(),
-        &|| false,
-    )
-    .unwrap();
+    let last = deliver();
     let counts = app.store().outbox_counts().unwrap();
     assert!(
         counts
@@ -165,7 +158,7 @@ fn import_collect_rules_and_delivery_run_at_once() {
         "{counts:?}"
     );
     let total: u64 = counts.iter().map(|(_, _, n)| n).sum();
-    assert_eq!(total, delivered + last.delivered);
+    assert_eq!(total, delivered + last);
     assert!(total > 0);
     let lines = std::fs::read_to_string(&delivered_file)
         .unwrap()

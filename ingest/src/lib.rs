@@ -12,6 +12,8 @@
 //! - [`Options`] selects the [`Format`] (detected per file by default), the channels, extra
 //!   privileged group names and the batch size.
 //! - [`normalize_json_line`] normalizes one JSON record of any supported shape (the push endpoint).
+//! - [`read_lines`] reads a run of complete JSON lines from the middle of a file (the watcher's
+//!   appended lines); [`is_appendable_jsonl`] says whether a file is such a file.
 //!
 //! # How it fits together
 //! `read_file` opens the file, undoes gzip/UTF-16, detects the format (`detect.rs`) and runs the

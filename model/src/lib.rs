@@ -6,6 +6,11 @@
 //! [`privilege`] knows which Windows groups are privileged. [`Reject`] describes a record that could
 //! not be normalized, with where it came from.
 //!
+//! Also the few things every crate must do the same way: the one duration syntax
+//! ([`parse_duration`], [`Span`] for config values, [`format_duration`]), the one `Retry-After`
+//! reader ([`parse_retry_after`], capped at [`MAX_RETRY_AFTER`]), the one redacting [`Secret`],
+//! times as privtrail writes them ([`format_time`]) and [`is_loopback_host`].
+//!
 //! Crates that ingest, store, evaluate or deliver events depend on this crate and on nothing else of
 //! privtrail's; keep it free of I/O and heavy dependencies.
 

@@ -37,21 +37,7 @@ pub fn run(cmd: BenchCommand, config: &Config) -> Result<ExitCode> {
 }
 
 fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
-    let _tmp;
-    let work: PathBuf = match &args.work_dir {
-        Some(d) => {
-            std::fs::create_dir_all(d)?;
-            d.clone()
-        }
-        None => {
-            let t = tempfile::Builder::new()
-                .prefix("privtrail-bench-")
-                .tempdir()?;
-            let p = t.path().to_path_buf();
-            _tmp = t;
-            p
-        }
-    };
+    let (work, _tmp) = work_dir(args.work_dir.as_deref(), "privtrail-bench-")?;
     let opts = config.ingest_options(&[]);
     let mut runs = Vec::new();
 
@@ -222,6 +208,23 @@ fn measure(
         events_per_sec: summary.total.stored as f64 / seconds,
         peak_rss_mb: peak_rss_mb(),
     })
+}
+
+/// The benchmark's working folder: `given`, or a new temporary one (removed when the guard drops).
+pub(super) fn work_dir(
+    given: Option<&Path>,
+    prefix: &str,
+) -> Result<(PathBuf, Option<tempfile::TempDir>)> {
+    match given {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            Ok((d.to_owned(), None))
+        }
+        None => {
+            let t = tempfile::Builder::new().prefix(prefix).tempdir()?;
+            Ok((t.path().to_path_buf(), Some(t)))
+        }
+    }
 }
 
 /// Linux: writing 5 to clear_refs resets the peak (VmHWM), so each workload reports its own.

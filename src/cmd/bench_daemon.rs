@@ -10,7 +10,7 @@
 //!    every 5 ms); p50 and p99.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
@@ -35,21 +35,7 @@ struct Results {
 }
 
 pub fn run(args: &BenchDaemonArgs) -> Result<ExitCode> {
-    let _tmp;
-    let work: PathBuf = match &args.work_dir {
-        Some(d) => {
-            std::fs::create_dir_all(d)?;
-            d.clone()
-        }
-        None => {
-            let t = tempfile::Builder::new()
-                .prefix("privtrail-bench-daemon-")
-                .tempdir()?;
-            let p = t.path().to_path_buf();
-            _tmp = t;
-            p
-        }
-    };
+    let (work, _tmp) = super::bench::work_dir(args.work_dir.as_deref(), "privtrail-bench-daemon-")?;
     let data = work.join("data");
     let wef = work.join("wef");
     if data.exists() {

@@ -2,7 +2,8 @@
 //!
 //! # Main types
 //!
-//! * [`Store`] opens a data directory (`privtrail.db` + `index/`), serves searches
+//! * [`Store`] opens a data directory (`privtrail.db` + `index/`; [`Store::open_reader`] beside a
+//!   writer in another process, without migrating or indexing), serves searches
 //!   ([`Store::search`], [`Store::count`]), integrity checks ([`Store::verify`]) and maintenance
 //!   ([`Store::reindex`], [`Store::stats`], [`Store::rejects`]). It is `Send + Sync`.
 //! * [`Writer`], from [`Store::writer`], is the only writer: each batch of events, rejects and an
@@ -23,6 +24,10 @@
 //!   covers the previous hash and its canonical form ([`chain`](crate::chain) documents it); a
 //!   duplicate does not advance the chain.
 //! * A checkpoint is written in the same transaction as the events it covers.
+//! * **The rules cursor** (the last event seq the rules judged) is written in the transaction of the
+//!   elevations, alerts and outbox entries of that judgement ([`Writer::save_rules_result`]).
+//! * The store does not know which actions matter to elevations: the caller names them, for the
+//!   partial index ([`Writer::ensure_action_index`]) and the read ([`Store::events_with_actions`]).
 //! * **The outbox is durable** (SPEC §5): a message to deliver is enqueued in the transaction
 //!   that creates it ([`Writer::save_alerts_with_outbox`], [`Writer::write_batch_with_outbox`]),
 //!   keyed by `(channel, idempotency_key)` so enqueuing again is a no-op. Workers read due

@@ -64,28 +64,13 @@ impl Daemon {
     }
 
     /// SIGTERM, then waits for the exit (at most `limit`).
-    pub fn terminate(mut self, limit: Duration) -> ExitStatus {
-        let mut child = self.child.take().unwrap();
+    pub fn terminate(self, limit: Duration) -> ExitStatus {
         let ok = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args(["-TERM", &self.pid().to_string()])
             .status()
             .unwrap();
         assert!(ok.success());
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "the daemon did not stop within {limit:?} of SIGTERM:\n{}",
-                    self.log_text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.wait_exit(limit, "stop after SIGTERM")
     }
 
     /// SIGKILL: no chance to clean up.
@@ -97,7 +82,11 @@ impl Daemon {
     }
 
     /// Waits for the process to end by itself (`run --once`).
-    pub fn wait(mut self, limit: Duration) -> ExitStatus {
+    pub fn wait(self, limit: Duration) -> ExitStatus {
+        self.wait_exit(limit, "end")
+    }
+
+    fn wait_exit(mut self, limit: Duration, what: &str) -> ExitStatus {
         let mut child = self.child.take().unwrap();
         let deadline = Instant::now() + limit;
         loop {
@@ -108,7 +97,7 @@ impl Daemon {
                 let _ = child.kill();
                 let _ = child.wait();
                 panic!(
-                    "the daemon did not end within {limit:?}:\n{}",
+                    "the daemon did not {what} within {limit:?}:\n{}",
                     self.log_text()
                 );
             }

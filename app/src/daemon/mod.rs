@@ -299,21 +299,32 @@ impl Daemon {
             .to_std()
             .unwrap_or(StdDuration::from_secs(1));
         loop {
-            let (app, w2, stop) = (Arc::clone(&self.app), Arc::clone(&w), self.stop_fn());
-            let _ = self
-                .job(&name, move || {
-                    let mut g = w2.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    let report = g.scan(&app, true, &stop)?;
-                    if !report.errors.is_empty() {
-                        tracing::warn!(errors = ?report.errors, "watched files with errors");
-                    }
-                    Ok(())
-                })
-                .await;
+            let _ = self.scan(&name, &w, true).await;
             if self.shutdown.sleep(interval).await {
                 return;
             }
         }
+    }
+
+    /// One scan of a watcher as the job `name`. A file that cannot be read is reported and the
+    /// scan goes on; in the daemon (`settle`) the job still succeeds (the file is tried again when
+    /// it changes), in `run --once` it fails.
+    async fn scan(&self, name: &str, w: &Arc<Mutex<Watcher>>, settle: bool) -> Result<()> {
+        let (app, w, stop) = (Arc::clone(&self.app), Arc::clone(w), self.stop_fn());
+        self.job(name, move || {
+            let mut g = w.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let report = g.scan(&app, settle, &stop)?;
+            if report.errors.is_empty() {
+                return Ok(());
+            }
+            tracing::warn!(errors = ?report.errors, "watched files with errors");
+            if settle {
+                Ok(())
+            } else {
+                Err(AppError::failed("watched files", report.errors.join("; ")))
+            }
+        })
+        .await
     }
 
     /// Runs the rules job whenever events were stored, and on the sweep schedule.
@@ -413,24 +424,13 @@ impl Daemon {
             }
         }
         for w in &self.watchers {
-            let (app, w2, stop) = (Arc::clone(&self.app), Arc::clone(w), self.stop_fn());
             let name = format!(
                 "watch:{}",
                 w.lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .path()
             );
-            let _ = self
-                .job(&name, move || {
-                    let mut g = w2.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    let report = g.scan(&app, false, &stop)?;
-                    if report.errors.is_empty() {
-                        Ok(())
-                    } else {
-                        Err(AppError::failed("watched files", report.errors.join("; ")))
-                    }
-                })
-                .await;
+            let _ = self.scan(&name, w, false).await;
         }
         let app = Arc::clone(&self.app);
         let _ = self

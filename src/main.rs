@@ -31,7 +31,8 @@ fn main() -> ExitCode {
     };
     // The daemon reports what it does; one-shot commands only warnings (their output is on stdout).
     let default_level = if matches!(cli.command, cli::Command::Run(_)) {
-        "info"
+        // What the daemon does, without the chatter of the crates it uses.
+        "info,evtx=warn,tantivy=warn"
     } else {
         "warn"
     };
@@ -78,8 +79,10 @@ fn exit_code(err: &anyhow::Error) -> u8 {
 fn init_logging(format: LogFormat, default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PRIVTRAIL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    // Colours only for a person at a terminal, never into a file or the journal.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

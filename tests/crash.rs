@@ -156,7 +156,9 @@ fn daemon_killed_at_random_moments_loses_nothing_and_doubles_nothing() {
     let keep = std::env::var_os("PRIVTRAIL_CRASH_KEEP").is_some();
     env.dir.disable_cleanup(keep);
     let sim = Sim::start(&env, serde_json::json!({ "page_size": 25 }));
-    let receiver = Scripted::start(Vec::new());
+    // A receiver that answers 30 ms after it recorded a request: a kill in between is a message
+    // that arrived but was not marked delivered, which must come again with the same key.
+    let receiver = Scripted::start_with_delay(Vec::new(), Duration::from_millis(30));
     let wef = env.dir.path().join("wef");
     std::fs::create_dir_all(&wef).unwrap();
 

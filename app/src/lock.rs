@@ -106,7 +106,7 @@ impl DataDirLock {
             "pid={}\nrole={}\nsince={}\n",
             std::process::id(),
             role,
-            privtrail_model::format_time(Utc::now())
+            Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
         );
         file.set_len(0).map_err(io)?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;

@@ -32,6 +32,15 @@ pub struct Scripted {
 impl Scripted {
     /// Answers with `script[i]` (status, extra headers, body) for request `i`, then `200`.
     pub fn start(script: Vec<(u16, &'static str, &'static str)>) -> Scripted {
+        Scripted::start_with_delay(script, Duration::ZERO)
+    }
+
+    /// [`Scripted::start`], answering each request `delay` after it was received (and recorded):
+    /// a sender killed meanwhile never learns that it arrived.
+    pub fn start_with_delay(
+        script: Vec<(u16, &'static str, &'static str)>,
+        delay: Duration,
+    ) -> Scripted {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -73,6 +82,7 @@ impl Scripted {
                     body: String::from_utf8_lossy(&body).into_owned(),
                     status,
                 });
+                std::thread::sleep(delay);
                 let _ = write!(
                     stream,
                     "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{text}",

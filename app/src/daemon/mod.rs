@@ -352,15 +352,25 @@ impl Daemon {
                 .next_after(now)
                 .and_then(|t| (t - now).to_std().ok())
                 .unwrap_or(StdDuration::from_secs(60));
-            let writer = match self.app.writer() {
-                Ok(w) => w.clone(),
-                Err(_) => return,
-            };
-            tokio::select! {
-                () = writer.stored().notified() => {}
-                () = tokio::time::sleep(sweep) => {}
-                () = self.shutdown.wait() => return,
+            if self.pause(|w| w.stored(), sweep).await {
+                return;
             }
+        }
+    }
+
+    /// Waits until the writer's notification `which` fires or `d` passes; `true` when stopping.
+    async fn pause(
+        &self,
+        which: impl Fn(&crate::WriteHandle) -> &tokio::sync::Notify,
+        d: StdDuration,
+    ) -> bool {
+        let Ok(writer) = self.app.writer() else {
+            return true;
+        };
+        tokio::select! {
+            () = which(writer).notified() => self.shutdown.is_set(),
+            () = tokio::time::sleep(d) => self.shutdown.is_set(),
+            () = self.shutdown.wait() => true,
         }
     }
 
@@ -373,14 +383,8 @@ impl Daemon {
                 .map(|t| (t - Utc::now()).to_std().unwrap_or_default())
                 .unwrap_or(StdDuration::from_secs(60))
                 .clamp(StdDuration::from_millis(20), StdDuration::from_secs(60));
-            let writer = match self.app.writer() {
-                Ok(w) => w.clone(),
-                Err(_) => return,
-            };
-            tokio::select! {
-                () = writer.outbox().notified() => {}
-                () = tokio::time::sleep(wait) => {}
-                () = self.shutdown.wait() => return,
+            if self.pause(|w| w.outbox(), wait).await {
+                return;
             }
         }
     }

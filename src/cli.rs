@@ -54,8 +54,12 @@ pub enum Command {
     Rules(RulesCommand),
     /// The delivery outbox: list messages, deliver what is due, retry dead letters.
     Outbox(OutboxArgs),
-    /// Run the daemon: scheduled collection, watched folders, rules and delivery (SPEC §7).
+    /// Run the daemon: scheduled collection, watched folders, rules and delivery, the API and web UI
+    /// (SPEC §7).
     Run(RunArgs),
+    /// API tokens: show the admin token, rotate one, add named tokens with a role.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Check the SHA-256 chain over all stored events and report the first broken link.
     Verify,
     /// Rebuild the search index from the database.
@@ -282,6 +286,29 @@ pub struct SimGraphArgs {
     pub now: Option<String>,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print the admin token alone on its line (made when missing).
+    Show,
+    /// Replace a token (default the admin token) and print the new one.
+    Rotate {
+        /// The token's name (default `admin`).
+        name: Option<String>,
+    },
+    /// Make a named token with a role and print it (it is shown only now).
+    Add {
+        name: String,
+        /// `reader` (search, list), `reviewer` (also acknowledge and resolve), `ingest` (only push
+        /// events).
+        #[arg(long)]
+        role: String,
+    },
+    /// List the tokens' names and roles.
+    List,
+    /// Remove a named token.
+    Remove { name: String },
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Run every job once (collect each tenant, scan each watched path, rules, delivery) and
@@ -328,10 +355,20 @@ pub enum AlertsCommand {
     List,
     /// Show one alert with the events behind it.
     Show { id: String },
-    /// Acknowledge an open alert.
-    Ack { id: String },
-    /// Resolve an alert.
-    Resolve { id: String },
+    /// Acknowledge an open alert (recorded with your user name and the note).
+    Ack {
+        id: String,
+        /// Why, for the alert's history.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Resolve an alert (recorded with your user name and the note).
+    Resolve {
+        id: String,
+        /// Why, for the alert's history.
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

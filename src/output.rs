@@ -123,13 +123,10 @@ pub fn terminal_safe(s: &str) -> String {
         .collect()
 }
 
-/// A CSV cell that a spreadsheet will not run as a formula (OWASP's rule: a leading `=`, `+`,
-/// `-`, `@`, tab or carriage return gets a `'` in front).
+/// A CSV cell that a spreadsheet will not run as a formula (the one rule of
+/// [`privtrail_app::export::csv_safe`]).
 pub fn csv_cell(s: &str) -> String {
-    match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
-        _ => s.to_owned(),
-    }
+    privtrail_app::export::csv_safe(s)
 }
 
 /// A time as tables show it: UTC to the second.

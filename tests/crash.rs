@@ -167,6 +167,7 @@ fn daemon_killed_at_random_moments_loses_nothing_and_doubles_nothing() {
         format!(
             "{}schedule = \"* * * * * *\"\npim_schedule = \"*/3 * * * * *\"\n\
              [[windows]]\npath = {}\n\
+             [http]\nlisten = \"127.0.0.1:0\"\n\
              [daemon]\nwatch_interval = \"50ms\"\nsweep_schedule = \"* * * * * *\"\nshutdown_timeout = \"10s\"\n\
              [rules.collector-failure]\nmissed_runs = 100000\n\
              [[channels]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}/hook\"\nsecret = \"s3cret\"\n\

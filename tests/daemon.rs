@@ -33,7 +33,8 @@ fn gunzip(path: &str) -> Vec<u8> {
 fn config(env: &Env, body: &str) -> std::path::PathBuf {
     let path = env.dir.path().join("privtrail.toml");
     let text = format!(
-        "[daemon]\nwatch_interval = \"100ms\"\nshutdown_timeout = \"10s\"\nsweep_schedule = \"* * * * * *\"\n{body}"
+        "[daemon]\nwatch_interval = \"100ms\"\nshutdown_timeout = \"10s\"\nsweep_schedule = \"* * * * * *\"\n\
+         [http]\nlisten = \"127.0.0.1:0\"\n{body}"
     );
     std::fs::write(&path, text).unwrap();
     path

@@ -244,6 +244,7 @@ pub fn deliver_due(
                 }
                 Err(e) => {
                     tracing::warn!(channel = %name, error = %e, "delivery failed");
+                    writer.telemetry().delivery_failed(&name, 1);
                     report.errors.push(format!("{name}: {e}"));
                     let accepted = e.accepted.min(chunk.len());
                     if accepted > 0 {

@@ -20,6 +20,10 @@ pub enum AppError {
     #[error("{0}")]
     Usage(String),
 
+    /// What was asked for does not exist (an alert id, an event id).
+    #[error("{0}")]
+    NotFound(String),
+
     /// Another process owns the data directory.
     #[error(transparent)]
     Locked(#[from] LockError),
@@ -67,6 +71,7 @@ impl AppError {
             self,
             AppError::Config(_)
                 | AppError::Usage(_)
+                | AppError::NotFound(_)
                 | AppError::Store(StoreError::InvalidQuery { .. })
         )
     }

@@ -97,7 +97,9 @@ pub(crate) fn store_batch(
 ) -> Result<Pending> {
     let store = Arc::clone(store);
     let forward = Arc::clone(forward);
+    let handle = writer.clone();
     writer.submit(move |w| {
+        let started = std::time::Instant::now();
         // Entra imports: the PIM and Core Directory records of one change count once.
         let linked = if batch.events.iter().any(|e| e.source == Source::Entra) {
             link_pim_pairs(&store, &mut batch.events)?
@@ -106,6 +108,15 @@ pub(crate) fn store_batch(
         };
         let cp = checkpoint.as_ref().map(|(k, v)| (k.as_str(), v.as_str()));
         let stats = w.write_batch_with_outbox(&batch.events, &batch.rejects, cp, &*forward)?;
+        // A batch holds one source (one file or one page).
+        let source = batch.events.first().map_or(Source::Windows, |e| e.source);
+        handle.telemetry().batch(
+            source,
+            stats.stored,
+            stats.duplicates,
+            stats.rejected,
+            started.elapsed(),
+        );
         Ok((stats, linked as u64))
     })
 }

@@ -42,14 +42,26 @@ pub mod daemon;
 pub mod deliver;
 pub mod engine;
 mod error;
+pub mod export;
 pub mod import;
 mod link;
 pub mod lock;
+pub mod push;
 pub mod services;
+pub mod telemetry;
 pub mod time;
+pub mod tokens;
 pub mod writer;
 
 pub use app::App;
+
+/// The data types the services hand out, for the API and the binary (which need not depend on the
+/// crates that define them).
+pub mod types {
+    pub use privtrail_model::{Action, Event, EventId, Source, format_time};
+    pub use privtrail_rules::{Alert, AlertAction, AlertStatus, Elevation, Severity};
+    pub use privtrail_store::{OutboxMessage, OutboxStatus, SearchCursor, SearchRequest};
+}
 pub use config::Config;
 pub use engine::{Engine, Evaluation};
 pub use error::{AppError, Result};

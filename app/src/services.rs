@@ -115,29 +115,44 @@ impl App {
             .transpose()
     }
 
-    /// Acknowledges an open alert.
-    pub fn ack_alert(&self, id: &str, now: DateTime<Utc>) -> Result<Alert> {
-        self.transition(id, now, privtrail_rules::ack)
+    /// Acknowledges an open alert; `by` (a token's name, an OS user) and `note` go into its history.
+    pub fn ack_alert(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        by: &str,
+        note: Option<&str>,
+    ) -> Result<Alert> {
+        self.transition(id, now, false, by, note)
     }
 
-    /// Resolves an alert.
-    pub fn resolve_alert(&self, id: &str, now: DateTime<Utc>) -> Result<Alert> {
-        self.transition(id, now, privtrail_rules::resolve)
+    /// Resolves an alert; `by` and `note` go into its history.
+    pub fn resolve_alert(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        by: &str,
+        note: Option<&str>,
+    ) -> Result<Alert> {
+        self.transition(id, now, true, by, note)
     }
 
     fn transition(
         &self,
         id: &str,
         now: DateTime<Utc>,
-        f: fn(&Alert, DateTime<Utc>) -> Result<Alert, privtrail_rules::LifecycleError>,
+        resolve: bool,
+        by: &str,
+        note: Option<&str>,
     ) -> Result<Alert> {
         let writer = self.writer()?;
         // Read, decide and write under the rules job's lock: neither overwrites the other.
         let _guard = self.alerts_lock();
         let alert = self.alert(id)?.ok_or_else(|| {
-            AppError::Usage(format!("no alert with id {id:?} (see `privtrail alerts`)"))
+            AppError::NotFound(format!("no alert with id {id:?} (see `privtrail alerts`)"))
         })?;
-        let next = f(&alert, now).map_err(|e| AppError::Usage(format!("alert {id}: {e}")))?;
+        let next = privtrail_rules::act(&alert, now, resolve, by, note)
+            .map_err(|e| AppError::Usage(format!("alert {id}: {e}")))?;
         let row = alert_row(&next)?;
         writer.call(move |w| w.save_alerts(&[row]))??;
         Ok(next)
@@ -175,5 +190,108 @@ impl App {
         let n = self.writer()?.call(move |w| w.outbox_retry_dead(now))??;
         self.writer()?.notify_outbox();
         Ok(n)
+    }
+}
+
+/// One collector as the overview and `/metrics` show it.
+#[derive(Debug, Clone)]
+pub struct CollectorStatus {
+    /// `entra:<tenant>:audit` or `entra:<tenant>:pim`.
+    pub collector: String,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_failure: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// Failures since the last success.
+    pub failures: u64,
+    /// No success for 3 of its intervals (or never, for as long).
+    pub stale: bool,
+}
+
+/// The state of the store at a glance (`/metrics`, the UI's overview).
+#[derive(Debug, Clone, Default)]
+pub struct Status {
+    /// Unresolved alerts per severity, most severe first (all four, zeros included).
+    pub open_alerts: Vec<(&'static str, u64)>,
+    /// `(channel, status, count)` of the outbox.
+    pub outbox: Vec<(String, &'static str, u64)>,
+    pub collectors: Vec<CollectorStatus>,
+    /// `(watched file, bytes not yet read)`.
+    pub watch_lag: Vec<(String, u64)>,
+    /// Stored events the rules have not judged yet.
+    pub rules_lag: i64,
+}
+
+impl App {
+    /// See [`Status`].
+    pub fn status(&self) -> Result<Status> {
+        let now = Utc::now();
+        let mut open = [("critical", 0u64), ("high", 0), ("medium", 0), ("low", 0)];
+        for a in self.alerts(None)?.iter().filter(|a| a.is_active()) {
+            if let Some(slot) = open.iter_mut().find(|(s, _)| *s == a.severity.as_str()) {
+                slot.1 += 1;
+            }
+        }
+        let outbox = self
+            .store()
+            .outbox_counts()?
+            .into_iter()
+            .map(|(c, s, n)| (c, s.as_str(), n))
+            .collect();
+        let mut collectors = Vec::new();
+        for (key, value) in self
+            .store()
+            .checkpoints_with_prefix(crate::engine::RUN_PREFIX)?
+        {
+            let Ok(run) = serde_json::from_str::<crate::engine::RunRecord>(&value) else {
+                continue;
+            };
+            let name = key.trim_start_matches(crate::engine::RUN_PREFIX).to_owned();
+            let interval = self
+                .config()
+                .tenants
+                .iter()
+                .find(|t| {
+                    name == format!("entra:{}:audit", t.name)
+                        || name == format!("entra:{}:pim", t.name)
+                })
+                .map(|t| {
+                    if name.ends_with(":pim") {
+                        t.pim_schedule.interval(now)
+                    } else {
+                        t.schedule.interval(now)
+                    }
+                });
+            let since = run.last_success.unwrap_or(run.first_attempt);
+            collectors.push(CollectorStatus {
+                stale: interval.is_some_and(|i| now - since > i * 3),
+                collector: name,
+                last_success: run.last_success,
+                last_failure: run.last_failure,
+                last_error: run.last_error,
+                failures: run.failures,
+            });
+        }
+        let mut watch_lag = Vec::new();
+        for (key, value) in self
+            .store()
+            .checkpoints_with_prefix(crate::daemon::watch::WATCH_PREFIX)?
+        {
+            let Ok(pos) = serde_json::from_str::<crate::daemon::watch::FileState>(&value) else {
+                continue;
+            };
+            let path = key
+                .trim_start_matches(crate::daemon::watch::WATCH_PREFIX)
+                .to_owned();
+            let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            watch_lag.push((path, len.saturating_sub(pos.offset)));
+        }
+        let rules_lag = (self.store().last_seq()? - self.store().rules_cursor()?).max(0);
+        Ok(Status {
+            open_alerts: open.to_vec(),
+            outbox,
+            collectors,
+            watch_lag,
+            rules_lag,
+        })
     }
 }

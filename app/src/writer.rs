@@ -18,6 +18,7 @@ use privtrail_store::{Store, Writer};
 use tokio::sync::Notify;
 
 use crate::error::{AppError, Result};
+use crate::telemetry::Telemetry;
 
 type Job = Box<dyn FnOnce(&mut Writer) + Send>;
 
@@ -38,6 +39,7 @@ pub struct WriteHandle {
 }
 
 struct Shared {
+    telemetry: Telemetry,
     stored: Notify,
     outbox: Notify,
     /// Bumped each time events are stored (jobs compare it to know whether to run again).
@@ -83,6 +85,7 @@ impl WriteHandle {
         let handle = WriteHandle {
             tx,
             shared: Arc::new(Shared {
+                telemetry: Telemetry::default(),
                 stored: Notify::new(),
                 outbox: Notify::new(),
                 generation: AtomicU64::new(0),
@@ -157,6 +160,11 @@ impl WriteHandle {
     /// Woken after outbox messages may have been added.
     pub fn outbox(&self) -> &Notify {
         &self.shared.outbox
+    }
+
+    /// The process's counters and histograms (`/metrics`).
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.shared.telemetry
     }
 
     /// How many times events were stored so far.

@@ -121,7 +121,8 @@ fn import_collect_rules_and_delivery_run_at_once() {
                     .alerts(Some(privtrail_rules::AlertStatus::Open))
                     .unwrap()
                 {
-                    app.ack_alert(&a.id, Utc::now()).unwrap();
+                    app.ack_alert(&a.id, Utc::now(), "test", Some("seen"))
+                        .unwrap();
                 }
             }
             delivered

@@ -79,6 +79,22 @@ pub struct Alert {
     pub last_notified_at: Option<DateTime<Utc>>,
     /// Resolves itself when no longer reported (see [`Finding::condition`]).
     pub condition: bool,
+    /// What people did to it: who acknowledged or resolved it, when, and their note.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<AlertAction>,
+}
+
+/// One reviewer's action on an alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertAction {
+    #[serde(with = "serde_time")]
+    pub at: DateTime<Utc>,
+    /// `acknowledged` or `resolved`.
+    pub action: String,
+    /// Who: the API token's name, or the operating-system user of the CLI.
+    pub by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Alert {
@@ -247,6 +263,7 @@ pub fn apply_findings(
             subject: f.subject.clone(),
             last_notified_at: Some(now),
             condition: f.condition,
+            history: Vec::new(),
         });
     }
     let evaluated: HashSet<&str> = evaluated_rules.iter().copied().collect();
@@ -285,6 +302,34 @@ pub fn ack(alert: &Alert, now: DateTime<Utc>) -> Result<Alert, LifecycleError> {
             ..alert.clone()
         }),
     }
+}
+
+/// [`ack`] or [`resolve`] by a person, recorded in the alert's history with their note.
+pub fn act(
+    alert: &Alert,
+    now: DateTime<Utc>,
+    resolve_it: bool,
+    by: &str,
+    note: Option<&str>,
+) -> Result<Alert, LifecycleError> {
+    let mut next = if resolve_it {
+        resolve(alert, now)?
+    } else {
+        ack(alert, now)?
+    };
+    next.history.push(AlertAction {
+        at: now,
+        action: if resolve_it {
+            "resolved"
+        } else {
+            "acknowledged"
+        }
+        .to_owned(),
+        by: by.to_owned(),
+        note: note.map(str::to_owned).filter(|n| !n.trim().is_empty()),
+    });
+    next.updated_at = now;
+    Ok(next)
 }
 
 /// Resolves an open or acknowledged alert by hand.

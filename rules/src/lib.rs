@@ -47,8 +47,8 @@ mod rule;
 mod time;
 
 pub use alert::{
-    Alert, AlertChanges, AlertStatus, LifecycleError, MAX_EVENT_IDS, Silence, ack, apply_findings,
-    resolve,
+    Alert, AlertAction, AlertChanges, AlertStatus, LifecycleError, MAX_EVENT_IDS, Silence, ack,
+    act, apply_findings, resolve,
 };
 pub use backtest::{backtest, evaluate_all, max_lookback};
 pub use config::{

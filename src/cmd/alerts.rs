@@ -119,14 +119,23 @@ pub fn show(app: &App, id: &str, format: OutputFormat) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `alerts ack ID` / `alerts resolve ID`.
-pub fn transition(app: &App, id: &str, resolve: bool) -> Result<ExitCode> {
+/// `alerts ack ID` / `alerts resolve ID`: recorded with the operating-system user and the note.
+pub fn transition(app: &App, id: &str, resolve: bool, note: Option<&str>) -> Result<ExitCode> {
+    let by = os_user();
     if resolve {
-        app.resolve_alert(id, Utc::now())?;
+        app.resolve_alert(id, Utc::now(), &by, note)?;
         println!("alert {id} resolved");
     } else {
-        app.ack_alert(id, Utc::now())?;
+        app.ack_alert(id, Utc::now(), &by, note)?;
         println!("alert {id} acknowledged");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Who runs this command, as the alert's history names them.
+fn os_user() -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+        .map_or_else(|| "unknown OS user".to_owned(), |u| format!("os:{u}"))
 }

@@ -49,7 +49,7 @@ pub fn run(args: &BenchDaemonArgs) -> Result<ExitCode> {
     std::fs::write(
         &config,
         format!(
-            "[[windows]]\npath = {:?}\n[daemon]\nwatch_interval = {:?}\n\
+            "[[windows]]\npath = {:?}\n[daemon]\nwatch_interval = {:?}\n[http]\nlisten = \"127.0.0.1:0\"\n\
              [[channels]]\nname = \"file\"\ntype = \"file\"\npath = {:?}\n[[routes]]\nchannels = [\"file\"]\n",
             wef.display().to_string(),
             args.watch_interval,

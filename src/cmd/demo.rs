@@ -226,6 +226,7 @@ pub fn run(args: &DemoArgs, mut config: Config, data_dir: Option<PathBuf>) -> Re
         since: None,
         until: None,
         limit: 12,
+        after: None,
     })?;
     println!("\nLatest group membership changes:");
     for e in &grants {
@@ -264,5 +265,6 @@ fn count(app: &App, query: &str) -> Result<u64> {
         since: None,
         until: None,
         limit: 0,
+        after: None,
     })?)
 }

@@ -15,6 +15,7 @@ mod rules;
 mod run;
 mod search;
 mod sim;
+mod token;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -49,6 +50,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let read = || App::open_reader(&dir, config.clone());
             match command {
                 Command::Run(args) => run::run(write("daemon")?, &args),
+                Command::Token(c) => token::run(&dir, c),
                 Command::Ingest(args) => ingest::run(&write("ingest")?, &args),
                 Command::Collect(c) => collect::run(&write("collect")?, c),
                 Command::Rules(RulesCommand::Sweep) => rules::sweep(&write("rules sweep")?),
@@ -60,11 +62,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                             alerts::list(&read()?, args.status.as_deref(), args.format)
                         }
                         AlertsCommand::Show { id } => alerts::show(&read()?, id, args.format),
-                        AlertsCommand::Ack { id } => {
-                            alerts::transition(&write("alerts ack")?, id, false)
+                        AlertsCommand::Ack { id, note } => {
+                            alerts::transition(&write("alerts ack")?, id, false, note.as_deref())
                         }
-                        AlertsCommand::Resolve { id } => {
-                            alerts::transition(&write("alerts resolve")?, id, true)
+                        AlertsCommand::Resolve { id, note } => {
+                            alerts::transition(&write("alerts resolve")?, id, true, note.as_deref())
                         }
                     }
                 }

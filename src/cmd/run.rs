@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
+use privtrail_api::Listener;
 use privtrail_app::App;
 use privtrail_app::daemon::{self, RunOptions, Shutdown};
 
@@ -31,17 +32,40 @@ pub fn run(app: App, args: &RunArgs) -> Result<ExitCode> {
             once = args.once,
             "privtrail daemon"
         );
-        daemon::run(
+        // The API, the UI and the bulk endpoint, before the jobs start: a port in use is an
+        // error at once, not after the first collection.
+        let servers = if args.once {
+            Vec::new()
+        } else {
+            start_http(&app, &shutdown).await?
+        };
+        let stats = daemon::run(
             Arc::clone(&app),
             Arc::clone(&shutdown),
             RunOptions { once: args.once },
         )
-        .await
+        .await;
+        shutdown.trigger();
+        let deadline = app
+            .config()
+            .daemon
+            .shutdown_timeout
+            .0
+            .to_std()
+            .unwrap_or_default();
+        for s in servers {
+            if tokio::time::timeout(deadline, s).await.is_err() {
+                tracing::warn!(
+                    "HTTP connections still open at the shutdown deadline; closing them"
+                );
+            }
+        }
+        anyhow::Ok(stats)
     });
     // Whatever happened, drain the writer (the batch in flight commits) and release the lock.
     app.close();
     rt.shutdown_timeout(Duration::from_secs(1));
-    let stats = stats?;
+    let stats = stats??;
     if args.once {
         for (job, s) in stats.snapshot() {
             match &s.last_error {
@@ -58,6 +82,60 @@ pub fn run(app: App, args: &RunArgs) -> Result<ExitCode> {
         tracing::info!("daemon stopped");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Binds the API/UI listener (and the Elasticsearch one when configured) and serves them until
+/// the shutdown; the admin token is made on the first start.
+async fn start_http(
+    app: &Arc<App>,
+    shutdown: &Arc<Shutdown>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+    let http = &app.config().http;
+    if !http.enabled {
+        return Ok(Vec::new());
+    }
+    let tokens = privtrail_app::tokens::Tokens::new(app.data_dir());
+    tokens.ensure_admin()?;
+    let state = privtrail_api::ApiState::new(Arc::clone(app));
+    let mut out = Vec::new();
+    let l = Listener::bind(
+        "the API",
+        http.listen,
+        http.cert.as_deref(),
+        http.key.as_deref(),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    let scheme = if l.is_tls() { "https" } else { "http" };
+    tracing::info!(
+        url = %format!("{scheme}://{}/", l.addr),
+        "web UI and API listening (the token: privtrail token show)"
+    );
+    let s = Arc::clone(shutdown);
+    out.push(tokio::spawn(privtrail_api::serve(
+        l,
+        privtrail_api::router(state.clone()),
+        async move { s.wait().await },
+    )));
+    if let Some(es) = &http.elasticsearch {
+        let l = Listener::bind(
+            "the Elasticsearch bulk endpoint",
+            es.listen,
+            es.cert.as_deref(),
+            es.key.as_deref(),
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
+        let scheme = if l.is_tls() { "https" } else { "http" };
+        tracing::info!(url = %format!("{scheme}://{}/", l.addr), "Elasticsearch bulk endpoint listening");
+        let s = Arc::clone(shutdown);
+        out.push(tokio::spawn(privtrail_api::serve(
+            l,
+            privtrail_api::es_router(state),
+            async move { s.wait().await },
+        )));
+    }
+    Ok(out)
 }
 
 #[cfg(unix)]

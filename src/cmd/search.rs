@@ -10,7 +10,9 @@ use privtrail_model::Event;
 use privtrail_store::SearchRequest;
 
 use crate::cli::SearchArgs;
-use crate::output::{self, Column, opt, rfc3339};
+use privtrail_app::export::{EVENT_FIELDS, event_values};
+
+use crate::output::{self, Column, opt};
 
 pub fn run(app: &App, args: &SearchArgs) -> Result<ExitCode> {
     let now = Utc::now();
@@ -25,6 +27,7 @@ pub fn run(app: &App, args: &SearchArgs) -> Result<ExitCode> {
         since: parse("since", &args.since)?,
         until: parse("until", &args.until)?,
         limit: args.limit,
+        after: None,
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -44,13 +47,7 @@ pub fn print(
     format: crate::cli::OutputFormat,
     events: &[Event],
 ) -> Result<()> {
-    let id = |e: &Event| e.id.to_string();
-    let time = |e: &Event| rfc3339(e.time);
     let time_short = |e: &Event| output::time(e.time);
-    let ingested = |e: &Event| rfc3339(e.ingested_at);
-    let source = |e: &Event| e.source.as_str().to_owned();
-    let tenant = |e: &Event| opt(&e.tenant);
-    let host = |e: &Event| opt(&e.host);
     let where_ = |e: &Event| {
         e.host
             .clone()
@@ -58,25 +55,15 @@ pub fn print(
             .unwrap_or_default()
     };
     let action = |e: &Event| e.action.to_string();
-    let outcome = |e: &Event| e.outcome.as_str().to_owned();
     let actor = |e: &Event| opt(&e.actor);
-    let target = |e: &Event| opt(&e.target);
     let target_shown = |e: &Event| {
         e.target_name
             .clone()
             .or_else(|| e.target.clone())
             .unwrap_or_default()
     };
-    let target_name = |e: &Event| opt(&e.target_name);
     let privilege = |e: &Event| opt(&e.privilege);
-    let privilege_id = |e: &Event| opt(&e.privilege_id);
-    let scope = |e: &Event| opt(&e.scope);
-    let expires = |e: &Event| e.expires_at.map(rfc3339).unwrap_or_default();
-    let justification = |e: &Event| opt(&e.justification);
-    let correlation = |e: &Event| opt(&e.correlation_id);
     let code = |e: &Event| e.event_code.clone();
-    let record = |e: &Event| opt(&e.record_id);
-    let message = |e: &Event| e.message.clone();
     let table: [Column<'_, Event>; 7] = [
         ("time (UTC)", &time_short),
         ("action", &action),
@@ -86,27 +73,15 @@ pub fn print(
         ("privilege", &privilege),
         ("code", &code),
     ];
-    let csv: [Column<'_, Event>; 20] = [
-        ("id", &id),
-        ("time", &time),
-        ("ingested_at", &ingested),
-        ("source", &source),
-        ("tenant", &tenant),
-        ("host", &host),
-        ("action", &action),
-        ("outcome", &outcome),
-        ("actor", &actor),
-        ("target", &target),
-        ("target_name", &target_name),
-        ("privilege", &privilege),
-        ("privilege_id", &privilege_id),
-        ("scope", &scope),
-        ("expires_at", &expires),
-        ("justification", &justification),
-        ("correlation_id", &correlation),
-        ("event_code", &code),
-        ("record_id", &record),
-        ("message", &message),
-    ];
+    // CSV: every field of SPEC §2 but `raw`, as the API's export writes them.
+    type Cell = Box<dyn Fn(&Event) -> String>;
+    let fields: Vec<Cell> = (0..EVENT_FIELDS.len())
+        .map(|i| Box::new(move |e: &Event| event_values(e)[i].clone()) as Cell)
+        .collect();
+    let csv: Vec<Column<'_, Event>> = EVENT_FIELDS
+        .iter()
+        .zip(&fields)
+        .map(|(h, f)| (*h, f.as_ref() as &dyn Fn(&Event) -> String))
+        .collect();
     output::print(out, format, events, &table, &csv, "no matching events")
 }

@@ -55,10 +55,10 @@ pub use error::StoreError;
 pub use store::{DB_FILE, Store};
 pub use types::{
     AlertRow, BrokenLink, DirectoryUser, ElevationRow, EventFilter, OutboxEntry, OutboxMessage,
-    OutboxStatus, SearchRequest, SilenceRow, Snapshot, StoreStats, StoredReject, VerifyReport,
-    WriteStats,
+    OutboxStatus, SearchCursor, SearchRequest, SilenceRow, Snapshot, StoreStats, StoredReject,
+    VerifyReport, WriteStats,
 };
-pub use writer::Writer;
+pub use writer::{EventOutcome, Writer};
 
 #[cfg(test)]
 mod tests {

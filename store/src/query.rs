@@ -21,23 +21,46 @@ use crate::StoreError;
 use crate::index::Fields;
 use crate::index::schema::{DEFAULT_FIELDS, KEYWORD_FIELDS};
 
-/// Builds the tantivy query for a request's text and time window.
+/// The most a query may ask for: one request cannot make the index do unbounded work.
+pub const MAX_QUERY_LEN: usize = 4096;
+/// Terms, phrases, ranges and wildcards in one query.
+pub const MAX_CLAUSES: usize = 64;
+/// Length of one regex (a wildcard term becomes one).
+pub const MAX_REGEX_LEN: usize = 256;
+
+/// Builds the tantivy query for a request: its text, time window and page position.
 pub fn build(
     index: &Index,
     fields: &Fields,
-    text: &str,
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
+    req: &crate::SearchRequest,
 ) -> Result<Box<dyn Query>, StoreError> {
+    let text = req.query.as_str();
     let invalid = |reason: String| StoreError::InvalidQuery {
-        query: text.to_owned(),
+        query: text.chars().take(200).collect(),
         reason,
     };
+    if text.len() > MAX_QUERY_LEN {
+        return Err(invalid(format!(
+            "the query is {} bytes long; at most {MAX_QUERY_LEN}",
+            text.len()
+        )));
+    }
     let base: Box<dyn Query> = if text.trim().is_empty() {
         Box::new(AllQuery)
     } else {
         let ast = query_grammar::parse_query(text).map_err(|_| invalid(syntax_error(text)))?;
         let ast = rewrite(ast);
+        let (clauses, longest_regex) = measure(&ast);
+        if clauses > MAX_CLAUSES {
+            return Err(invalid(format!(
+                "{clauses} terms; at most {MAX_CLAUSES} (a wildcard without a field counts once per default field)"
+            )));
+        }
+        if longest_regex > MAX_REGEX_LEN {
+            return Err(invalid(format!(
+                "a wildcard or regex of {longest_regex} characters; at most {MAX_REGEX_LEN}"
+            )));
+        }
         let mut parser = QueryParser::for_index(
             index,
             DEFAULT_FIELDS
@@ -58,21 +81,64 @@ pub fn build(
             })
             .ok_or_else(|| invalid(format!("time {t} is outside 1677..2262")))
     };
-    let lower = match since {
+    let lower = match req.since {
         Some(t) => Bound::Included(to_term(&t)?),
         None => Bound::Unbounded,
     };
-    let upper = match until {
+    let upper = match req.until {
         Some(t) => Bound::Excluded(to_term(&t)?),
         None => Bound::Unbounded,
     };
-    if matches!((&lower, &upper), (Bound::Unbounded, Bound::Unbounded)) {
-        return Ok(base);
+    let mut must = vec![(Occur::Must, base)];
+    if !matches!((&lower, &upper), (Bound::Unbounded, Bound::Unbounded)) {
+        must.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
     }
-    Ok(Box::new(BooleanQuery::new(vec![
-        (Occur::Must, base),
-        (Occur::Must, Box::new(RangeQuery::new(lower, upper))),
-    ])))
+    if let Some(c) = req.after {
+        // After (t, s) in (time desc, seq desc) order: time < t, or time = t and seq < s.
+        let t = to_term(&c.time)?;
+        let older: Box<dyn Query> = Box::new(RangeQuery::new(
+            Bound::Unbounded,
+            Bound::Excluded(t.clone()),
+        ));
+        let same_time: Box<dyn Query> = Box::new(RangeQuery::new(
+            Bound::Included(t.clone()),
+            Bound::Included(t),
+        ));
+        let lower_seq: Box<dyn Query> = Box::new(RangeQuery::new(
+            Bound::Unbounded,
+            Bound::Excluded(Term::from_field_u64(fields.seq, c.seq.max(0) as u64)),
+        ));
+        let tie: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+            (Occur::Must, same_time),
+            (Occur::Must, lower_seq),
+        ]));
+        must.push((
+            Occur::Must,
+            Box::new(BooleanQuery::new(vec![
+                (Occur::Should, older),
+                (Occur::Should, tie),
+            ])),
+        ));
+    }
+    if must.len() == 1 {
+        return Ok(must.remove(0).1);
+    }
+    Ok(Box::new(BooleanQuery::new(must)))
+}
+
+/// The number of leaves of a query and the length of its longest regex.
+fn measure(ast: &UserInputAst) -> (usize, usize) {
+    match ast {
+        UserInputAst::Clause(cs) => cs.iter().fold((0, 0), |(n, l), (_, sub)| {
+            let (n2, l2) = measure(sub);
+            (n + n2, l.max(l2))
+        }),
+        UserInputAst::Boost(inner, _) => measure(inner),
+        UserInputAst::Leaf(leaf) => match leaf.as_ref() {
+            UserInputLeaf::Regex { pattern, .. } => (1, pattern.chars().count()),
+            _ => (1, 0),
+        },
+    }
 }
 
 /// A readable reason for a syntax error, from the lenient parser's diagnostics.

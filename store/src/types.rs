@@ -34,6 +34,16 @@ pub struct SearchRequest {
     pub until: Option<DateTime<Utc>>,
     /// At most this many events are returned by `search` (ignored by `count`).
     pub limit: usize,
+    /// Only events after this one in the result order (newest first): the next page.
+    pub after: Option<SearchCursor>,
+}
+
+/// A position in a search's result order (time, then seq, both descending): the last event of a
+/// page. Events stored later with an older time land after it; nothing before it moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchCursor {
+    pub time: DateTime<Utc>,
+    pub seq: i64,
 }
 
 impl SearchRequest {
@@ -44,6 +54,7 @@ impl SearchRequest {
             since: None,
             until: None,
             limit,
+            after: None,
         }
     }
 }

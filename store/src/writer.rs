@@ -16,6 +16,16 @@ use crate::{
     WriteStats,
 };
 
+/// What became of one event of a batch ([`Writer::write_batch_detailed`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventOutcome {
+    Stored,
+    /// Its id was stored already.
+    Duplicate,
+    /// It could not be stored as it is (kept in `rejects`), with why.
+    Rejected(String),
+}
+
 /// Makes the outbox entries of one newly stored event (see [`Writer::write_batch_with_outbox`]).
 type OutboxFn<'a> = &'a dyn Fn(&Event) -> Vec<OutboxEntry>;
 
@@ -88,7 +98,7 @@ impl Writer {
         rejects: &[Reject],
         checkpoint: Option<(&str, &str)>,
     ) -> Result<WriteStats, StoreError> {
-        self.write_batch_inner(events, rejects, checkpoint, None)
+        self.write_batch_inner(events, rejects, checkpoint, None, None)
     }
 
     /// [`Writer::write_batch_with_checkpoint`] plus event forwarding: `outbox` is called for each
@@ -104,7 +114,21 @@ impl Writer {
         checkpoint: Option<(&str, &str)>,
         outbox: &dyn Fn(&Event) -> Vec<OutboxEntry>,
     ) -> Result<WriteStats, StoreError> {
-        self.write_batch_inner(events, rejects, checkpoint, Some(outbox))
+        self.write_batch_inner(events, rejects, checkpoint, Some(outbox), None)
+    }
+
+    /// [`Writer::write_batch_with_outbox`] that also says what became of each event, in order
+    /// (the bulk endpoint answers per document).
+    pub fn write_batch_detailed(
+        &mut self,
+        events: &[Event],
+        rejects: &[Reject],
+        outbox: &dyn Fn(&Event) -> Vec<OutboxEntry>,
+    ) -> Result<(WriteStats, Vec<EventOutcome>), StoreError> {
+        let mut outcomes = Vec::with_capacity(events.len());
+        let stats =
+            self.write_batch_inner(events, rejects, None, Some(outbox), Some(&mut outcomes))?;
+        Ok((stats, outcomes))
     }
 
     fn write_batch_inner(
@@ -113,6 +137,7 @@ impl Writer {
         rejects: &[Reject],
         checkpoint: Option<(&str, &str)>,
         forward: Option<OutboxFn<'_>>,
+        mut outcomes: Option<&mut Vec<EventOutcome>>,
     ) -> Result<WriteStats, StoreError> {
         let now = meta::now_nanos(&Utc::now());
         let mut enqueued = 0u64;
@@ -141,6 +166,9 @@ impl Writer {
                         meta::insert_reject(&tx, now, &r)
                             .map_err(StoreError::sqlite("insert into rejects"))?;
                         stats.rejected += 1;
+                        if let Some(o) = outcomes.as_deref_mut() {
+                            o.push(EventOutcome::Rejected(r.reason));
+                        }
                         continue;
                     }
                 };
@@ -150,7 +178,13 @@ impl Writer {
                 )?;
                 if !stored {
                     stats.duplicates += 1;
+                    if let Some(o) = outcomes.as_deref_mut() {
+                        o.push(EventOutcome::Duplicate);
+                    }
                     continue;
+                }
+                if let Some(o) = outcomes.as_deref_mut() {
+                    o.push(EventOutcome::Stored);
                 }
                 seq += 1;
                 prev = hash;

@@ -174,6 +174,7 @@ fn time_window_limit_and_count() {
         since: since.map(t),
         until: until.map(t),
         limit,
+        after: None,
     };
     // since is inclusive, until exclusive, at 100 ns precision.
     let r = window(
@@ -214,6 +215,7 @@ fn time_window_limit_and_count() {
         since: Some(t("2024-01-01T00:00:00Z")),
         until: None,
         limit: 10,
+        after: None,
     };
     assert_eq!(store.count(&r).unwrap(), 3);
 }
@@ -244,4 +246,65 @@ fn malformed_queries_are_invalid() {
         panic!("expected InvalidQuery");
     };
     assert!(reason.contains("unknown field"), "{reason}");
+}
+
+#[test]
+fn cursor_pages_cover_everything_once_while_events_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut w = store.writer().unwrap();
+    // 230 events; every 10 share one second (ties broken by seq).
+    let events: Vec<Event> = (0..230)
+        .map(|n| win_event(n, &format!("2020-01-01T00:{:02}:00Z", n / 10)))
+        .collect();
+    w.write_batch(&events, &[]).unwrap();
+    w.commit().unwrap();
+    let mut seen = Vec::new();
+    let mut after = None;
+    let mut next_record = 1000;
+    loop {
+        let page = store
+            .search_page(&SearchRequest {
+                after,
+                ..SearchRequest::new("action:group.member.added", 40)
+            })
+            .unwrap();
+        let Some((seq, last)) = page.last() else {
+            break;
+        };
+        after = Some(privtrail_store::SearchCursor {
+            time: last.time,
+            seq: *seq,
+        });
+        seen.extend(page.iter().map(|(_, e)| e.id.to_string()));
+        // New events arrive between pages, newer than everything: they do not disturb the paging.
+        let newer: Vec<Event> = (0..5)
+            .map(|i| win_event(next_record + i, "2021-01-01T00:00:00Z"))
+            .collect();
+        next_record += 5;
+        w.write_batch(&newer, &[]).unwrap();
+        w.commit().unwrap();
+    }
+    let want: Vec<String> = {
+        let mut v: Vec<_> = events.iter().collect();
+        v.reverse();
+        v.into_iter().map(|e| e.id.to_string()).collect()
+    };
+    assert_eq!(seen.len(), 230, "every event once");
+    assert_eq!(seen, want, "newest first, ties by seq");
+}
+
+#[test]
+fn queries_are_bounded() {
+    let (_d, store, _) = open_fixture();
+    let many: Vec<String> = (0..70).map(|i| format!("host:h{i}")).collect();
+    let err = store.count(&req(&many.join(" OR "))).unwrap_err();
+    assert!(err.to_string().contains("at most 64"), "{err}");
+    let long = format!("actor:{}*", "a".repeat(300));
+    let err = store.count(&req(&long)).unwrap_err();
+    assert!(err.to_string().contains("at most 256"), "{err}");
+    let huge = "x ".repeat(3000);
+    let err = store.count(&req(&huge)).unwrap_err();
+    assert!(err.to_string().contains("at most 4096"), "{err}");
+    assert!(store.count(&req("host:win* AND NOT actor:x")).is_ok());
 }

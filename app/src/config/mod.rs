@@ -10,6 +10,7 @@
 
 mod daemon;
 mod delivery;
+mod http;
 mod tenant;
 
 use std::path::Path;
@@ -18,6 +19,7 @@ use serde::Deserialize;
 
 pub use daemon::{DaemonConfig, WindowsConfig};
 pub use delivery::{CATEGORIES, DeliveryConfig, ForwardConfig, RouteConfig};
+pub use http::{EsConfig, HttpConfig};
 pub use privtrail_model::{Secret, Span};
 pub use privtrail_rules::Severity;
 pub use tenant::{Schedule, TenantConfig};
@@ -53,6 +55,9 @@ pub struct Config {
     /// The daemon's schedules and shutdown deadline.
     #[serde(default)]
     pub daemon: DaemonConfig,
+    /// The API, the web UI and the Elasticsearch bulk endpoint the daemon serves.
+    #[serde(default)]
+    pub http: HttpConfig,
     /// Delivery channels (email, Teams, syslog, Splunk HEC, webhook, file).
     #[serde(default)]
     pub channels: Vec<privtrail_alerts::ChannelConfig>,
@@ -139,6 +144,7 @@ impl Config {
             w.validate()?;
         }
         self.daemon.validate()?;
+        self.http.validate()?;
         Ok(())
     }
 

@@ -168,22 +168,23 @@ impl Store {
         ))
     }
 
-    /// The newest `req.limit` matching events, newest first, loaded in full from SQLite.
+    /// The newest `req.limit` matching events (after `req.after`), newest first, loaded in full
+    /// from SQLite.
     pub fn search(&self, req: &SearchRequest) -> Result<Vec<Event>, StoreError> {
+        Ok(self.search_page(req)?.into_iter().map(|(_, e)| e).collect())
+    }
+
+    /// [`Store::search`] with each event's seq: the last one's `(time, seq)` is the cursor of the
+    /// next page.
+    pub fn search_page(&self, req: &SearchRequest) -> Result<Vec<(i64, Event)>, StoreError> {
         let state = self.state();
-        let q = query::build(
-            &state.index,
-            &state.fields,
-            &req.query,
-            req.since,
-            req.until,
-        )?;
+        let q = query::build(&state.index, &state.fields, req)?;
         let seqs = search::top_seqs(&state, q.as_ref(), req.limit)?;
         self.readers.with(|conn| {
             let mut out = Vec::with_capacity(seqs.len());
             for seq in seqs {
                 match events::by_seq(conn, seq)? {
-                    Some(e) => out.push(e),
+                    Some(e) => out.push((seq, e)),
                     // Only if a row was deleted behind the index's back.
                     None => tracing::warn!(seq, "indexed event missing from SQLite"),
                 }
@@ -195,13 +196,7 @@ impl Store {
     /// The number of matching events (`req.limit` is ignored).
     pub fn count(&self, req: &SearchRequest) -> Result<u64, StoreError> {
         let state = self.state();
-        let q = query::build(
-            &state.index,
-            &state.fields,
-            &req.query,
-            req.since,
-            req.until,
-        )?;
+        let q = query::build(&state.index, &state.fields, req)?;
         search::count(&state, q.as_ref())
     }
 

@@ -192,6 +192,31 @@ pub enum BenchCommand {
     /// watched folder, and the latency from a line appended to a watched file to its alert in
     /// the outbox.
     Daemon(BenchDaemonArgs),
+    /// The HTTP side of the daemon: search latency through the API (idle and during ingest) and
+    /// `/_bulk` throughput with concurrent clients.
+    Api(BenchApiArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchApiArgs {
+    /// Events in the store searched (built once per --work-dir and reused).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Requests per query and condition (latency samples).
+    #[arg(long, default_value_t = 200)]
+    pub searches: u64,
+    /// Concurrent `/_bulk` clients.
+    #[arg(long, default_value_t = 4)]
+    pub bulk_clients: usize,
+    /// How long the clients push (the searches "during ingest" run meanwhile).
+    #[arg(long, default_value_t = 30.0)]
+    pub bulk_seconds: f64,
+    /// Working folder; keeps the store for the next run (default: a temporary folder).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Print the results as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

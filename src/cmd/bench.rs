@@ -33,6 +33,7 @@ pub fn run(cmd: BenchCommand, config: &Config) -> Result<ExitCode> {
         BenchCommand::Ingest(args) => ingest(&args, config),
         BenchCommand::Delivery(args) => super::bench_delivery::run(&args, config),
         BenchCommand::Daemon(args) => super::bench_daemon::run(&args),
+        BenchCommand::Api(args) => super::bench_api::run(&args),
     }
 }
 

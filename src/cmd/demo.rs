@@ -92,7 +92,7 @@ pub fn run(args: &DemoArgs, mut config: Config, data_dir: Option<PathBuf>) -> Re
         .routes
         .push(toml::from_str("channels = [\"demo-file\"]")?);
     config.validate()?;
-    let app = App::open_writer(&data, config, "demo")?;
+    let app = std::sync::Arc::new(App::open_writer(&data, config, "demo")?);
 
     let opts = app.config().ingest_options(&[]);
     let bar = super::ingest::Bar::new(std::io::stderr().is_terminal());
@@ -249,13 +249,34 @@ pub fn run(args: &DemoArgs, mut config: Config, data_dir: Option<PathBuf>) -> Re
     ] {
         println!("  {}", q.replace("{dir}", &dir_arg));
     }
-    if !args.no_serve {
-        println!("\n(The web UI is not part of this version yet; the demo exits here.)");
-    }
-    Ok(if all_hold && summary.failed_inputs() == 0 {
+    let code = if all_hold && summary.failed_inputs() == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    };
+    if !args.no_serve {
+        serve(&rt, &app)?;
+    }
+    Ok(code)
+}
+
+/// Serves the web UI and the API over the demo's store on a free port until Ctrl-C.
+fn serve(rt: &tokio::runtime::Runtime, app: &std::sync::Arc<App>) -> Result<()> {
+    let token = privtrail_app::tokens::Tokens::new(app.data_dir()).ensure_admin()?;
+    rt.block_on(async {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let l = privtrail_api::Listener::bind("the web UI", addr, None, None)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        println!("\nThe web UI over this estate: http://{}/", l.addr);
+        println!("  token (paste it into the login form): {token}");
+        println!("  Ctrl-C to stop.");
+        let state = privtrail_api::ApiState::new(std::sync::Arc::clone(app));
+        privtrail_api::serve(l, privtrail_api::router(state), async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+        anyhow::Ok(())
     })
 }
 

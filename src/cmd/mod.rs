@@ -3,6 +3,7 @@
 
 mod alerts;
 mod bench;
+mod bench_api;
 mod bench_daemon;
 mod bench_delivery;
 mod collect;

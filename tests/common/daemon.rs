@@ -14,7 +14,7 @@ pub struct Daemon {
 impl Daemon {
     /// Starts the daemon and waits until it says it started (at most 60 s).
     pub fn start(data_dir: &Path, config: &Path, log: &Path) -> Daemon {
-        let d = Daemon::spawn(data_dir, config, log, &[]);
+        let mut d = Daemon::spawn(data_dir, config, log, &[]);
         d.wait_log("daemon started", Duration::from_secs(60));
         d
     }
@@ -53,9 +53,25 @@ impl Daemon {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Waits until the log holds `needle`; panics with the log after `limit`.
-    pub fn wait_log(&self, needle: &str, limit: Duration) {
-        let ok = wait_until(limit, || self.log_text().contains(needle));
+    /// Waits until the log holds `needle`; panics with the log after `limit`, or at once when the
+    /// process has exited.
+    pub fn wait_log(&mut self, needle: &str, limit: Duration) {
+        let mut exited = None;
+        let ok = wait_until(limit, || {
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                exited = Some(status);
+                return true;
+            }
+            self.log_text().contains(needle)
+        }) && (exited.is_none() || self.log_text().contains(needle));
+        if let Some(status) = exited.filter(|_| !ok) {
+            panic!(
+                "the daemon exited ({status}) before logging {needle:?}:\n{}",
+                self.log_text()
+            );
+        }
         assert!(
             ok,
             "no {needle:?} in the daemon's log within {limit:?}:\n{}",

@@ -83,7 +83,7 @@ impl HttpConfig {
         tls("[http]", &self.cert, &self.key)?;
         if let Some(es) = &self.elasticsearch {
             tls("[http.elasticsearch]", &es.cert, &es.key)?;
-            if es.listen == self.listen {
+            if es.listen == self.listen && es.listen.port() != 0 {
                 invalid!("[http.elasticsearch] listen must differ from [http] listen");
             }
         }

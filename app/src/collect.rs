@@ -148,6 +148,7 @@ pub fn collect_tenant(
                         writer,
                         batch,
                         Some((key.clone(), page.checkpoint.clone())),
+                        &format!("Microsoft Graph audit pull of tenant {}", tenant.name),
                         forward,
                     )?;
                     let (s, linked) = settle(&rx)?;

@@ -31,6 +31,8 @@ pub struct FileSummary {
     pub stored: u64,
     pub duplicates: u64,
     pub rejected: u64,
+    /// Records with the id of a stored event but other content (kept, and alerted on).
+    pub conflicts: u64,
     pub skipped: u64,
     /// Damage found while reading (EVTX chunk errors, truncated data).
     pub errors: u64,
@@ -93,13 +95,16 @@ pub(crate) fn store_batch(
     writer: &WriteHandle,
     mut batch: Batch,
     checkpoint: Option<(String, String)>,
+    origin: &str,
     forward: &ForwardFn,
 ) -> Result<Pending> {
+    let origin = origin.to_owned();
     let store = Arc::clone(store);
     let forward = Arc::clone(forward);
     let handle = writer.clone();
     writer.submit(move |w| {
         let started = std::time::Instant::now();
+        w.set_origin(&origin);
         // Entra imports: the PIM and Core Directory records of one change count once.
         let linked = if batch.events.iter().any(|e| e.source == Source::Entra) {
             link_pim_pairs(&store, &mut batch.events)?
@@ -179,6 +184,7 @@ pub fn import(
         total.stored += f.stored;
         total.duplicates += f.duplicates;
         total.rejected += f.rejected;
+        total.conflicts += f.conflicts;
         total.skipped += f.skipped;
         total.errors += f.errors + u64::from(f.failed.is_some());
     }
@@ -205,6 +211,7 @@ pub(crate) fn import_file(
         path: path.display().to_string(),
         ..FileSummary::default()
     };
+    let origin = format!("file {}", path.display());
     let mut pending: VecDeque<Pending> = VecDeque::new();
     let mut failure: Option<AppError> = None;
     let mut stats = WriteStats::default();
@@ -228,7 +235,7 @@ pub(crate) fn import_file(
                     take(rx, &mut stats, &mut failure);
                 }
             }
-            match store_batch(store, writer, batch, None, forward) {
+            match store_batch(store, writer, batch, None, &origin, forward) {
                 Ok(rx) => pending.push_back(rx),
                 Err(e) => {
                     failure.get_or_insert(e);
@@ -245,6 +252,7 @@ pub(crate) fn import_file(
     summary.stored = stats.stored;
     summary.duplicates = stats.duplicates;
     summary.rejected = stats.rejected;
+    summary.conflicts = stats.conflicts;
     match read {
         Ok(report) => {
             summary.format = report.format.map(|f| f.to_string());

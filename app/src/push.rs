@@ -64,8 +64,10 @@ pub fn push_documents(app: &App, docs: &[(u64, &str)], origin: &str) -> Result<V
     let ids: Vec<EventId> = events.iter().map(|e| e.id.clone()).collect();
     let forward = std::sync::Arc::clone(app.forward());
     let handle = writer.clone();
+    let origin = origin.to_owned();
     let (stats, stored) = writer.call(move |w| {
         let started = Instant::now();
+        w.set_origin(&origin);
         let r = w.write_batch_detailed(&events, &rejects, &*forward);
         if let Ok((s, _)) = &r {
             let source = events.first().map_or(Source::Windows, |e| e.source);

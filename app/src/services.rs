@@ -154,7 +154,10 @@ impl App {
         let next = privtrail_rules::act(&alert, now, resolve, by, note)
             .map_err(|e| AppError::Usage(format!("alert {id}: {e}")))?;
         let row = alert_row(&next)?;
-        writer.call(move |w| w.save_alerts(&[row]))??;
+        // The reviewer's action is evidence too: a chained event, in the same transaction.
+        let event = review_event(&next, now, resolve, by, note);
+        writer.call(move |w| w.save_alerts_and_events(&[row], &[event]))??;
+        writer.notify_stored();
         Ok(next)
     }
 
@@ -191,6 +194,55 @@ impl App {
         self.writer()?.notify_outbox();
         Ok(n)
     }
+}
+
+/// The `alert.acknowledged` / `alert.resolved` event of a reviewer's action.
+fn review_event(
+    alert: &Alert,
+    now: DateTime<Utc>,
+    resolve: bool,
+    by: &str,
+    note: Option<&str>,
+) -> Event {
+    use privtrail_model::{Action, Source};
+    let (action, verb) = if resolve {
+        (Action::AlertResolved, "resolved")
+    } else {
+        (Action::AlertAcknowledged, "acknowledged")
+    };
+    let id = EventId::native(
+        Source::Privtrail,
+        "review",
+        &format!(
+            "{}:{verb}:{}",
+            alert.id,
+            now.timestamp_nanos_opt().unwrap_or_default()
+        ),
+    );
+    let mut e = Event::new(id, Source::Privtrail, action, now, action.as_str());
+    e.actor = Some(by.to_owned());
+    e.target = alert.principal.clone();
+    e.privilege = alert.privilege.clone();
+    e.scope = alert.scope.clone();
+    e.justification = note.map(str::to_owned).filter(|n| !n.trim().is_empty());
+    e.correlation_id = Some(alert.id.clone());
+    e.record_id = Some(alert.id.clone());
+    e.message = match &e.justification {
+        Some(n) => format!(
+            "{by} {verb} alert {} ({}: {}): {n}",
+            alert.id, alert.rule, alert.summary
+        ),
+        None => format!(
+            "{by} {verb} alert {} ({}: {})",
+            alert.id, alert.rule, alert.summary
+        ),
+    };
+    e.raw = serde_json::json!({
+        "alert": alert.id, "rule": alert.rule, "action": verb, "by": by, "note": note,
+        "at": privtrail_model::format_time(now),
+    })
+    .to_string();
+    e
 }
 
 /// One collector as the overview and `/metrics` show it.

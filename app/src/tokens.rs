@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -97,14 +96,15 @@ pub struct TokenOwner {
 /// A token's owner and the SHA-256 of the token.
 type Digest32 = (String, Role, [u8; 32]);
 
-/// The digests as read, keyed by the file's (mtime, length).
-type Cache = (Option<(SystemTime, u64)>, Vec<Digest32>);
+/// The digests as read, with the file's bytes they were read from.
+type Cache = (Option<Vec<u8>>, Vec<Digest32>);
 
 /// The tokens of a data directory, re-read when the file changes.
 #[derive(Debug)]
 pub struct Tokens {
     path: PathBuf,
-    /// The digests, with the (mtime, length) of the file they were read from.
+    /// The digests, with the file's bytes they were read from (compared on every check: a
+    /// rotation takes effect at once, whatever the file system's time stamps).
     cache: Mutex<Cache>,
 }
 
@@ -258,17 +258,20 @@ impl Tokens {
     /// Who `presented` belongs to, if anyone (the file is re-read when it changed).
     pub fn verify(&self, presented: &str) -> Option<TokenOwner> {
         let d = digest(presented.trim());
-        let mtime = std::fs::metadata(&self.path)
-            .and_then(|m| Ok((m.modified()?, m.len())))
-            .ok();
+        let bytes = std::fs::read(&self.path).ok();
         let mut cache = self
             .cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if cache.0 != mtime || mtime.is_none() {
-            match self.read() {
+        if cache.0 != bytes {
+            let parsed = bytes
+                .as_deref()
+                .map(serde_json::from_slice::<File>)
+                .transpose();
+            match parsed {
                 Ok(f) => {
                     let list = f
+                        .unwrap_or_default()
                         .tokens
                         .into_iter()
                         .filter_map(|t| {
@@ -277,10 +280,11 @@ impl Tokens {
                             Some((t.name, t.role, h))
                         })
                         .collect();
-                    *cache = (mtime, list);
+                    *cache = (bytes, list);
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "tokens file unreadable: every token is refused")
+                    tracing::error!(error = %e, "tokens file unreadable: every token is refused");
+                    *cache = (bytes, Vec::new());
                 }
             }
         }

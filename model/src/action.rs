@@ -32,13 +32,19 @@ pub enum Action {
     AuditPolicyChanged,
     EndpointAdminTag,
     CollectorError,
+    /// A reviewer acknowledged an alert (privtrail's own evidence).
+    AlertAcknowledged,
+    /// A reviewer resolved an alert.
+    AlertResolved,
+    /// A record arrived with the id of a stored event but other content (kept in `conflicts`).
+    EvidenceConflict,
     EntraAudit,
     WindowsEvent,
 }
 
 impl Action {
     /// Every action with its external name, in declaration order.
-    pub const ALL: [(Action, &'static str); 23] = [
+    pub const ALL: [(Action, &'static str); 26] = [
         (Action::RoleActivationRequested, "role.activation.requested"),
         (Action::RoleActivationDenied, "role.activation.denied"),
         (Action::RoleActivated, "role.activated"),
@@ -63,6 +69,9 @@ impl Action {
         (Action::AuditPolicyChanged, "audit.policy_changed"),
         (Action::EndpointAdminTag, "endpoint.admin_tag"),
         (Action::CollectorError, "collector.error"),
+        (Action::AlertAcknowledged, "alert.acknowledged"),
+        (Action::AlertResolved, "alert.resolved"),
+        (Action::EvidenceConflict, "evidence.conflict"),
         (Action::EntraAudit, "entra.audit"),
         (Action::WindowsEvent, "windows.event"),
     ];

@@ -21,8 +21,9 @@ use chrono::Duration;
 use serde::Deserialize;
 
 use crate::builtin::{
-    AuditTampering, BUILTIN_IDS, CollectorFailure, DuplicateElevation, FrequentActivation,
-    OverdueElevation, StandingAccess, TooManyGlobalAdmins, UnapprovedLocalAdmin,
+    AuditTampering, BUILTIN_IDS, CollectorFailure, DuplicateElevation, EvidenceConflict,
+    FrequentActivation, OverdueElevation, StandingAccess, TooManyGlobalAdmins,
+    UnapprovedLocalAdmin,
 };
 use crate::custom::{CustomRule, CustomRuleConfig};
 use crate::rule::{Rule, Severity};
@@ -108,6 +109,10 @@ settings!(
     TamperingSettings {}
 );
 settings!(
+    /// `[rules.evidence-conflict]` (high).
+    ConflictSettings {}
+);
+settings!(
     /// `[rules.too-many-global-admins]` (low).
     GlobalAdminsSettings {
         /// Most principals allowed to hold Global Administrator at once (default 5).
@@ -144,6 +149,8 @@ pub struct RulesConfig {
     pub too_many_global_admins: GlobalAdminsSettings,
     #[serde(default, rename = "collector-failure")]
     pub collector_failure: CollectorSettings,
+    #[serde(default, rename = "evidence-conflict")]
+    pub evidence_conflict: ConflictSettings,
     /// `[[rules.custom]]`.
     #[serde(default)]
     pub custom: Vec<CustomRuleConfig>,
@@ -236,6 +243,12 @@ impl RulesConfig {
                     rule: "collector-failure".into(),
                     message: format!("`missed_runs` {missed} is too large"),
                 })?,
+            }));
+        }
+        let c = &self.evidence_conflict;
+        if c.enabled {
+            rules.push(Box::new(EvidenceConflict {
+                severity: sev(c.severity, Severity::High),
             }));
         }
         let mut ids: HashSet<String> = BUILTIN_IDS.iter().map(|s| (*s).to_owned()).collect();

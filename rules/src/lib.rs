@@ -52,8 +52,9 @@ pub use alert::{
 };
 pub use backtest::{backtest, evaluate_all, max_lookback};
 pub use config::{
-    CollectorSettings, ConfigError, DuplicateSettings, FrequentSettings, GlobalAdminsSettings,
-    LocalAdminSettings, OverdueSettings, RulesConfig, StandingSettings, TamperingSettings,
+    CollectorSettings, ConfigError, ConflictSettings, DuplicateSettings, FrequentSettings,
+    GlobalAdminsSettings, LocalAdminSettings, OverdueSettings, RulesConfig, StandingSettings,
+    TamperingSettings,
 };
 pub use elevation::{
     Changes, ELEVATION_INPUTS, Elevation, ElevationKey, ElevationKind, EndReason, InstanceType,

@@ -33,7 +33,7 @@ fn settings_and_unknown_keys() {
         enabled = false
     "#);
     let rules = c.build().unwrap();
-    assert_eq!(rules.len(), 7);
+    assert_eq!(rules.len(), 8, "nine built-ins, one disabled");
     assert_eq!(rules[0].severity(), privtrail_rules::Severity::Critical);
     assert!(toml::from_str::<RulesConfig>("[overdue-elevation]\ngrase = \"1m\"").is_err());
     assert!(toml::from_str::<RulesConfig>("[overdue-elevation]\ngrace = \"soon\"").is_err());

@@ -132,10 +132,31 @@ pub fn transition(app: &App, id: &str, resolve: bool, note: Option<&str>) -> Res
     Ok(ExitCode::SUCCESS)
 }
 
-/// Who runs this command, as the alert's history names them.
+/// Who runs this command, as the alert's history names them: `os:` and the login name (from the
+/// environment, else the process's user id looked up in /etc/passwd).
 fn os_user() -> String {
-    ["USER", "LOGNAME", "USERNAME"]
+    let from_env = ["USER", "LOGNAME", "USERNAME"]
         .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
-        .map_or_else(|| "unknown OS user".to_owned(), |u| format!("os:{u}"))
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()));
+    let name = from_env.or_else(|| {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))?
+            .split_whitespace()
+            .next()?
+            .to_owned();
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        Some(
+            passwd
+                .lines()
+                .find_map(|l| {
+                    let mut f = l.split(':');
+                    let name = f.next()?;
+                    (f.nth(1)? == uid).then(|| name.to_owned())
+                })
+                .unwrap_or(format!("uid {uid}")),
+        )
+    });
+    format!("os:{}", name.unwrap_or_else(|| "unknown".to_owned()))
 }

@@ -122,14 +122,22 @@ pub fn print_summary(s: &ImportSummary, out: &mut dyn std::io::Write) -> std::io
         .clamp(5, 60);
     writeln!(
         out,
-        "{:<name_w$}  {:<10} {:>9} {:>9} {:>10} {:>8} {:>8} {:>7}",
-        "input", "format", "read", "stored", "duplicates", "rejected", "skipped", "errors"
+        "{:<name_w$}  {:<10} {:>9} {:>9} {:>10} {:>9} {:>8} {:>8} {:>7}",
+        "input",
+        "format",
+        "read",
+        "stored",
+        "duplicates",
+        "conflicts",
+        "rejected",
+        "skipped",
+        "errors"
     )?;
     for f in s.files.iter().chain(std::iter::once(&s.total)) {
         let errors = f.errors + u64::from(f.failed.is_some());
         writeln!(
             out,
-            "{:<name_w$}  {:<10} {:>9} {:>9} {:>10} {:>8} {:>8} {:>7}",
+            "{:<name_w$}  {:<10} {:>9} {:>9} {:>10} {:>9} {:>8} {:>8} {:>7}",
             truncate(&display_name(f), name_w),
             f.format
                 .as_deref()
@@ -137,6 +145,7 @@ pub fn print_summary(s: &ImportSummary, out: &mut dyn std::io::Write) -> std::io
             f.records,
             f.stored,
             f.duplicates,
+            f.conflicts,
             f.rejected,
             f.skipped,
             errors
@@ -150,6 +159,13 @@ pub fn print_summary(s: &ImportSummary, out: &mut dyn std::io::Write) -> std::io
         s.seconds,
         s.total.records as f64 / secs
     )?;
+    if s.total.conflicts > 0 {
+        writeln!(
+            out,
+            "warning: {} records carried the id of a stored event but said something else: both are kept (`privtrail search action:evidence.conflict`)",
+            s.total.conflicts
+        )?;
+    }
     for f in &s.files {
         if let Some(why) = &f.failed {
             writeln!(out, "error: {}", crate::output::terminal_safe(why))?;

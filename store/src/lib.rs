@@ -42,6 +42,7 @@
 //! encodings), `store.rs` and `writer.rs` (the public types).
 
 pub mod chain;
+mod conflict;
 mod error;
 mod index;
 pub mod query;
@@ -55,8 +56,8 @@ pub use error::StoreError;
 pub use store::{DB_FILE, Store};
 pub use types::{
     AlertRow, BrokenLink, DirectoryUser, ElevationRow, EventFilter, OutboxEntry, OutboxMessage,
-    OutboxStatus, SearchCursor, SearchRequest, SilenceRow, Snapshot, StoreStats, StoredReject,
-    VerifyReport, WriteStats,
+    OutboxStatus, SearchCursor, SearchRequest, SilenceRow, Snapshot, StoreStats, StoredConflict,
+    StoredReject, VerifyReport, WriteStats,
 };
 pub use writer::{EventOutcome, Writer};
 

@@ -12,6 +12,8 @@ pub struct WriteStats {
     /// Rejects stored: the batch's rejects plus events the store could not keep (a time outside
     /// the storable range, see [`crate::Writer::write_batch`]).
     pub rejected: u64,
+    /// Records with the id of a stored event but other content (kept in `conflicts`).
+    pub conflicts: u64,
 }
 
 impl WriteStats {
@@ -20,6 +22,7 @@ impl WriteStats {
         self.stored += other.stored;
         self.duplicates += other.duplicates;
         self.rejected += other.rejected;
+        self.conflicts += other.conflicts;
     }
 }
 
@@ -100,6 +103,19 @@ pub struct StoredReject {
     pub location: String,
     pub reason: String,
     pub raw: String,
+}
+
+/// A conflicting duplicate as stored: the event id, where the record came from, the fields that
+/// differ, and both bodies (JSON of the stored and of the incoming event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredConflict {
+    pub id: i64,
+    pub received_at: DateTime<Utc>,
+    pub event_id: String,
+    pub origin: String,
+    pub fields: String,
+    pub stored: String,
+    pub incoming: String,
 }
 
 /// A PIM state snapshot as the collector fetched it: `kind` names what it holds (the binary uses

@@ -44,6 +44,8 @@ pub struct Writer {
     head_hash: Hash,
     fields: Fields,
     indexer: Indexer,
+    /// Where the records of the next batches come from (named in conflicts).
+    origin: String,
     /// Dropped after `indexer` is shut down (see `Drop`), which frees the store for a new writer.
     _open_flag: FlagGuard,
 }
@@ -73,8 +75,15 @@ impl Writer {
             head_hash: head.1,
             fields,
             indexer,
+            origin: "unknown".to_owned(),
             _open_flag: open_flag,
         }
+    }
+
+    /// Names where the records of the next batches come from (a file, a tenant's pull, an HTTP
+    /// client): a conflicting duplicate is recorded with it.
+    pub fn set_origin(&mut self, origin: &str) {
+        origin.clone_into(&mut self.origin);
     }
 
     /// Stores a batch in one transaction; see [`Writer::write_batch_with_checkpoint`].
@@ -137,7 +146,21 @@ impl Writer {
         rejects: &[Reject],
         checkpoint: Option<(&str, &str)>,
         forward: Option<OutboxFn<'_>>,
+        outcomes: Option<&mut Vec<EventOutcome>>,
+    ) -> Result<WriteStats, StoreError> {
+        self.write_batch_with(events, rejects, checkpoint, forward, outcomes, &|_| Ok(()))
+    }
+
+    /// The one write path: events (deduplicated, conflicts kept, chained), rejects, a checkpoint,
+    /// forwarded events' outbox entries, and `extra` work, all in one transaction.
+    fn write_batch_with(
+        &mut self,
+        events: &[Event],
+        rejects: &[Reject],
+        checkpoint: Option<(&str, &str)>,
+        forward: Option<OutboxFn<'_>>,
         mut outcomes: Option<&mut Vec<EventOutcome>>,
+        extra: &dyn Fn(&rusqlite::Transaction<'_>) -> Result<(), StoreError>,
     ) -> Result<WriteStats, StoreError> {
         let now = meta::now_nanos(&Utc::now());
         let mut enqueued = 0u64;
@@ -181,6 +204,24 @@ impl Writer {
                     if let Some(o) = outcomes.as_deref_mut() {
                         o.push(EventOutcome::Duplicate);
                     }
+                    // Same id: the same record (quiet), or one that says something else (kept).
+                    if let Some(c) = conflict_of(&tx, e, &self.origin, now)? {
+                        stats.conflicts += 1;
+                        let times = events::EncodedTimes::new(&c.event).map_err(|reason| {
+                            StoreError::Sqlite {
+                                context: format!("conflict event: {reason}"),
+                                source: rusqlite::Error::InvalidQuery,
+                            }
+                        })?;
+                        let hash = chain::link_hash(&prev, &c.event);
+                        if events::insert(&mut insert, seq + 1, &c.event, &times, &hash)
+                            .map_err(StoreError::sqlite("insert the conflict's event"))?
+                        {
+                            seq += 1;
+                            prev = hash;
+                            docs.push(self.fields.document(seq, &c.event));
+                        }
+                    }
                     continue;
                 }
                 if let Some(o) = outcomes.as_deref_mut() {
@@ -207,7 +248,8 @@ impl Writer {
                 format!("save checkpoint of collector {collector:?}"),
             ))?;
         }
-        if stats.stored > 0 {
+        extra(&tx)?;
+        if seq != self.head_seq {
             meta::set_head(&tx, seq, &prev).map_err(StoreError::sqlite("update chain head"))?;
         }
         tx.commit().map_err(StoreError::sqlite("commit batch"))?;
@@ -363,6 +405,22 @@ impl Writer {
         Ok(())
     }
 
+    /// Saves alerts and stores `events` (chained, e.g. a reviewer's `alert.acknowledged`) in one
+    /// transaction: the alert's new state and the evidence of who changed it commit together.
+    pub fn save_alerts_and_events(
+        &mut self,
+        alerts: &[AlertRow],
+        events: &[Event],
+    ) -> Result<WriteStats, StoreError> {
+        let rows = alerts.to_vec();
+        self.write_batch_with(events, &[], None, None, None, &move |tx| {
+            for a in &rows {
+                state::upsert_alert(tx, a)?;
+            }
+            Ok(())
+        })
+    }
+
     /// Marks outbox messages delivered at `at` (in one transaction): they are never handed out
     /// again. Unknown ids are ignored; a message already delivered keeps its first time.
     pub fn outbox_delivered(&mut self, ids: &[i64], at: DateTime<Utc>) -> Result<(), StoreError> {
@@ -418,6 +476,53 @@ impl Drop for Writer {
         // reindex) can start as soon as this one is gone.
         self.indexer.shutdown();
     }
+}
+
+/// A conflict found for a duplicate: the chained event that records it (the `conflicts` row is
+/// written by [`conflict_of`] itself).
+struct Conflict {
+    event: Event,
+}
+
+/// When `incoming`'s id is stored with other content: records the conflict (both bodies, origin,
+/// the differing fields) and returns the event that chains it. `None` for a true duplicate, or a
+/// conflicting record already recorded.
+fn conflict_of(
+    tx: &rusqlite::Transaction<'_>,
+    incoming: &Event,
+    origin: &str,
+    now: i64,
+) -> Result<Option<Conflict>, StoreError> {
+    let Some(stored) = events::by_id(tx, incoming.id.as_str())? else {
+        return Ok(None);
+    };
+    let fields = crate::conflict::differing_fields(&stored, incoming);
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    let event = crate::conflict::conflict_event(
+        &stored,
+        incoming,
+        origin,
+        &fields,
+        crate::timefmt::from_nanos(now),
+    );
+    if events::by_id(tx, event.id.as_str())?.is_some() {
+        return Ok(None);
+    }
+    let body = |e: &Event| serde_json::to_string(e).unwrap_or_default();
+    meta::insert_conflict(
+        tx,
+        now,
+        incoming.id.as_str(),
+        origin,
+        &fields.join(","),
+        &body(&stored),
+        &body(incoming),
+    )
+    .map_err(StoreError::sqlite("insert into conflicts"))?;
+    tracing::warn!(event = %incoming.id, origin, fields = %fields.join(","), "conflicting record kept");
+    Ok(Some(Conflict { event }))
 }
 
 /// Reads where the chain ends, preferring the last row over the chain table if they disagree

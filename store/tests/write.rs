@@ -48,7 +48,8 @@ fn rewriting_a_batch_stores_nothing() {
         WriteStats {
             stored: 5,
             duplicates: 0,
-            rejected: 0
+            rejected: 0,
+            conflicts: 0
         }
     );
     let again = w.write_batch(&batch, &[]).unwrap();
@@ -57,7 +58,8 @@ fn rewriting_a_batch_stores_nothing() {
         WriteStats {
             stored: 0,
             duplicates: 5,
-            rejected: 0
+            rejected: 0,
+            conflicts: 0
         }
     );
     // A duplicate inside one batch.
@@ -209,4 +211,43 @@ fn stats_report_time_range() {
     assert_eq!(s.events, 3);
     assert_eq!(s.oldest, Some(t("2015-01-01T00:00:00Z")));
     assert_eq!(s.newest, Some(t("2017-01-01T00:00:00.0000001Z")));
+}
+
+#[test]
+fn a_conflicting_duplicate_is_kept_chained_and_counted_an_identical_one_is_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut w = store.writer().unwrap();
+    let original = win_event(7, "2016-07-08T18:15:23.4292263Z");
+    w.write_batch(std::slice::from_ref(&original), &[]).unwrap();
+    // The same record again (another format: other raw, same content): a quiet duplicate.
+    let mut same = original.clone();
+    same.raw = "{\"another\":\"format\"}".into();
+    let s = w.write_batch(&[same], &[]).unwrap();
+    assert_eq!((s.stored, s.duplicates, s.conflicts), (0, 1, 0));
+    // A record under the same id saying someone else was added: kept, chained, counted.
+    let mut forged = original.clone();
+    forged.target = Some("S-1-5-21-1-2-3-666".into());
+    w.set_origin("file forged.jsonl");
+    let s = w.write_batch(&[forged.clone()], &[]).unwrap();
+    assert_eq!((s.stored, s.duplicates, s.conflicts), (0, 1, 1));
+    // Twice the same forgery: one conflict.
+    let s = w.write_batch(&[forged], &[]).unwrap();
+    assert_eq!(s.conflicts, 0);
+    w.commit().unwrap();
+    let c = store.conflicts(10).unwrap();
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].event_id, original.id.to_string());
+    assert_eq!(c[0].origin, "file forged.jsonl");
+    assert_eq!(c[0].fields, "target");
+    assert!(c[0].stored.contains("S-1-5-21-1-2-3-1007"));
+    assert!(c[0].incoming.contains("S-1-5-21-1-2-3-666"));
+    assert_eq!(
+        ids(&store, "action:evidence.conflict").len(),
+        1,
+        "the conflict is in the trail"
+    );
+    let v = store.verify().unwrap();
+    assert_eq!(v.first_broken, None);
+    assert_eq!(v.checked, 2);
 }

@@ -57,9 +57,14 @@ impl Scripted {
                 let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
                 let mut headers = Vec::new();
                 let mut len = 0usize;
+                let mut complete = false;
                 loop {
                     let mut h = String::new();
-                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    if h == "\r\n" {
+                        complete = true;
                         break;
                     }
                     if let Some((k, v)) = h.trim_end().split_once(':') {
@@ -70,7 +75,10 @@ impl Scripted {
                     }
                 }
                 let mut body = vec![0u8; len];
-                reader.read_exact(&mut body).ok();
+                // A sender that died half-way did not deliver anything.
+                if !complete || reader.read_exact(&mut body).is_err() {
+                    continue;
+                }
                 let (status, extra, text) = script.get(i).copied().unwrap_or((
                     200,
                     "",

@@ -299,6 +299,7 @@ impl Watcher {
                 writer,
                 batch,
                 Some((key(path), value)),
+                &format!("watched file {}", path.display()),
                 app.forward(),
             )?;
             let (stats, _) = settle(&rx)?;

@@ -203,6 +203,52 @@ impl Rule for AuditTampering {
     }
 }
 
+/// `evidence-conflict`: a record arrived with the id of a stored event but other content (the store
+/// kept both and chained an `evidence.conflict` event). Occurrence, subject = that event's id.
+#[derive(Debug, Clone)]
+pub struct EvidenceConflict {
+    pub severity: Severity,
+}
+
+impl Rule for EvidenceConflict {
+    fn id(&self) -> &str {
+        "evidence-conflict"
+    }
+    fn severity(&self) -> Severity {
+        self.severity
+    }
+    fn inputs(&self) -> Option<Vec<Action>> {
+        Some(vec![Action::EvidenceConflict])
+    }
+    fn description(&self) -> String {
+        "a record arrived with the id of a stored event but different content (both kept)".into()
+    }
+    fn evaluate(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        ctx.new_events
+            .iter()
+            .filter(|e| e.action == Action::EvidenceConflict)
+            .map(|e| Finding {
+                rule: self.id().to_owned(),
+                severity: self.severity,
+                subject: e.id.to_string(),
+                principal: None,
+                privilege: None,
+                scope: e.host.clone().or_else(|| e.tenant.clone()),
+                summary: e.message.clone(),
+                event_ids: std::iter::once(e.id.clone())
+                    .chain(
+                        e.target
+                            .as_deref()
+                            .map(|t| EventId::from_stored(t.to_owned())),
+                    )
+                    .collect(),
+                elevation_id: None,
+                condition: false,
+            })
+            .collect()
+    }
+}
+
 /// `collector-failure`: a `collector.error` event (occurrence, subject = tenant or host +
 /// collector), or a collector whose last success is more than `missed_runs` intervals ago
 /// (condition, subject = `stale|` + collector).

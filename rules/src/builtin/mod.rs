@@ -7,7 +7,7 @@ mod events;
 pub use elevations::{
     DuplicateElevation, FrequentActivation, OverdueElevation, StandingAccess, TooManyGlobalAdmins,
 };
-pub use events::{AuditTampering, CollectorFailure, UnapprovedLocalAdmin};
+pub use events::{AuditTampering, CollectorFailure, EvidenceConflict, UnapprovedLocalAdmin};
 
 use privtrail_model::format_time;
 
@@ -15,7 +15,7 @@ use crate::elevation::Elevation;
 use crate::rule::{Finding, Severity};
 
 /// The ids of the built-in rules.
-pub const BUILTIN_IDS: [&str; 8] = [
+pub const BUILTIN_IDS: [&str; 9] = [
     "overdue-elevation",
     "standing-access",
     "duplicate-elevation",
@@ -24,6 +24,7 @@ pub const BUILTIN_IDS: [&str; 8] = [
     "audit-tampering",
     "too-many-global-admins",
     "collector-failure",
+    "evidence-conflict",
 ];
 
 /// A finding about one elevation, with its principal, privilege and scope.

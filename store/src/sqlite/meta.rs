@@ -141,3 +141,57 @@ pub fn stats(conn: &Connection) -> Result<StoreStats, StoreError> {
 pub fn now_nanos(now: &DateTime<Utc>) -> i64 {
     timefmt::to_nanos(now).unwrap_or(i64::MAX)
 }
+
+/// A stored conflict (see migration 6).
+pub fn insert_conflict(
+    conn: &Connection,
+    received_at: i64,
+    event_id: &str,
+    origin: &str,
+    fields: &str,
+    stored: &str,
+    incoming: &str,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO conflicts (received_at, event_id, origin, fields, stored, incoming) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        received_at,
+        event_id,
+        origin,
+        fields,
+        stored,
+        incoming
+    ])?;
+    Ok(())
+}
+
+/// Conflicts, newest first, at most `limit`.
+pub fn conflicts(
+    conn: &Connection,
+    limit: usize,
+) -> Result<Vec<crate::StoredConflict>, StoreError> {
+    let ctx = "read conflicts";
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, received_at, event_id, origin, fields, stored, incoming FROM conflicts \
+             ORDER BY id DESC LIMIT ?1",
+        )
+        .map_err(StoreError::sqlite(ctx))?;
+    let rows = stmt
+        .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            Ok(crate::StoredConflict {
+                id: r.get(0)?,
+                received_at: timefmt::from_nanos(r.get(1)?),
+                event_id: r.get(2)?,
+                origin: r.get(3)?,
+                fields: r.get(4)?,
+                stored: r.get(5)?,
+                incoming: r.get(6)?,
+            })
+        })
+        .map_err(StoreError::sqlite(ctx))?;
+    rows.collect::<Result<_, _>>()
+        .map_err(StoreError::sqlite(ctx))
+}

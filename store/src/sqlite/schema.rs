@@ -172,6 +172,21 @@ pub const MIGRATIONS: &[&str] = &[
         SELECT 1, coalesce(max(seq), 0), 0 FROM events;
     DROP INDEX IF EXISTS events_rule_input;
     "#,
+    // 6: conflicting duplicates (SPEC §6): a record with the id of a stored event but other
+    // content is kept here with both bodies and where it came from (never dropped silently); a
+    // chained `evidence.conflict` event records it in the trail too.
+    r#"
+    CREATE TABLE conflicts (
+        id          INTEGER PRIMARY KEY,
+        received_at INTEGER NOT NULL,
+        event_id    TEXT    NOT NULL,
+        origin      TEXT    NOT NULL,
+        fields      TEXT    NOT NULL,
+        stored      TEXT    NOT NULL,
+        incoming    TEXT    NOT NULL
+    );
+    CREATE INDEX conflicts_event ON conflicts(event_id);
+    "#,
 ];
 
 /// The schema version of a database (`PRAGMA user_version`).

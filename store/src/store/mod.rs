@@ -290,6 +290,11 @@ impl Store {
         self.readers.with(|c| meta::rejects(c, limit))
     }
 
+    /// The newest `limit` conflicting duplicates, newest first.
+    pub fn conflicts(&self, limit: usize) -> Result<Vec<crate::StoredConflict>, StoreError> {
+        self.readers.with(|c| meta::conflicts(c, limit))
+    }
+
     /// One event by id.
     pub fn get_event(&self, id: &EventId) -> Result<Option<Event>, StoreError> {
         self.readers.with(|c| events::by_id(c, id.as_str()))

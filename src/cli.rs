@@ -60,8 +60,9 @@ pub enum Command {
     /// API tokens: show the admin token, rotate one, add named tokens with a role.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Check the SHA-256 chain over all stored events and report the first broken link.
-    Verify,
+    /// Check the integrity chain from its start, its keyed links and its anchors, and report the
+    /// first broken link.
+    Verify(VerifyArgs),
     /// Rebuild the search index from the database.
     Reindex,
     /// Simulate an estate, import it with the real importer and show what privtrail finds.
@@ -309,6 +310,14 @@ pub struct SimGraphArgs {
     /// The scenario's "now" (RFC 3339; default the current time).
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// An anchor file to hold the chain to (besides `[integrity] anchor_file` and the anchors the
+    /// store recorded).
+    #[arg(long, value_name = "FILE")]
+    pub anchors: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -127,6 +127,17 @@ pub fn event_line(e: &Event, idempotency_key: &str) -> String {
     header(e.action.as_str(), name, event_severity(e)) + &x.0
 }
 
+/// The CEF line of a chain anchor.
+pub fn anchor_line(a: &crate::AnchorNotice, idempotency_key: &str) -> String {
+    let mut x = Ext(String::new());
+    x.add("rt", Some(&ms(a.at)));
+    x.labeled(1, "store", Some(&a.store));
+    x.labeled(2, "seq", Some(&a.seq.to_string()));
+    x.labeled(3, "hash", Some(&a.hash));
+    x.add("externalId", Some(idempotency_key));
+    header("chain.anchor", "privtrail chain anchor", 1) + &x.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

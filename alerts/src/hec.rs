@@ -93,6 +93,7 @@ pub fn event_object(m: &Message, f: &Fields) -> Value {
     let host = match &m.payload {
         Payload::Alert(a) => a.scope.clone(),
         Payload::Event(e) => e.host.clone().or(e.tenant.clone()),
+        Payload::Anchor(_) => None,
     };
     if let Some(h) = host {
         o["host"] = json!(h);

@@ -22,8 +22,20 @@ pub struct AlertNotice {
     pub link: Option<String>,
 }
 
-/// What is delivered: an alert, or a forwarded event. JSON: the alert's or event's fields plus
-/// `"kind": "alert" | "event"`.
+/// A published point of privtrail's integrity chain: a witness (a SIEM) keeps it so that a later
+/// rewrite of the store's chain is caught (`privtrail verify` compares).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AnchorNotice {
+    /// The data directory whose chain this is.
+    pub store: String,
+    pub seq: i64,
+    /// The link hash at `seq`, hex.
+    pub hash: String,
+    pub at: DateTime<Utc>,
+}
+
+/// What is delivered: an alert, a forwarded event, or a chain anchor. JSON: their fields plus
+/// `"kind": "alert" | "event" | "anchor"`.
 ///
 /// Deserialize it from JSON text (`serde_json::from_str`/`from_slice`): an event's `raw` is kept as
 /// JSON text, which serde_json can only do from text.
@@ -32,6 +44,7 @@ pub struct AlertNotice {
 pub enum Payload {
     Alert(AlertNotice),
     Event(privtrail_model::Event),
+    Anchor(AnchorNotice),
 }
 
 /// One outbox entry handed to a channel.
@@ -61,7 +74,13 @@ impl<'de> Deserialize<'de> for Payload {
             "event" => serde_json::from_str(raw.get())
                 .map(Payload::Event)
                 .map_err(D::Error::custom),
-            other => Err(D::Error::unknown_variant(other, &["alert", "event"])),
+            "anchor" => serde_json::from_str(raw.get())
+                .map(Payload::Anchor)
+                .map_err(D::Error::custom),
+            other => Err(D::Error::unknown_variant(
+                other,
+                &["alert", "event", "anchor"],
+            )),
         }
     }
 }
@@ -72,14 +91,16 @@ impl Payload {
         match self {
             Payload::Alert(_) => "alert",
             Payload::Event(_) => "event",
+            Payload::Anchor(_) => "anchor",
         }
     }
 
-    /// The alert id or the event id.
+    /// The alert id, the event id, or the anchor's hash.
     pub fn id(&self) -> &str {
         match self {
             Payload::Alert(a) => &a.id,
             Payload::Event(e) => e.id.as_str(),
+            Payload::Anchor(a) => &a.hash,
         }
     }
 
@@ -88,6 +109,7 @@ impl Payload {
         match self {
             Payload::Alert(a) => a.updated_at,
             Payload::Event(e) => e.time,
+            Payload::Anchor(a) => a.at,
         }
     }
 }

@@ -161,7 +161,7 @@ fn severity(p: &Payload) -> u8 {
             _ => 5,
         },
         Payload::Event(e) if e.action == privtrail_model::Action::AuditLogCleared => 2,
-        Payload::Event(_) => 6,
+        Payload::Event(_) | Payload::Anchor(_) => 6,
     }
 }
 
@@ -175,6 +175,7 @@ pub fn format_message(h: &Header, m: &Message) -> String {
     let msg = match (&m.payload, h.format) {
         (Payload::Alert(a), Format::Cef) => crate::cef::alert_line(a, &m.idempotency_key),
         (Payload::Event(e), Format::Cef) => crate::cef::event_line(e, &m.idempotency_key),
+        (Payload::Anchor(a), Format::Cef) => crate::cef::anchor_line(a, &m.idempotency_key),
         (p, Format::Json) => {
             let mut v = serde_json::to_value(p).unwrap_or(serde_json::Value::Null);
             v["idempotency_key"] = serde_json::json!(m.idempotency_key);

@@ -79,7 +79,7 @@ impl Notifier for TeamsNotifier {
 pub fn card(payload: &Payload) -> Value {
     let ids: &[String] = match payload {
         Payload::Alert(a) => &a.event_ids,
-        Payload::Event(_) => &[],
+        Payload::Event(_) | Payload::Anchor(_) => &[],
     };
     let mut last = Value::Null;
     for text_limit in [4000, 1000, 300, 80] {
@@ -131,6 +131,19 @@ fn envelope(payload: &Payload, max_ids: usize, text_limit: usize) -> Value {
             let body = vec![
                 text_block(&format!("privtrail event: {}", e.action), "Default", true),
                 text_block(&clip(&e.message, text_limit), "Default", false),
+                fact_set(&facts, text_limit),
+            ];
+            (body, None)
+        }
+        Payload::Anchor(a) => {
+            let facts = [
+                ("Store", Some(a.store.clone())),
+                ("Sequence", Some(a.seq.to_string())),
+                ("Hash", Some(a.hash.clone())),
+                ("Time (UTC)", Some(utc(a.at))),
+            ];
+            let body = vec![
+                text_block("privtrail chain anchor", "Default", true),
                 fact_set(&facts, text_limit),
             ];
             (body, None)

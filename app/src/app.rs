@@ -51,7 +51,7 @@ impl App {
                 dir.display()
             )));
         }
-        let store = Store::open_reader(dir)?;
+        let store = Store::open_reader(dir)?.with_chain_key(chain_key(&config));
         App::assemble(dir, store, config, None, None, None)
     }
 
@@ -60,7 +60,17 @@ impl App {
     /// writer thread.
     pub fn open_writer(dir: &Path, config: Config, role: &str) -> Result<App> {
         let lock = DataDirLock::acquire(dir, role)?;
-        let store = Store::open(dir)?;
+        if let Some(f) = &config.integrity.anchor_file {
+            let abs = std::path::absolute(f).unwrap_or_else(|_| f.clone());
+            let data = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+            if abs.starts_with(&data) {
+                return Err(AppError::Config(format!(
+                    "[integrity] anchor_file {} is inside the data directory: whoever can rewrite the store could rewrite it too; put it elsewhere",
+                    f.display()
+                )));
+            }
+        }
+        let store = Store::open(dir)?.with_chain_key(chain_key(&config));
         let (writer, thread) = WriteHandle::start(&store)?;
         // The partial index over the events elevations are built from, on the actions the rules
         // declare (recreated when that list changes).
@@ -145,6 +155,10 @@ impl App {
             total.elevations = more.elevations;
             total.reconciled = more.reconciled;
         }
+        // Publish the head the rules' writes left (at most once per anchor_interval).
+        if let Err(e) = crate::anchor::publish(self, now, false) {
+            tracing::error!(error = %e, "publishing the chain anchor failed");
+        }
         Ok(total)
     }
 
@@ -170,6 +184,15 @@ impl App {
             t.finish();
         }
     }
+}
+
+/// The store's chain key from `[integrity] key`.
+fn chain_key(config: &Config) -> Option<privtrail_store::ChainKey> {
+    config
+        .integrity
+        .key
+        .as_ref()
+        .map(|k| privtrail_store::ChainKey::new(k.expose().as_bytes()))
 }
 
 impl Drop for App {

@@ -35,6 +35,7 @@
 //!   transaction of what it covers.
 //! - This crate never prints and never exits: it returns [`AppError`]s; the binary formats.
 
+pub mod anchor;
 mod app;
 pub mod collect;
 pub mod config;

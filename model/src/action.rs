@@ -38,13 +38,15 @@ pub enum Action {
     AlertResolved,
     /// A record arrived with the id of a stored event but other content (kept in `conflicts`).
     EvidenceConflict,
+    /// Retention dropped the oldest events; the record names the range and the last dropped hash.
+    StorePurged,
     EntraAudit,
     WindowsEvent,
 }
 
 impl Action {
     /// Every action with its external name, in declaration order.
-    pub const ALL: [(Action, &'static str); 26] = [
+    pub const ALL: [(Action, &'static str); 27] = [
         (Action::RoleActivationRequested, "role.activation.requested"),
         (Action::RoleActivationDenied, "role.activation.denied"),
         (Action::RoleActivated, "role.activated"),
@@ -72,6 +74,7 @@ impl Action {
         (Action::AlertAcknowledged, "alert.acknowledged"),
         (Action::AlertResolved, "alert.resolved"),
         (Action::EvidenceConflict, "evidence.conflict"),
+        (Action::StorePurged, "store.purged"),
         (Action::EntraAudit, "entra.audit"),
         (Action::WindowsEvent, "windows.event"),
     ];

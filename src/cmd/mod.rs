@@ -82,7 +82,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 },
                 Command::Search(args) => search::run(&read()?, &args),
-                Command::Verify => maintenance::verify(read()?.store()),
+                Command::Verify(args) => maintenance::verify(&read()?, args.anchors.as_deref()),
                 Command::Reindex => reindex(&dir),
                 Command::Config(_)
                 | Command::Demo(_)

@@ -21,11 +21,66 @@
 //!
 //! `seq` is deliberately not part of the canonical form: an exported list of events (in chain
 //! order) is enough to recompute every hash, and the chain itself already fixes the order.
+//!
+//! # Keyed links
+//!
+//! With a key kept outside the store (`[integrity] key`), a link is `HMAC-SHA256(key, prev_hash ||
+//! canonical(event))` instead: whoever can write the database but does not hold the key cannot
+//! recompute the chain after an edit. The store records from which seq links are keyed
+//! (`keyed_from`); earlier links stay plain.
 
+use hmac::{Hmac, Mac};
 use privtrail_model::Event;
 use sha2::{Digest, Sha256};
 
 use crate::timefmt;
+
+/// The key of a keyed chain; `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ChainKey(Vec<u8>);
+
+impl ChainKey {
+    pub fn new(key: &[u8]) -> ChainKey {
+        ChainKey(key.to_vec())
+    }
+}
+
+impl std::fmt::Debug for ChainKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChainKey([redacted])")
+    }
+}
+
+/// Where the canonical bytes go: a plain SHA-256 or an HMAC.
+trait Sink {
+    fn update(&mut self, b: &[u8]);
+}
+
+impl Sink for Sha256 {
+    fn update(&mut self, b: &[u8]) {
+        Digest::update(self, b);
+    }
+}
+
+impl Sink for Hmac<Sha256> {
+    fn update(&mut self, b: &[u8]) {
+        Mac::update(self, b);
+    }
+}
+
+/// The link of `event` after `prev`, keyed with `key` when given.
+pub fn link_hash_with(key: Option<&ChainKey>, prev: &Hash, event: &Event) -> Hash {
+    match key {
+        None => link_hash(prev, event),
+        Some(k) => {
+            // HMAC takes keys of any length.
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&k.0)
+                .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+            feed(&mut mac, prev, event);
+            mac.finalize().into_bytes().into()
+        }
+    }
+}
 
 /// A link hash.
 pub type Hash = [u8; 32];
@@ -38,52 +93,54 @@ const TAG: &[u8] = b"privtrail.event.v1\0";
 /// `SHA-256(prev || canonical(event))`.
 pub fn link_hash(prev: &Hash, event: &Event) -> Hash {
     let mut h = Sha256::new();
-    h.update(prev);
-    h.update(TAG);
-    let mut tb = String::with_capacity(32);
-    put(&mut h, Some(event.id.as_str()));
-    put_time(&mut h, &mut tb, Some(&event.time));
-    put_time(&mut h, &mut tb, Some(&event.ingested_at));
-    put(&mut h, Some(event.source.as_str()));
-    put(&mut h, event.tenant.as_deref());
-    put(&mut h, event.host.as_deref());
-    put(&mut h, Some(event.action.as_str()));
-    put(&mut h, Some(event.outcome.as_str()));
-    put(&mut h, event.actor.as_deref());
-    put(&mut h, event.target.as_deref());
-    put(&mut h, event.target_name.as_deref());
-    put(&mut h, event.privilege.as_deref());
-    put(&mut h, event.privilege_id.as_deref());
-    put(&mut h, event.scope.as_deref());
-    put_time(&mut h, &mut tb, event.expires_at.as_ref());
-    put(&mut h, event.justification.as_deref());
-    put(&mut h, event.correlation_id.as_deref());
-    put(&mut h, Some(&event.event_code));
-    put(&mut h, event.record_id.as_deref());
-    put(&mut h, Some(&event.message));
-    put(&mut h, Some(&event.raw));
-    put(
-        &mut h,
-        event.via_pim.map(|b| if b { "true" } else { "false" }),
-    );
-    put(&mut h, event.linked_to.as_ref().map(|l| l.as_str()));
+    feed(&mut h, prev, event);
     h.finalize().into()
 }
 
-fn put(h: &mut Sha256, v: Option<&str>) {
+/// `prev || canonical(event)` into `h`.
+fn feed(h: &mut dyn Sink, prev: &Hash, event: &Event) {
+    h.update(prev);
+    h.update(TAG);
+    let mut tb = String::with_capacity(32);
+    put(h, Some(event.id.as_str()));
+    put_time(h, &mut tb, Some(&event.time));
+    put_time(h, &mut tb, Some(&event.ingested_at));
+    put(h, Some(event.source.as_str()));
+    put(h, event.tenant.as_deref());
+    put(h, event.host.as_deref());
+    put(h, Some(event.action.as_str()));
+    put(h, Some(event.outcome.as_str()));
+    put(h, event.actor.as_deref());
+    put(h, event.target.as_deref());
+    put(h, event.target_name.as_deref());
+    put(h, event.privilege.as_deref());
+    put(h, event.privilege_id.as_deref());
+    put(h, event.scope.as_deref());
+    put_time(h, &mut tb, event.expires_at.as_ref());
+    put(h, event.justification.as_deref());
+    put(h, event.correlation_id.as_deref());
+    put(h, Some(&event.event_code));
+    put(h, event.record_id.as_deref());
+    put(h, Some(&event.message));
+    put(h, Some(&event.raw));
+    put(h, event.via_pim.map(|b| if b { "true" } else { "false" }));
+    put(h, event.linked_to.as_ref().map(|l| l.as_str()));
+}
+
+fn put(h: &mut dyn Sink, v: Option<&str>) {
     match v {
-        None => h.update([0u8]),
+        None => h.update(&[0u8]),
         Some(s) => {
-            h.update([1u8]);
+            h.update(&[1u8]);
             // A field longer than 4 GiB cannot be stored (SQLite's limit is lower); saturate
             // rather than panic.
-            h.update(u32::try_from(s.len()).unwrap_or(u32::MAX).to_be_bytes());
+            h.update(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_be_bytes());
             h.update(s.as_bytes());
         }
     }
 }
 
-fn put_time(h: &mut Sha256, buf: &mut String, t: Option<&chrono::DateTime<chrono::Utc>>) {
+fn put_time(h: &mut dyn Sink, buf: &mut String, t: Option<&chrono::DateTime<chrono::Utc>>) {
     match t {
         None => put(h, None),
         Some(t) => {
@@ -94,7 +151,19 @@ fn put_time(h: &mut Sha256, buf: &mut String, t: Option<&chrono::DateTime<chrono
     }
 }
 
-/// Walks the chain in `seq` order and remembers the first broken link.
+/// A point of the chain published outside the store (a file, a SIEM) or recorded by privtrail:
+/// at `at`, the link of `seq` was `hash`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub seq: i64,
+    pub hash: Hash,
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// Where it was read from (`anchor file …`, `recorded in the store`).
+    pub source: String,
+}
+
+/// Walks the chain in `seq` order from its genesis (or from the last purge record's base) and
+/// remembers the first broken link: a gap, an edited row, a link that does not match an anchor.
 ///
 /// Fed one stored row at a time by the SQLite side; pure so that it can be tested alone.
 #[derive(Debug)]
@@ -103,18 +172,43 @@ pub struct ChainWalker {
     prev: Hash,
     checked: u64,
     broken: Option<crate::BrokenLink>,
+    key: Option<ChainKey>,
+    keyed_from: Option<i64>,
+    anchors: Vec<Anchor>,
+    next_anchor: usize,
+    anchors_matched: usize,
 }
 
 impl ChainWalker {
-    /// Starts at the chain's base: the seq just before the first row and the hash it links to
-    /// (`0` and [`ZERO_HASH`] unless old rows were purged by retention).
+    /// Starts after `base_seq`, whose link was `base_hash` (`0` and [`ZERO_HASH`]: the genesis).
     pub fn new(base_seq: i64, base_hash: Hash) -> Self {
         ChainWalker {
             expected_seq: base_seq + 1,
             prev: base_hash,
             checked: 0,
             broken: None,
+            key: None,
+            keyed_from: None,
+            anchors: Vec::new(),
+            next_anchor: 0,
+            anchors_matched: 0,
         }
+    }
+
+    /// Links from `keyed_from` on are HMACs with `key` (which may be missing: then they fail).
+    pub fn keyed(mut self, key: Option<ChainKey>, keyed_from: Option<i64>) -> Self {
+        self.key = key;
+        self.keyed_from = keyed_from;
+        self
+    }
+
+    /// Anchors to hold the chain to (any order). Anchors before the base (purged) are skipped.
+    pub fn anchored(mut self, mut anchors: Vec<Anchor>) -> Self {
+        anchors.sort_by_key(|a| a.seq);
+        let base = self.expected_seq - 1;
+        anchors.retain(|a| a.seq > base);
+        self.anchors = anchors;
+        self
     }
 
     /// Checks one row. Returns `false` once a broken link was found (the caller stops).
@@ -131,13 +225,40 @@ impl ChainWalker {
             };
             return self.fail(seq, event, format!("gap in the chain: {missing} (deleted)"));
         }
-        let computed = link_hash(&self.prev, event);
+        let keyed = self.keyed_from.is_some_and(|k| seq >= k);
+        if keyed && self.key.is_none() {
+            let from = self.keyed_from.unwrap_or(seq);
+            return self.fail(
+                seq,
+                event,
+                format!("links from seq {from} are keyed (HMAC-SHA256): configure [integrity] key to verify them"),
+            );
+        }
+        let key = if keyed { self.key.as_ref() } else { None };
+        let computed = link_hash_with(key, &self.prev, event);
         if stored_hash != computed {
             return self.fail(
                 seq,
                 event,
                 "hash mismatch: the row was modified after it was written".to_owned(),
             );
+        }
+        while let Some(a) = self.anchors.get(self.next_anchor).filter(|a| a.seq <= seq) {
+            if a.seq == seq && a.hash != computed {
+                let reason = format!(
+                    "the chain was rewritten: anchored at {} ({}), seq {} had hash {}; it now has {}",
+                    privtrail_model::format_time(a.at),
+                    a.source,
+                    a.seq,
+                    hex::encode(a.hash),
+                    hex::encode(computed)
+                );
+                return self.fail(seq, event, reason);
+            }
+            if a.seq == seq {
+                self.anchors_matched += 1;
+            }
+            self.next_anchor += 1;
         }
         self.prev = computed;
         self.expected_seq = seq + 1;
@@ -165,31 +286,49 @@ impl ChainWalker {
         }
     }
 
-    /// Ends the walk, comparing its end with the chain head recorded at write time (which
-    /// catches rows deleted at the end of the chain).
+    /// Ends the walk: anchors beyond its end mean rows deleted at the end; the head recorded at
+    /// write time is a cache that must agree with what the walk computed.
     pub fn finish(mut self, head_seq: i64, head_hash: &Hash) -> crate::VerifyReport {
+        let last_seq = self.expected_seq - 1;
+        if self.broken.is_none()
+            && let Some(a) = self.anchors.get(self.next_anchor)
+        {
+            self.broken = Some(crate::BrokenLink {
+                seq: a.seq,
+                event_id: String::new(),
+                reason: format!(
+                    "rows deleted at the end: anchored at {} ({}), the chain reached seq {}; it now ends at seq {last_seq}",
+                    privtrail_model::format_time(a.at),
+                    a.source,
+                    a.seq
+                ),
+            });
+        }
         if self.broken.is_none() {
-            let last_seq = self.expected_seq - 1;
             if last_seq != head_seq {
                 self.broken = Some(crate::BrokenLink {
                     seq: head_seq,
                     event_id: String::new(),
                     reason: format!(
-                        "chain head records seq {head_seq} but the last row is seq {last_seq} \
-                         (rows deleted at the end)"
+                        "the chain table records head seq {head_seq} but the last row is seq {last_seq} \
+                         (rows deleted at the end, or the table edited)"
                     ),
                 });
             } else if &self.prev != head_hash {
                 self.broken = Some(crate::BrokenLink {
                     seq: head_seq,
                     event_id: String::new(),
-                    reason: "the last row's hash differs from the chain head".to_owned(),
+                    reason: "the last row's hash differs from the chain head recorded in the chain table"
+                        .to_owned(),
                 });
             }
         }
         crate::VerifyReport {
             checked: self.checked,
             first_broken: self.broken,
+            anchors_matched: self.anchors_matched,
+            keyed_from: self.keyed_from,
+            head: (last_seq, self.prev),
         }
     }
 }

@@ -52,6 +52,7 @@ pub mod timefmt;
 mod types;
 mod writer;
 
+pub use chain::{Anchor, ChainKey, Hash};
 pub use error::StoreError;
 pub use store::{DB_FILE, Store};
 pub use types::{

@@ -69,6 +69,12 @@ pub struct VerifyReport {
     pub checked: u64,
     /// The first link that does not verify, or `None` when the chain is intact.
     pub first_broken: Option<BrokenLink>,
+    /// Anchors whose seq was reached and whose hash matched.
+    pub anchors_matched: usize,
+    /// From which seq links are keyed (HMAC), if any.
+    pub keyed_from: Option<i64>,
+    /// The last seq walked and its hash.
+    pub head: (i64, [u8; 32]),
 }
 
 /// Where and why the chain breaks.

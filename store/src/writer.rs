@@ -46,6 +46,9 @@ pub struct Writer {
     indexer: Indexer,
     /// Where the records of the next batches come from (named in conflicts).
     origin: String,
+    /// Links are HMACs with this key from `keyed_from` on.
+    key: Option<crate::chain::ChainKey>,
+    keyed_from: Option<i64>,
     /// Dropped after `indexer` is shut down (see `Drop`), which frees the store for a new writer.
     _open_flag: FlagGuard,
 }
@@ -67,7 +70,9 @@ impl Writer {
         fields: Fields,
         indexer: Indexer,
         open_flag: FlagGuard,
+        key: Option<crate::chain::ChainKey>,
     ) -> Writer {
+        let keyed_from = meta::keyed_from(&conn).ok().flatten();
         Writer {
             conn,
             db_path,
@@ -76,8 +81,35 @@ impl Writer {
             fields,
             indexer,
             origin: "unknown".to_owned(),
+            key,
+            keyed_from,
             _open_flag: open_flag,
         }
+    }
+
+    /// Records a published anchor (the head `(seq, hash)` at `at`) and enqueues its messages to
+    /// the channels that witness the chain, in one transaction.
+    pub fn record_anchor(
+        &mut self,
+        seq: i64,
+        hash: &Hash,
+        at: DateTime<Utc>,
+        outbox: &[OutboxEntry],
+    ) -> Result<u64, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::sqlite("begin anchor"))?;
+        meta::insert_anchor(&tx, seq, hash, meta::now_nanos(&at))
+            .map_err(StoreError::sqlite("insert into anchors"))?;
+        let added = outbox::enqueue(&tx, outbox, outbox::nanos(&at))?;
+        tx.commit().map_err(StoreError::sqlite("commit anchor"))?;
+        Ok(added)
+    }
+
+    /// The head of the chain as this writer knows it: `(seq, hash)`.
+    pub fn head(&self) -> (i64, Hash) {
+        (self.head_seq, self.head_hash)
     }
 
     /// Names where the records of the next batches come from (a file, a tenant's pull, an HTTP
@@ -168,6 +200,7 @@ impl Writer {
         let mut seq = self.head_seq;
         let mut prev = self.head_hash;
         let mut docs = Vec::with_capacity(events.len());
+        let (key, keyed_from) = (self.key.clone(), self.keyed_from);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -195,7 +228,7 @@ impl Writer {
                         continue;
                     }
                 };
-                let hash = chain::link_hash(&prev, e);
+                let hash = chain::link_hash_with(link_key(&key, keyed_from, seq + 1), &prev, e);
                 let stored = events::insert(&mut insert, seq + 1, e, &times, &hash).map_err(
                     StoreError::sqlite(format!("insert into events (id {})", e.id)),
                 )?;
@@ -213,7 +246,11 @@ impl Writer {
                                 source: rusqlite::Error::InvalidQuery,
                             }
                         })?;
-                        let hash = chain::link_hash(&prev, &c.event);
+                        let hash = chain::link_hash_with(
+                            link_key(&key, keyed_from, seq + 1),
+                            &prev,
+                            &c.event,
+                        );
                         if events::insert(&mut insert, seq + 1, &c.event, &times, &hash)
                             .map_err(StoreError::sqlite("insert the conflict's event"))?
                         {
@@ -249,6 +286,12 @@ impl Writer {
             ))?;
         }
         extra(&tx)?;
+        // The first keyed link: from here on the chain cannot be recomputed without the key.
+        let newly_keyed = self.key.is_some() && self.keyed_from.is_none() && seq != self.head_seq;
+        if newly_keyed {
+            meta::set_keyed_from(&tx, self.head_seq + 1)
+                .map_err(StoreError::sqlite("record where the keyed chain starts"))?;
+        }
         if seq != self.head_seq {
             meta::set_head(&tx, seq, &prev).map_err(StoreError::sqlite("update chain head"))?;
         }
@@ -257,6 +300,9 @@ impl Writer {
             tracing::debug!(enqueued, "events forwarded to the outbox");
         }
         // Only now is the batch durable: advance the in-memory chain and index it.
+        if newly_keyed {
+            self.keyed_from = Some(self.head_seq + 1);
+        }
         self.head_seq = seq;
         self.head_hash = prev;
         if !docs.is_empty() {
@@ -475,6 +521,19 @@ impl Drop for Writer {
         // Join the indexing thread first: it releases the index lock, so a new writer (or a
         // reindex) can start as soon as this one is gone.
         self.indexer.shutdown();
+    }
+}
+
+/// The key of the link at `seq`: the chain key once keyed (from now on, for a key just set).
+fn link_key(
+    key: &Option<crate::chain::ChainKey>,
+    keyed_from: Option<i64>,
+    seq: i64,
+) -> Option<&crate::chain::ChainKey> {
+    match (key, keyed_from) {
+        (Some(k), None) => Some(k),
+        (Some(k), Some(from)) if seq >= from => Some(k),
+        _ => None,
     }
 }
 

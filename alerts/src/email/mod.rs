@@ -221,8 +221,8 @@ pub fn message_id(keys: &[&str]) -> String {
 fn alert_of(m: &Message) -> Result<&AlertNotice, DeliveryError> {
     match &m.payload {
         Payload::Alert(a) => Ok(a),
-        Payload::Event(_) => Err(DeliveryError::permanent(
-            "email: events are not sent by email; route them to a SIEM channel",
+        Payload::Event(_) | Payload::Anchor(_) => Err(DeliveryError::permanent(
+            "email: events and chain anchors are not sent by email; route them to a SIEM channel",
         )),
     }
 }

@@ -11,6 +11,7 @@
 mod daemon;
 mod delivery;
 mod http;
+mod integrity;
 mod tenant;
 
 use std::path::Path;
@@ -20,6 +21,7 @@ use serde::Deserialize;
 pub use daemon::{DaemonConfig, WindowsConfig};
 pub use delivery::{CATEGORIES, DeliveryConfig, ForwardConfig, RouteConfig};
 pub use http::{EsConfig, HttpConfig};
+pub use integrity::IntegrityConfig;
 pub use privtrail_model::{Secret, Span};
 pub use privtrail_rules::Severity;
 pub use tenant::{Schedule, TenantConfig};
@@ -58,6 +60,9 @@ pub struct Config {
     /// The API, the web UI and the Elasticsearch bulk endpoint the daemon serves.
     #[serde(default)]
     pub http: HttpConfig,
+    /// The chain key and the anchors (SPEC §6).
+    #[serde(default)]
+    pub integrity: IntegrityConfig,
     /// Delivery channels (email, Teams, syslog, Splunk HEC, webhook, file).
     #[serde(default)]
     pub channels: Vec<privtrail_alerts::ChannelConfig>,
@@ -145,6 +150,7 @@ impl Config {
         }
         self.daemon.validate()?;
         self.http.validate()?;
+        self.integrity.validate(&self.channels)?;
         Ok(())
     }
 

@@ -183,6 +183,13 @@ pub async fn run(
             "jobs still running at the shutdown deadline; their uncommitted work is dropped (nothing committed is lost)"
         );
     }
+    // The last head, anchored whatever the interval: a restart can be told from a truncation.
+    let app = Arc::clone(&d.app);
+    let anchored =
+        tokio::task::spawn_blocking(move || crate::anchor::publish(&app, Utc::now(), true)).await;
+    if let Ok(Err(e)) = anchored {
+        tracing::error!(error = %e, "publishing the last chain anchor failed");
+    }
     Ok(Arc::clone(&d.stats))
 }
 

@@ -195,3 +195,74 @@ pub fn conflicts(
     rows.collect::<Result<_, _>>()
         .map_err(StoreError::sqlite(ctx))
 }
+
+/// From which seq the chain's links are keyed (HMAC).
+pub fn keyed_from(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    conn.query_row("SELECT keyed_from FROM chain WHERE id = 1", [], |r| {
+        r.get(0)
+    })
+    .map_err(StoreError::sqlite("read chain keyed_from"))
+}
+
+pub fn set_keyed_from(conn: &Connection, seq: i64) -> rusqlite::Result<()> {
+    conn.execute("UPDATE chain SET keyed_from = ?1 WHERE id = 1", [seq])?;
+    Ok(())
+}
+
+pub fn insert_anchor(conn: &Connection, seq: i64, hash: &Hash, at: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("INSERT INTO anchors (seq, hash, at) VALUES (?1, ?2, ?3)")?
+        .execute(params![seq, &hash[..], at])?;
+    Ok(())
+}
+
+/// The anchors recorded in the store, oldest first.
+pub fn anchors(conn: &Connection) -> Result<Vec<crate::chain::Anchor>, StoreError> {
+    let ctx = "read anchors";
+    let mut stmt = conn
+        .prepare_cached("SELECT seq, hash, at FROM anchors ORDER BY id")
+        .map_err(StoreError::sqlite(ctx))?;
+    let rows = stmt
+        .query_map([], |r| {
+            let hash: Vec<u8> = r.get(1)?;
+            Ok((r.get::<_, i64>(0)?, hash, r.get::<_, i64>(2)?))
+        })
+        .map_err(StoreError::sqlite(ctx))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, hash, at) = row.map_err(StoreError::sqlite(ctx))?;
+        // An anchor whose hash is not 32 bytes was edited: it cannot match, and verify says so.
+        let hash: Hash = hash.as_slice().try_into().unwrap_or([0xff; 32]);
+        out.push(crate::chain::Anchor {
+            seq,
+            hash,
+            at: timefmt::from_nanos(at),
+            source: "recorded in the store".to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+/// The latest `store.purged` record's base: `(last purged seq, its hash)`.
+pub fn purge_base(conn: &Connection) -> Result<Option<(i64, Hash)>, StoreError> {
+    let raw: Option<String> = conn
+        .query_row(
+            "SELECT raw FROM events WHERE action = 'store.purged' ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(StoreError::sqlite("read the last purge record"))?;
+    let Some(raw) = raw else { return Ok(None) };
+    let v: serde_json::Value = serde_json::from_str(&raw).unwrap_or_default();
+    let seq = v["through_seq"].as_i64();
+    let mut hash = [0u8; 32];
+    let ok = v["last_hash"]
+        .as_str()
+        .is_some_and(|h| hex::decode_to_slice(h, &mut hash).is_ok());
+    match (seq, ok) {
+        (Some(seq), true) => Ok(Some((seq, hash))),
+        // A purge record that does not say where the chain restarts: walk from the genesis (the
+        // missing rows are then reported as a gap).
+        _ => Ok(None),
+    }
+}

@@ -187,6 +187,18 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX conflicts_event ON conflicts(event_id);
     "#,
+    // 7: keyed chains and anchors (SPEC §6). `keyed_from`: the first seq whose link is an
+    // HMAC (NULL: never keyed). `anchors`: the chain heads privtrail published outside the store
+    // (an anchor file, channels), kept here too as the store's own record of them.
+    r#"
+    ALTER TABLE chain ADD COLUMN keyed_from INTEGER;
+    CREATE TABLE anchors (
+        id   INTEGER PRIMARY KEY,
+        seq  INTEGER NOT NULL,
+        hash BLOB    NOT NULL,
+        at   INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version of a database (`PRAGMA user_version`).

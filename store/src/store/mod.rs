@@ -35,6 +35,8 @@ pub struct Store {
     index: RwLock<IndexState>,
     /// Set while a `Writer` (or a `reindex`) is running.
     writer_open: Arc<AtomicBool>,
+    /// The key of a keyed chain (`[integrity] key`), for the writer's links and for `verify`.
+    chain_key: Option<crate::chain::ChainKey>,
 }
 
 impl std::fmt::Debug for Store {
@@ -90,6 +92,7 @@ impl Store {
             db_path,
             index: RwLock::new(state),
             writer_open: Arc::new(AtomicBool::new(false)),
+            chain_key: None,
         })
     }
 
@@ -123,7 +126,14 @@ impl Store {
             db_path,
             index: RwLock::new(state),
             writer_open: Arc::new(AtomicBool::new(false)),
+            chain_key: None,
         })
+    }
+
+    /// Links written from now on are HMACs with `key`, and `verify` checks keyed links with it.
+    pub fn with_chain_key(mut self, key: Option<crate::chain::ChainKey>) -> Store {
+        self.chain_key = key;
+        self
     }
 
     /// The data directory.
@@ -165,6 +175,7 @@ impl Store {
             fields,
             indexer,
             guard,
+            self.chain_key.clone(),
         ))
     }
 
@@ -200,15 +211,33 @@ impl Store {
         search::count(&state, q.as_ref())
     }
 
-    /// Walks the hash chain in seq order and reports the first broken link.
+    /// Walks the hash chain in seq order and reports the first broken link, trusting nothing the
+    /// store says about itself: the walk starts at the genesis (or at the base named by the last
+    /// `store.purged` record, itself a link of the chain), keyed links are checked with the
+    /// store's chain key, every anchor in `anchors` (plus those recorded in the store) must match,
+    /// and the chain table's head is compared with the walk's.
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
+        self.verify_with(&[])
+    }
+
+    /// [`Store::verify`] against these anchors too (read from an anchor file, a SIEM export).
+    pub fn verify_with(
+        &self,
+        anchors: &[crate::chain::Anchor],
+    ) -> Result<VerifyReport, StoreError> {
         self.readers.with(|conn| {
             // One read transaction: a consistent snapshot even while a writer appends.
             let tx = conn
                 .unchecked_transaction()
                 .map_err(StoreError::sqlite("begin verify"))?;
-            let ((base_seq, base_hash), (head_seq, head_hash)) = meta::chain_ends(&tx)?;
-            let mut walker = ChainWalker::new(base_seq, base_hash);
+            let (_, (head_seq, head_hash)) = meta::chain_ends(&tx)?;
+            let (base_seq, base_hash) =
+                meta::purge_base(&tx)?.unwrap_or((0, crate::chain::ZERO_HASH));
+            let mut all = meta::anchors(&tx)?;
+            all.extend(anchors.iter().cloned());
+            let mut walker = ChainWalker::new(base_seq, base_hash)
+                .keyed(self.chain_key.clone(), meta::keyed_from(&tx)?)
+                .anchored(all);
             events::for_each_after(&tx, base_seq, i64::MAX, events::COLUMNS, |row| match row {
                 Ok((seq, event, hash)) => Ok(walker.check(seq, &event, &hash)),
                 Err(StoreError::Corrupt {
@@ -219,8 +248,54 @@ impl Store {
                 }
                 Err(e) => Err(e),
             })?;
-            Ok(walker.finish(head_seq, &head_hash))
+            let mut report = walker.finish(head_seq, &head_hash);
+            // A key configured for a store whose chain never used it: written without the key, or
+            // recomputed by someone who did not have it.
+            if report.first_broken.is_none()
+                && self.chain_key.is_some()
+                && report.keyed_from.is_none()
+                && report.checked > 0
+            {
+                report.first_broken = Some(crate::BrokenLink {
+                    seq: report.head.0,
+                    event_id: String::new(),
+                    reason:
+                        "[integrity] key is configured but no link of this chain is keyed: the \
+                             store was written without the key, or its chain was recomputed"
+                            .to_owned(),
+                });
+            }
+            Ok(report)
         })
+    }
+
+    /// Every event with `after < seq <= upto` in chain order, with `raw` and its stored link hash,
+    /// in one consistent read: `f` returns `false` to stop. (Exports, and recomputing a chain.)
+    pub fn chain_segment(
+        &self,
+        after: i64,
+        upto: i64,
+        mut f: impl FnMut(i64, Event, Vec<u8>) -> bool,
+    ) -> Result<(), StoreError> {
+        self.readers.with(|conn| {
+            let tx = conn
+                .unchecked_transaction()
+                .map_err(StoreError::sqlite("begin chain read"))?;
+            events::for_each_after(&tx, after, upto, events::COLUMNS, |row| {
+                let (seq, e, hash) = row?;
+                Ok(f(seq, e, hash))
+            })
+        })
+    }
+
+    /// The anchors recorded in the store, oldest first.
+    pub fn recorded_anchors(&self) -> Result<Vec<crate::chain::Anchor>, StoreError> {
+        self.readers.with(meta::anchors)
+    }
+
+    /// The chain's head as the chain table records it: `(seq, hash)`.
+    pub fn head(&self) -> Result<(i64, crate::chain::Hash), StoreError> {
+        self.readers.with(|c| Ok(meta::chain_ends(c)?.1))
     }
 
     /// Drops the index and rebuilds it from SQLite; returns the number of events indexed.

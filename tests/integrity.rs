@@ -1,0 +1,283 @@
+//! The tamper matrix: what someone with write access to the data directory can do to the trail,
+//! and how `privtrail verify` names it. Each case edits the real SQLite file directly, as an
+//! attacker would, then runs the real binary.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use rusqlite::{Connection, params};
+
+/// A store of `security.evtx` and the quick add/remove file, anchored to a file outside it after
+/// each import (interval 0: every head is published). Returns the config path and the anchor file.
+fn anchored_store(env: &Env, key: Option<&str>) -> (String, PathBuf) {
+    let anchors = env.dir.path().join("anchors").join("anchors.log");
+    std::fs::create_dir_all(anchors.parent().unwrap()).unwrap();
+    let cfg = env.dir.path().join("privtrail.toml");
+    let key_line = key.map(|k| format!("key = \"{k}\"\n")).unwrap_or_default();
+    std::fs::write(
+        &cfg,
+        format!(
+            "[integrity]\nanchor_file = {:?}\nanchor_interval = \"0s\"\n{key_line}",
+            anchors.display().to_string()
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.display().to_string();
+    for f in [
+        "evtx/security.evtx",
+        "evtx/ID4732-4733-Quick added-removed user from local group.evtx",
+    ] {
+        let out = env.run(&["--config", &cfg, "ingest", &data(f)]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    (cfg, anchors)
+}
+
+fn db(env: &Env) -> Connection {
+    Connection::open(env.data_dir().join("privtrail.db")).unwrap()
+}
+
+/// `verify`'s stdout and exit code.
+fn verify(env: &Env, cfg: &str, extra: &[&str]) -> (String, i32) {
+    let mut args = vec!["--config", cfg, "verify"];
+    args.extend_from_slice(extra);
+    let out = env.run(&args);
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code().unwrap(),
+    )
+}
+
+/// Recomputes every link of the chain as someone without a key can (plain SHA-256), after
+/// whatever edit was made, and moves the head: a chain consistent in itself.
+fn recompute_chain(env: &Env) {
+    let store = privtrail_store::Store::open(&env.data_dir()).unwrap();
+    let mut rows = Vec::new();
+    store
+        .chain_segment(0, i64::MAX, |seq, e, _| {
+            rows.push((seq, e));
+            true
+        })
+        .unwrap();
+    drop(store);
+    let conn = db(env);
+    let mut prev = privtrail_store::chain::ZERO_HASH;
+    for (seq, e) in &rows {
+        prev = privtrail_store::chain::link_hash(&prev, e);
+        conn.execute(
+            "UPDATE events SET hash = ?1 WHERE seq = ?2",
+            params![&prev[..], seq],
+        )
+        .unwrap();
+    }
+    let last = rows.last().unwrap().0;
+    conn.execute(
+        "UPDATE chain SET head_seq = ?1, head_hash = ?2, keyed_from = NULL WHERE id = 1",
+        params![last, &prev[..]],
+    )
+    .unwrap();
+}
+
+#[test]
+fn an_intact_anchored_store_verifies() {
+    let env = Env::new();
+    let (cfg, anchors) = anchored_store(&env, None);
+    let lines = std::fs::read_to_string(&anchors).unwrap();
+    assert_eq!(lines.lines().count(), 2, "one anchor per import:\n{lines}");
+    let (out, code) = verify(&env, &cfg, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("ok: 2266 events"), "{out}");
+    assert!(out.contains("anchors: 4 matched (2 anchors in"), "{out}");
+}
+
+#[test]
+fn editing_one_event_is_named_by_its_seq() {
+    let env = Env::new();
+    let (cfg, _) = anchored_store(&env, None);
+    db(&env)
+        .execute(
+            "UPDATE events SET target = 'S-1-5-21-1-2-3-4444' WHERE seq = 100",
+            [],
+        )
+        .unwrap();
+    let (out, code) = verify(&env, &cfg, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("first broken link at seq 100"), "{out}");
+    assert!(out.contains("modified after it was written"), "{out}");
+}
+
+#[test]
+fn deleting_the_newest_rows_and_moving_the_head_back_is_caught_by_the_anchors() {
+    let env = Env::new();
+    let (cfg, anchors) = anchored_store(&env, None);
+    let conn = db(&env);
+    let hash: Vec<u8> = conn
+        .query_row("SELECT hash FROM events WHERE seq = 2000", [], |r| r.get(0))
+        .unwrap();
+    conn.execute("DELETE FROM events WHERE seq > 2000", [])
+        .unwrap();
+    conn.execute(
+        "UPDATE chain SET head_seq = 2000, head_hash = ?1 WHERE id = 1",
+        [&hash],
+    )
+    .unwrap();
+    // The attacker also deletes privtrail's own record of the anchors: the file still holds them.
+    conn.execute("DELETE FROM anchors", []).unwrap();
+    drop(conn);
+    let (out, code) = verify(&env, &cfg, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("rows deleted at the end"), "{out}");
+    assert!(out.contains("the chain reached seq 2261"), "{out}");
+    assert!(out.contains("it now ends at seq 2000"), "{out}");
+    assert!(
+        out.contains(&anchors.display().to_string()),
+        "names the anchor: {out}"
+    );
+    // Without the anchor file the truncation is consistent in itself: that is what anchors are for.
+    let bare = env.dir.path().join("bare.toml");
+    std::fs::write(&bare, "").unwrap();
+    let (out, code) = verify(&env, bare.to_str().unwrap(), &[]);
+    assert_eq!(code, 0, "{out}");
+    // …and `--anchors FILE` brings them back.
+    let (out, code) = verify(
+        &env,
+        bare.to_str().unwrap(),
+        &["--anchors", anchors.to_str().unwrap()],
+    );
+    assert_eq!(code, 1, "{out}");
+}
+
+#[test]
+fn resetting_the_base_metadata_does_not_skip_verification() {
+    let env = Env::new();
+    let (cfg, _) = anchored_store(&env, None);
+    let conn = db(&env);
+    conn.execute("UPDATE events SET actor = 'nobody' WHERE seq = 50", [])
+        .unwrap();
+    // An old verify started at the recorded base: move it past the edit.
+    let hash: Vec<u8> = conn
+        .query_row("SELECT hash FROM events WHERE seq = 1000", [], |r| r.get(0))
+        .unwrap();
+    conn.execute(
+        "UPDATE chain SET base_seq = 1000, base_hash = ?1 WHERE id = 1",
+        [&hash],
+    )
+    .unwrap();
+    drop(conn);
+    let (out, code) = verify(&env, &cfg, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("first broken link at seq 50"), "{out}");
+}
+
+#[test]
+fn a_recomputed_chain_is_caught_by_the_anchors() {
+    let env = Env::new();
+    let (cfg, _) = anchored_store(&env, None);
+    db(&env)
+        .execute(
+            "UPDATE events SET target = 'S-1-5-21-1-2-3-4444' WHERE seq = 1500",
+            [],
+        )
+        .unwrap();
+    recompute_chain(&env);
+    let (out, code) = verify(&env, &cfg, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("the chain was rewritten"), "{out}");
+    assert!(
+        out.contains("seq 2261 had hash"),
+        "the first anchor past the edit: {out}"
+    );
+}
+
+#[test]
+fn a_recomputed_keyed_chain_is_caught_by_the_key() {
+    let env = Env::new();
+    let key = "k3y-kept-outside-the-store-0123456789";
+    let (cfg, anchors) = anchored_store(&env, Some(key));
+    let (out, code) = verify(&env, &cfg, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("every link keyed (HMAC-SHA256)"), "{out}");
+    // Without the key the keyed links cannot be checked: said plainly.
+    let nokey = env.dir.path().join("nokey.toml");
+    std::fs::write(&nokey, "").unwrap();
+    let (out, code) = verify(&env, nokey.to_str().unwrap(), &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("configure [integrity] key"), "{out}");
+    // An edit, the chain recomputed without the key, the anchors gone: the key still catches it.
+    db(&env)
+        .execute("UPDATE events SET actor = 'nobody' WHERE seq = 10", [])
+        .unwrap();
+    recompute_chain(&env);
+    db(&env).execute("DELETE FROM anchors", []).unwrap();
+    std::fs::remove_file(&anchors).unwrap();
+    std::fs::write(&anchors, "").unwrap();
+    let (out, code) = verify(&env, &cfg, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no link of this chain is keyed"), "{out}");
+}
+
+#[test]
+fn the_anchor_file_must_live_outside_the_data_directory() {
+    let env = Env::new();
+    let cfg = env.dir.path().join("inside.toml");
+    let inside: &Path = &env.data_dir().join("anchors.log");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[integrity]\nanchor_file = {:?}\n",
+            inside.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = env.run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "ingest",
+        &data("evtx/Security_short_selected.evtx"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("inside the data directory"));
+}
+
+#[test]
+fn anchors_go_to_channels_through_the_outbox() {
+    let env = Env::new();
+    let siem = env.dir.path().join("siem.jsonl");
+    let cfg = env.dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[channels]]\nname = \"siem\"\ntype = \"file\"\npath = {:?}\n\
+             [integrity]\nanchor_channels = [\"siem\"]\nanchor_interval = \"0s\"\n",
+            siem.display().to_string()
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let out = env.run(&[
+        "--config",
+        cfg,
+        "ingest",
+        &data("evtx/Security_short_selected.evtx"),
+    ]);
+    assert!(out.status.success());
+    env.ok(&["--config", cfg, "outbox", "deliver"]);
+    let line = std::fs::read_to_string(&siem).unwrap();
+    let v: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    assert_eq!(v["payload"]["kind"], "anchor");
+    assert_eq!(v["payload"]["seq"], 7);
+    assert_eq!(
+        v["idempotency_key"].as_str().unwrap().split(':').nth(1),
+        Some("7")
+    );
+    let (out, code) = verify(&env, cfg, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("anchors: 1 matched"), "{out}");
+}

@@ -60,9 +60,12 @@ pub enum Command {
     /// API tokens: show the admin token, rotate one, add named tokens with a role.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Check the integrity chain from its start, its keyed links and its anchors, and report the
-    /// first broken link.
+    /// Check the integrity chain from its start, its keyed links and its anchors (or, with
+    /// `--export DIR`, an export offline), and report the first broken link.
     Verify(VerifyArgs),
+    /// Write a period's events (with raw), elevations and alerts and a manifest to a folder, for
+    /// an auditor (`verify --export DIR` checks it without the store).
+    Export(ExportArgs),
     /// Rebuild the search index from the database.
     Reindex,
     /// Simulate an estate, import it with the real importer and show what privtrail finds.
@@ -318,6 +321,27 @@ pub struct VerifyArgs {
     /// store recorded).
     #[arg(long, value_name = "FILE")]
     pub anchors: Option<PathBuf>,
+    /// Check the export in DIR instead of the store (offline: the store is not needed).
+    #[arg(long, value_name = "DIR")]
+    pub export: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Only events matching this query (search syntax); default every event of the period.
+    pub query: Option<String>,
+    /// Start of the period (RFC 3339, date, or `30d` ago).
+    #[arg(long, value_name = "T")]
+    pub since: String,
+    /// End of the period (default now).
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
+    /// `jsonl` (one event per line) or `csv`.
+    #[arg(long, default_value = "jsonl")]
+    pub format: String,
+    /// The folder to write (must not exist or be empty).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

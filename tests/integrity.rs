@@ -281,3 +281,78 @@ fn anchors_go_to_channels_through_the_outbox() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("anchors: 1 matched"), "{out}");
 }
+
+#[test]
+fn an_export_round_trips_and_a_changed_line_is_named() {
+    let env = Env::new();
+    let (cfg, _) = anchored_store(&env, None);
+    for format in ["jsonl", "csv"] {
+        let out = env.dir.path().join(format!("export-{format}"));
+        let o = env.ok(&[
+            "--config",
+            &cfg,
+            "export",
+            "--since",
+            "2016-07-01",
+            "--until",
+            "2020-08-01",
+            "--format",
+            format,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.starts_with("exported 2266 events"), "{o}");
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap())
+                .unwrap();
+        assert_eq!(manifest["events"], 2266);
+        assert_eq!(manifest["seq_range"], serde_json::json!([1, 2266]));
+        assert_eq!(manifest["anchors"].as_array().unwrap().len(), 4);
+        // Offline: a store-less config.
+        let bare = env.dir.path().join("bare.toml");
+        std::fs::write(&bare, "").unwrap();
+        let bare = bare.to_str().unwrap();
+        let v = env.run(&[
+            "--config",
+            bare,
+            "verify",
+            "--export",
+            out.to_str().unwrap(),
+        ]);
+        let text = String::from_utf8_lossy(&v.stdout);
+        assert!(v.status.success(), "{format}: {text}");
+        assert!(
+            text.contains("ok: export of 2266 events (seq 1..=2266) intact; 4 anchors matched"),
+            "{text}"
+        );
+    }
+    // A changed event in the JSON lines: named by its line, even with the manifest's digest redone.
+    let dir = env.dir.path().join("export-jsonl");
+    let file = dir.join("events.jsonl");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let changed = text.replacen(
+        "\"target\":\"S-1-5-21-2603537626-3982775912-406486804-1001\"",
+        "\"target\":\"S-1-5-21-1-2-3-4444\"",
+        1,
+    );
+    assert_ne!(changed, text);
+    let line = text
+        .lines()
+        .position(|l| l.contains("\"target\":\"S-1-5-21-2603537626-3982775912-406486804-1001\""))
+        .unwrap()
+        + 1;
+    std::fs::write(&file, &changed).unwrap();
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let digest = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(changed.as_bytes()))
+    };
+    manifest["files"]["events.jsonl"]["sha256"] = serde_json::json!(digest);
+    std::fs::write(dir.join("manifest.json"), manifest.to_string()).unwrap();
+    let v = env.run(&["verify", "--export", dir.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&v.stdout);
+    assert_eq!(v.status.code(), Some(1), "{out}");
+    assert!(out.contains(&format!("events.jsonl line {line} ")), "{out}");
+    assert!(out.contains("does not match its link hash"), "{out}");
+}

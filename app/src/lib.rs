@@ -43,6 +43,7 @@ pub mod daemon;
 pub mod deliver;
 pub mod engine;
 mod error;
+pub mod evidence;
 pub mod export;
 pub mod import;
 mod link;

@@ -82,7 +82,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 },
                 Command::Search(args) => search::run(&read()?, &args),
-                Command::Verify(args) => maintenance::verify(&read()?, args.anchors.as_deref()),
+                Command::Verify(args) => match &args.export {
+                    Some(dir) => maintenance::verify_export(&config, dir, args.anchors.as_deref()),
+                    None => maintenance::verify(&read()?, args.anchors.as_deref()),
+                },
+                Command::Export(args) => maintenance::export(&read()?, &args),
                 Command::Reindex => reindex(&dir),
                 Command::Config(_)
                 | Command::Demo(_)

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use privtrail_model::{Action, Event, EventId, Outcome, Source};
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, Row, Statement, params};
+use rusqlite::{Connection, OptionalExtension, Row, Statement, params};
 
 use crate::chain::Hash;
 use crate::{StoreError, timefmt};
@@ -221,6 +221,15 @@ pub fn for_each_after(
         }
     }
     Ok(())
+}
+
+/// The stored link hash of `seq`, if that row exists.
+pub fn hash_of(conn: &Connection, seq: i64) -> Result<Option<crate::chain::Hash>, StoreError> {
+    let h: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT hash FROM events WHERE seq = ?1")
+        .and_then(|mut s| s.query_row([seq], |r| r.get(0)).optional())
+        .map_err(StoreError::sqlite("read a link hash"))?;
+    Ok(h.map(|v| v.as_slice().try_into().unwrap_or([0xff; 32])))
 }
 
 /// Whether an event with this id is stored.

@@ -288,6 +288,43 @@ impl Store {
         })
     }
 
+    /// The events with these seqs (in the order given; missing ones are left out), each with its
+    /// stored link hash and the hash of the link before it (the purge record's base when that
+    /// link was purged): what an export needs so that every line can be checked on its own.
+    pub fn events_by_seqs(
+        &self,
+        seqs: &[i64],
+    ) -> Result<Vec<(i64, Event, crate::chain::Hash, crate::chain::Hash)>, StoreError> {
+        self.readers.with(|conn| {
+            let tx = conn
+                .unchecked_transaction()
+                .map_err(StoreError::sqlite("begin export read"))?;
+            let base = meta::purge_base(&tx)?;
+            let mut out = Vec::with_capacity(seqs.len());
+            for &seq in seqs {
+                let Some(e) = events::by_seq(&tx, seq)? else {
+                    continue;
+                };
+                let hash = events::hash_of(&tx, seq)?.unwrap_or([0; 32]);
+                let prev = match events::hash_of(&tx, seq - 1)? {
+                    Some(h) => h,
+                    None => match base {
+                        Some((b, h)) if b == seq - 1 => h,
+                        _ if seq == 1 => crate::chain::ZERO_HASH,
+                        _ => [0xff; 32],
+                    },
+                };
+                out.push((seq, e, hash, prev));
+            }
+            Ok(out)
+        })
+    }
+
+    /// From which seq the chain's links are keyed, if any (as the store records it).
+    pub fn verify_keyed_from(&self) -> Result<Option<i64>, StoreError> {
+        self.readers.with(meta::keyed_from)
+    }
+
     /// The anchors recorded in the store, oldest first.
     pub fn recorded_anchors(&self) -> Result<Vec<crate::chain::Anchor>, StoreError> {
         self.readers.with(meta::anchors)

@@ -63,6 +63,13 @@ pub enum Command {
     /// Check the integrity chain from its start, its keyed links and its anchors (or, with
     /// `--export DIR`, an export offline), and report the first broken link.
     Verify(VerifyArgs),
+    /// Drop the events past their retention (`[retention]`): the oldest part of the chain, with a
+    /// chained record of what went.
+    Purge {
+        /// Say what would go, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Write a period's events (with raw), elevations and alerts and a manifest to a folder, for
     /// an auditor (`verify --export DIR` checks it without the store).
     Export(ExportArgs),

@@ -356,3 +356,114 @@ fn an_export_round_trips_and_a_changed_line_is_named() {
     assert!(out.contains(&format!("events.jsonl line {line} ")), "{out}");
     assert!(out.contains("does not match its link hash"), "{out}");
 }
+
+#[test]
+fn a_purge_drops_the_oldest_part_keeps_open_elevations_and_still_verifies() {
+    let env = Env::new();
+    let (cfg, anchors) = anchored_store(&env, None);
+    let with_retention = env.dir.path().join("retention.toml");
+    std::fs::write(
+        &with_retention,
+        format!(
+            "{}\n[retention]\nevents = \"400d\"\n",
+            std::fs::read_to_string(&cfg).unwrap()
+        ),
+    )
+    .unwrap();
+    let rcfg = with_retention.to_str().unwrap();
+    let privileges = |q: &str| -> Vec<String> {
+        env.search_json(q, &[])
+            .iter()
+            .map(|e| e["privilege"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let before_elevations = env.ok(&["elevations", "--format", "json"]);
+    let added = "event_code:4732 AND host:WIN-03DLIIOFRRA AND target:*1001";
+    let mut added_before = privileges(added);
+    added_before.sort();
+    assert_eq!(added_before, ["Administrators", "Users"]);
+    let dry = env.ok(&["--config", rcfg, "purge", "--dry-run"]);
+    assert!(dry.starts_with("would purge "), "{dry}");
+    assert!(
+        env.ok(&["verify"]).starts_with("ok: 2266 events"),
+        "a dry run changes nothing"
+    );
+    let out = env.ok(&["--config", rcfg, "purge"]);
+    assert!(out.starts_with("purged "), "{out}");
+    let through: i64 = out
+        .split("seq 1..=")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    // Every event of 2016 is past 400 days, but the elevations still open (…-1001 since
+    // 2016-07-09, …-1000 since 2016-07-16) keep the events that opened them, and all after.
+    let kept = privileges(added);
+    assert_eq!(
+        kept,
+        ["Administrators"],
+        "the opener of the open elevation stays; the older, unprivileged Users add goes: {out}"
+    );
+    assert!(through > 0 && through < 2266, "{through}");
+    // The purge is a chained record and the chain verifies from it (with every anchor).
+    let purged = env.search_json("action:store.purged", &[]);
+    assert_eq!(purged.len(), 1);
+    assert_eq!(purged[0]["raw"]["through_seq"], through);
+    let (v, code) = verify(&env, &cfg, &["--anchors", anchors.to_str().unwrap()]);
+    assert_eq!(code, 0, "{v}");
+    assert!(
+        v.starts_with(&format!("ok: {} events", 2266 - through + 1)),
+        "{v}"
+    );
+    // Elevations built from purged events stay readable.
+    let after = env.ok(&["elevations", "--format", "json"]);
+    assert_eq!(
+        before_elevations.lines().count(),
+        after.lines().count(),
+        "before:\n{before_elevations}\nafter:\n{after}"
+    );
+    // Nothing left to purge: the rest is held by the open elevations.
+    let again = env.ok(&["--config", rcfg, "purge"]);
+    assert!(again.starts_with("nothing to purge"), "{again}");
+}
+
+#[test]
+fn the_daemon_purges_by_retention_too() {
+    let env = Env::new();
+    let (cfg, anchors) = anchored_store(&env, None);
+    let alerts_before = env.ok(&["alerts", "--format", "json"]);
+    std::fs::write(
+        &cfg,
+        format!(
+            "{}\n[retention]\nevents = \"3650d\"\n[retention.sources]\nwindows = \"400d\"\n",
+            std::fs::read_to_string(&cfg).unwrap()
+        ),
+    )
+    .unwrap();
+    let out = env.run(&["--config", &cfg, "run", "--once"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let purged = env.search_json("action:store.purged", &[]);
+    assert_eq!(purged.len(), 1, "run --once purged once");
+    assert!(
+        purged[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("windows kept 400d"),
+        "{:?}",
+        purged[0]["message"]
+    );
+    let (v, code) = verify(&env, &cfg, &["--anchors", anchors.to_str().unwrap()]);
+    assert_eq!(code, 0, "{v}");
+    // Alerts raised from purged events stay readable.
+    let alerts_after = env.ok(&["alerts", "--format", "json"]);
+    assert_eq!(
+        alerts_before.lines().count(),
+        alerts_after.lines().count(),
+        "{alerts_after}"
+    );
+    assert!(alerts_before.lines().count() > 0);
+}

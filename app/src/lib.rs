@@ -49,6 +49,7 @@ pub mod import;
 mod link;
 pub mod lock;
 pub mod push;
+pub mod retention;
 pub mod services;
 pub mod telemetry;
 pub mod time;

@@ -138,6 +138,36 @@ pub fn verify_export(
     }
 }
 
+/// `privtrail purge [--dry-run]`.
+pub fn purge(app: &privtrail_app::App, dry_run: bool) -> Result<ExitCode> {
+    let now = chrono::Utc::now();
+    if !app.config().retention.enabled() {
+        println!("retention is off ([retention] events or [retention.sources]): nothing to purge");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let plan = if dry_run {
+        privtrail_app::retention::plan(app, now)?
+    } else {
+        privtrail_app::retention::purge(app, now)?
+    };
+    let verb = if dry_run { "would purge" } else { "purged" };
+    match plan {
+        None => println!("nothing to purge: no oldest events past their retention"),
+        Some(p) => println!(
+            "{verb} {} events (seq 1..={}) from {} to {}",
+            p.events,
+            p.through_seq,
+            p.oldest
+                .map(privtrail_model::format_time)
+                .unwrap_or_default(),
+            p.newest
+                .map(privtrail_model::format_time)
+                .unwrap_or_default()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn reindex(store: &Store) -> Result<ExitCode> {
     let started = Instant::now();
     let n = store.reindex()?;

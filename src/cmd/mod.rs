@@ -87,6 +87,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     None => maintenance::verify(&read()?, args.anchors.as_deref()),
                 },
                 Command::Export(args) => maintenance::export(&read()?, &args),
+                Command::Purge { dry_run } => {
+                    if dry_run {
+                        maintenance::purge(&read()?, true)
+                    } else {
+                        maintenance::purge(&write("purge")?, false)
+                    }
+                }
                 Command::Reindex => reindex(&dir),
                 Command::Config(_)
                 | Command::Demo(_)

@@ -45,6 +45,7 @@ pub mod chain;
 mod conflict;
 mod error;
 mod index;
+mod purge;
 pub mod query;
 mod sqlite;
 mod store;
@@ -54,6 +55,7 @@ mod writer;
 
 pub use chain::{Anchor, ChainKey, Hash};
 pub use error::StoreError;
+pub use purge::PurgePlan;
 pub use store::{DB_FILE, Store};
 pub use types::{
     AlertRow, BrokenLink, DirectoryUser, ElevationRow, EventFilter, OutboxEntry, OutboxMessage,

@@ -87,6 +87,51 @@ impl Writer {
         }
     }
 
+    /// Drops every event up to `plan.through_seq` (retention), in one transaction with the chained
+    /// `store.purged` record that names the range and the last dropped hash (so the chain still
+    /// verifies from there), the elevations built from them archived (they stay readable), and
+    /// the chain table's base moved. Their search documents go with the next index commit.
+    pub fn purge(
+        &mut self,
+        plan: &crate::PurgePlan,
+        reason: &str,
+    ) -> Result<WriteStats, StoreError> {
+        if plan.through_seq >= self.head_seq {
+            return Err(StoreError::Sqlite {
+                context: format!(
+                    "purge through seq {}: the chain's newest link must stay (head {})",
+                    plan.through_seq, self.head_seq
+                ),
+                source: rusqlite::Error::InvalidQuery,
+            });
+        }
+        let last_hash =
+            events::hash_of(&self.conn, plan.through_seq)?.ok_or_else(|| StoreError::Sqlite {
+                context: format!("purge: seq {} is not stored", plan.through_seq),
+                source: rusqlite::Error::QueryReturnedNoRows,
+            })?;
+        let event = crate::purge::purge_event(plan, &last_hash, reason, Utc::now());
+        let through = plan.through_seq;
+        let newest = plan
+            .newest
+            .and_then(|t| crate::timefmt::to_nanos(&t))
+            .unwrap_or(i64::MAX);
+        let stats = self.write_batch_with(&[event], &[], None, None, None, &move |tx| {
+            state::archive_elevations(tx, newest)?;
+            tx.execute("DELETE FROM events WHERE seq <= ?1", [through])
+                .map_err(StoreError::sqlite("delete purged events"))?;
+            tx.execute(
+                "UPDATE chain SET base_seq = ?1, base_hash = ?2 WHERE id = 1",
+                rusqlite::params![through, &last_hash[..]],
+            )
+            .map_err(StoreError::sqlite("move the chain base"))?;
+            Ok(())
+        })?;
+        self.indexer.delete_through(through);
+        tracing::info!(through_seq = through, events = plan.events, "events purged");
+        Ok(stats)
+    }
+
     /// Records a published anchor (the head `(seq, hash)` at `at`) and enqueues its messages to
     /// the channels that witness the chain, in one transaction.
     pub fn record_anchor(

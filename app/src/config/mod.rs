@@ -12,6 +12,7 @@ mod daemon;
 mod delivery;
 mod http;
 mod integrity;
+mod retention;
 mod tenant;
 
 use std::path::Path;
@@ -24,6 +25,7 @@ pub use http::{EsConfig, HttpConfig};
 pub use integrity::IntegrityConfig;
 pub use privtrail_model::{Secret, Span};
 pub use privtrail_rules::Severity;
+pub use retention::RetentionConfig;
 pub use tenant::{Schedule, TenantConfig};
 
 use crate::error::{AppError, Result};
@@ -63,6 +65,9 @@ pub struct Config {
     /// The chain key and the anchors (SPEC §6).
     #[serde(default)]
     pub integrity: IntegrityConfig,
+    /// How long events are kept.
+    #[serde(default)]
+    pub retention: RetentionConfig,
     /// Delivery channels (email, Teams, syslog, Splunk HEC, webhook, file).
     #[serde(default)]
     pub channels: Vec<privtrail_alerts::ChannelConfig>,
@@ -151,6 +156,7 @@ impl Config {
         self.daemon.validate()?;
         self.http.validate()?;
         self.integrity.validate(&self.channels)?;
+        self.retention.validate()?;
         Ok(())
     }
 

@@ -163,6 +163,15 @@ pub async fn run(
     for w in &d.watchers {
         tasks.spawn(Arc::clone(&d).watch(Arc::clone(w)));
     }
+    if d.app.config().retention.enabled() {
+        let app = Arc::clone(&d.app);
+        let schedule = d.app.config().retention.schedule.clone();
+        tasks.spawn(
+            Arc::clone(&d).scheduled("purge".into(), schedule, None, None, move || {
+                crate::retention::purge(&app, Utc::now()).map(|_| ())
+            }),
+        );
+    }
     tasks.spawn(Arc::clone(&d).rules_loop());
     tasks.spawn(Arc::clone(&d).delivery_loop());
 
@@ -447,6 +456,14 @@ impl Daemon {
         let _ = self
             .job("rules", move || app.rules(Utc::now()).map(|_| ()))
             .await;
+        if self.app.config().retention.enabled() {
+            let app = Arc::clone(&self.app);
+            let _ = self
+                .job("purge", move || {
+                    crate::retention::purge(&app, Utc::now()).map(|_| ())
+                })
+                .await;
+        }
         let _ = self.deliver_round().await;
     }
 }

@@ -32,6 +32,8 @@ enum Msg {
         last_seq: i64,
     },
     Commit(SyncSender<Result<(), String>>),
+    /// Retention dropped every event up to this seq.
+    DeleteThrough(i64),
 }
 
 /// Handle to the indexing thread. Dropping it commits pending documents and joins the thread
@@ -106,6 +108,14 @@ impl Indexer {
         }
     }
 
+    /// Drops the documents of events up to `seq` (purged by retention); committed with the next
+    /// commit.
+    pub fn delete_through(&mut self, seq: i64) {
+        if let Some(tx) = self.tx.as_ref() {
+            let _ = tx.send(Msg::DeleteThrough(seq));
+        }
+    }
+
     /// Commits everything sent so far and makes it visible to searches.
     pub fn commit(&self) -> Result<(), StoreError> {
         let (reply_tx, reply_rx) = mpsc::sync_channel(1);
@@ -172,6 +182,23 @@ impl Worker {
                     {
                         self.commit()?;
                     }
+                }
+                Ok(Msg::DeleteThrough(seq)) => {
+                    let q = tantivy::query::RangeQuery::new(
+                        std::ops::Bound::Unbounded,
+                        std::ops::Bound::Included(tantivy::Term::from_field_u64(
+                            self.state.fields.seq,
+                            seq.max(0) as u64,
+                        )),
+                    );
+                    self.writer
+                        .delete_query(Box::new(q))
+                        .map_err(StoreError::index(
+                            &self.state.dir,
+                            "delete purged documents",
+                        ))?;
+                    self.dirty = true;
+                    self.commit()?;
                 }
                 Ok(Msg::Commit(reply)) => {
                     let result = self.commit();

@@ -223,6 +223,43 @@ pub fn for_each_after(
     Ok(())
 }
 
+/// How far the oldest events are all expired: walks from the first row in seq order while
+/// `expired(time_ns, source)` holds and `seq <= max_seq`; returns the last such seq (0: none), how
+/// many rows that is, and their oldest and newest time (ns).
+pub fn expired_prefix(
+    conn: &Connection,
+    max_seq: i64,
+    expired: &dyn Fn(i64, &str) -> bool,
+) -> Result<(i64, u64, i64, i64), StoreError> {
+    let mut stmt = conn
+        .prepare("SELECT seq, time, source FROM events WHERE seq <= ?1 ORDER BY seq")
+        .map_err(StoreError::sqlite("prepare retention scan"))?;
+    let mut rows = stmt
+        .query([max_seq])
+        .map_err(StoreError::sqlite("retention scan"))?;
+    let (mut last, mut n, mut oldest, mut newest) = (0i64, 0u64, i64::MAX, i64::MIN);
+    while let Some(r) = rows.next().map_err(StoreError::sqlite("retention scan"))? {
+        let seq: i64 = r.get(0).map_err(StoreError::sqlite("retention scan"))?;
+        let time: i64 = r.get(1).map_err(StoreError::sqlite("retention scan"))?;
+        let source: String = r.get(2).map_err(StoreError::sqlite("retention scan"))?;
+        if !expired(time, &source) {
+            break;
+        }
+        last = seq;
+        n += 1;
+        oldest = oldest.min(time);
+        newest = newest.max(time);
+    }
+    Ok((last, n, oldest, newest))
+}
+
+/// The seq of the event with this id.
+pub fn seq_of(conn: &Connection, id: &str) -> Result<Option<i64>, StoreError> {
+    conn.prepare_cached("SELECT seq FROM events WHERE id = ?1")
+        .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
+        .map_err(StoreError::sqlite("read a seq"))
+}
+
 /// The stored link hash of `seq`, if that row exists.
 pub fn hash_of(conn: &Connection, seq: i64) -> Result<Option<crate::chain::Hash>, StoreError> {
     let h: Option<Vec<u8>> = conn

@@ -199,6 +199,20 @@ pub const MIGRATIONS: &[&str] = &[
         at   INTEGER NOT NULL
     );
     "#,
+    // 8: elevations kept readable after retention purged the events they were built from (the
+    // rules rebuild the live table from the events that remain).
+    r#"
+    CREATE TABLE elevations_archive (
+        id           TEXT    PRIMARY KEY,
+        principal    TEXT    NOT NULL,
+        privilege    TEXT    NOT NULL,
+        scope        TEXT    NOT NULL,
+        started_at   INTEGER NOT NULL,
+        ended_at     INTEGER,
+        expected_end INTEGER,
+        body         TEXT    NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version of a database (`PRAGMA user_version`).

@@ -39,7 +39,10 @@ pub fn elevations(conn: &Connection) -> Result<Vec<ElevationRow>, StoreError> {
     let mut st = conn
         .prepare_cached(
             "SELECT id, principal, privilege, scope, started_at, ended_at, expected_end, body \
-             FROM elevations ORDER BY started_at, id",
+             FROM elevations UNION ALL \
+             SELECT id, principal, privilege, scope, started_at, ended_at, expected_end, body \
+             FROM elevations_archive WHERE id NOT IN (SELECT id FROM elevations) \
+             ORDER BY started_at, id",
         )
         .map_err(StoreError::sqlite("prepare select elevations"))?;
     let rows = st
@@ -165,4 +168,17 @@ pub fn set_rules_cursor(conn: &Connection, seq: i64, now: i64) -> Result<(), Sto
     )
     .map(|_| ())
     .map_err(StoreError::sqlite("save rules cursor"))
+}
+
+/// Copies every elevation that started before `before` (nanoseconds) into the archive, where it
+/// stays readable after the events it was built from are purged.
+pub fn archive_elevations(conn: &Connection, before: i64) -> Result<u64, StoreError> {
+    conn.execute(
+        "INSERT OR REPLACE INTO elevations_archive \
+         SELECT id, principal, privilege, scope, started_at, ended_at, expected_end, body \
+         FROM elevations WHERE started_at <= ?1",
+        [before],
+    )
+    .map(|n| n as u64)
+    .map_err(StoreError::sqlite("archive elevations"))
 }

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
+use chrono::{DateTime, Utc};
 use privtrail_model::{Event, EventId};
 
 use crate::chain::ChainWalker;
@@ -317,6 +318,38 @@ impl Store {
                 out.push((seq, e, hash, prev));
             }
             Ok(out)
+        })
+    }
+
+    /// What retention may drop now: the longest run of the oldest events (in chain order) that
+    /// are all past `expired` (given an event's time and source), stopping before any event in
+    /// `keep` (e.g. the openers of elevations still open). `None` when nothing can go.
+    pub fn purge_plan(
+        &self,
+        expired: &dyn Fn(DateTime<Utc>, privtrail_model::Source) -> bool,
+        keep: &[EventId],
+    ) -> Result<Option<crate::PurgePlan>, StoreError> {
+        self.readers.with(|conn| {
+            let tx = conn
+                .unchecked_transaction()
+                .map_err(StoreError::sqlite("begin retention plan"))?;
+            let mut max_seq = i64::MAX;
+            for id in keep {
+                if let Some(s) = events::seq_of(&tx, id.as_str())? {
+                    max_seq = max_seq.min(s - 1);
+                }
+            }
+            let check = |ns: i64, source: &str| {
+                privtrail_model::Source::parse(source)
+                    .is_some_and(|s| expired(crate::timefmt::from_nanos(ns), s))
+            };
+            let (through, n, oldest, newest) = events::expired_prefix(&tx, max_seq, &check)?;
+            Ok((through > 0).then(|| crate::PurgePlan {
+                through_seq: through,
+                events: n,
+                oldest: Some(crate::timefmt::from_nanos(oldest)),
+                newest: Some(crate::timefmt::from_nanos(newest)),
+            }))
         })
     }
 

@@ -51,6 +51,7 @@ pub mod services;
 pub mod telemetry;
 pub mod time;
 pub mod tokens;
+pub mod views;
 pub mod writer;
 
 pub use app::App;

@@ -17,6 +17,16 @@ use crate::services::{CollectorStatus, ElevationQuery, ElevationView, Status};
 /// The rule whose open alerts are "standing access now".
 pub const STANDING_RULE: &str = "standing-access";
 
+/// Principals whose name [`App::display_names`] searches the events for, at most, per call.
+pub const MAX_NAME_SEARCHES: usize = 100;
+
+/// Whether a name is an LDAP distinguished name (`CN=…,OU=…`): a name, but not the one people use.
+pub fn is_dn(s: &str) -> bool {
+    s.trim_start()
+        .get(..3)
+        .is_some_and(|p| p.eq_ignore_ascii_case("cn="))
+}
+
 /// Every source, in the order the UI lists them.
 pub const SOURCES: [Source; 4] = [
     Source::Windows,
@@ -168,28 +178,48 @@ impl App {
         Ok(out)
     }
 
-    /// A display name for each principal of `elevations` whose opening event carries one
-    /// (`target_name`, e.g. `CONTOSO\nina.patel` for a SID); at most one event read per principal.
+    /// A display name for each principal of `elevations` that the events name: the opening
+    /// event's `target_name` (e.g. `CONTOSO\nina.patel` for a SID), else — when that is missing or
+    /// only a directory DN — the name a newer event recorded under the same target (a logon's
+    /// `DOMAIN\user`). At most one event read and one search per principal (searches for the
+    /// first [`MAX_NAME_SEARCHES`] only).
     pub fn display_names<'a>(
         &self,
         elevations: impl IntoIterator<Item = &'a ElevationView>,
     ) -> Result<HashMap<String, String>> {
-        let mut tried: HashMap<String, Option<String>> = HashMap::new();
+        let mut names: HashMap<String, Option<String>> = HashMap::new();
+        let mut searches = 0;
         for v in elevations {
             let e = &v.elevation;
-            if tried.get(&e.principal).is_some_and(Option::is_some) {
+            if names.contains_key(&e.principal) {
                 continue;
             }
-            let name = self
+            let usable = |n: &str| !n.trim().is_empty() && !n.eq_ignore_ascii_case(&e.principal);
+            let mut name = self
                 .store()
                 .get_event(&e.opened_by)?
                 .and_then(|ev| ev.target_name)
-                .filter(|n| !n.trim().is_empty() && !n.eq_ignore_ascii_case(&e.principal));
-            if name.is_some() || !tried.contains_key(&e.principal) {
-                tried.insert(e.principal.clone(), name);
+                .filter(|n| usable(n));
+            if name.as_deref().is_none_or(is_dn) && searches < MAX_NAME_SEARCHES {
+                searches += 1;
+                let found = self
+                    .search(&SearchRequest {
+                        query: format!("target:\"{}\"", e.principal.replace(['"', '\\'], "")),
+                        since: None,
+                        until: None,
+                        limit: 25,
+                        after: None,
+                    })
+                    // A principal the query syntax cannot say keeps the name it has.
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|ev| ev.target_name)
+                    .find(|n| usable(n) && !is_dn(n));
+                name = found.or(name);
             }
+            names.insert(e.principal.clone(), name);
         }
-        Ok(tried
+        Ok(names
             .into_iter()
             .filter_map(|(k, v)| v.map(|v| (k, v)))
             .collect())
@@ -212,6 +242,17 @@ impl App {
         let mut seen: Vec<String> = Vec::new();
         let mut ordered: Vec<&Event> = events.values().collect();
         ordered.sort_by(|a, b| a.time.cmp(&b.time).then(a.id.cmp(&b.id)));
+        // Then what the newest events about it say (logons name a SID's account).
+        let recent = self
+            .search(&SearchRequest {
+                query: format!("target:\"{}\"", want.replace(['"', '\\'], "")),
+                since: None,
+                until: None,
+                limit: 50,
+                after: None,
+            })
+            .unwrap_or_default();
+        ordered.extend(recent.iter());
         for e in ordered {
             for value in [e.target.as_deref(), e.target_name.as_deref()]
                 .into_iter()

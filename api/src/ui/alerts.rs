@@ -187,7 +187,7 @@ fn detail_page(c: &Caller, d: &Detail, message: Option<&str>) -> Markup {
     html! {
         div.page-head {
             p.crumbs { a href="/alerts" { "Alerts" } " / " (a.rule) }
-            h1 { (severity_badge(a.severity)) " " (a.summary) }
+            h1.summary { (severity_badge(a.severity)) " " (a.summary) }
             p.muted {
                 "Status " (status_cell(a)) " · opened " (time_el(a.opened_at)) " UTC · updated " (time_el(a.updated_at)) " UTC"
                 @if let Some(r) = a.resolved_at { " · resolved " (time_el(r)) " UTC" }

@@ -181,6 +181,42 @@ pub fn severity_badge(s: Severity) -> Markup {
     html! { span class=(format!("sev sev-{}", s.as_str())) { (s.as_str()) } }
 }
 
+/// A name as a label shows it: a directory DN (`CN=Oscar Wu,OU=Staff,…`) by its common name.
+pub fn short_name(name: &str) -> String {
+    if !privtrail_app::views::is_dn(name) {
+        return name.to_owned();
+    }
+    let cn = &name.trim_start()[3..];
+    // The first unescaped comma ends the common name.
+    let mut out = String::new();
+    let mut escaped = false;
+    for c in cn.chars() {
+        match c {
+            ',' if !escaped => break,
+            '\\' if !escaped => escaped = true,
+            _ => {
+                out.push(c);
+                escaped = false;
+            }
+        }
+    }
+    if out.trim().is_empty() {
+        name.to_owned()
+    } else {
+        out
+    }
+}
+
+/// The label of a principal: its short display name when one is known, else its id.
+pub fn principal_label(
+    principal: &str,
+    names: &std::collections::HashMap<String, String>,
+) -> String {
+    names
+        .get(principal)
+        .map_or_else(|| principal.to_owned(), |n| short_name(n))
+}
+
 /// A number with thousands separators.
 pub fn fmt_n(n: u64) -> String {
     let digits = n.to_string();

@@ -10,8 +10,8 @@ use privtrail_app::views::{DayCounts, Overview, SOURCES, STANDING_RULE};
 use serde::Deserialize;
 
 use super::{
-    duration_text, error_page, fmt_n, html_response, layout, opt_time_el, principal_href, qs,
-    reader, severity_badge, time_el,
+    duration_text, error_page, fmt_n, html_response, layout, opt_time_el, principal_href,
+    principal_label, qs, reader, severity_badge, time_el,
 };
 use crate::ApiState;
 use crate::auth::MaybeCaller;
@@ -121,7 +121,7 @@ fn render(ov: &Overview, first: NaiveDate, days: i64, now: chrono::DateTime<Utc>
                                 tr {
                                     td {
                                         a href=(principal_href(&e.principal, Some(&e.id))) {
-                                            (ov.names.get(&e.principal).unwrap_or(&e.principal))
+                                            (principal_label(&e.principal, &ov.names))
                                         }
                                     }
                                     td { (e.privilege) br; span.muted { (e.scope) } }

@@ -9,12 +9,12 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use privtrail_app::services::ElevationView;
 use privtrail_app::types::{Event, Source};
-use privtrail_app::views::PrincipalView;
+use privtrail_app::views::{PrincipalView, is_dn};
 
 use super::timeline::state_badge;
 use super::{
     duration_text, enc, error_page, event_href, html_response, layout, opt_time_el, qs, reader,
-    severity_badge, time_el,
+    severity_badge, short_name, time_el,
 };
 use crate::ApiState;
 use crate::auth::MaybeCaller;
@@ -71,11 +71,17 @@ fn event_link(id: &str, label: &str, ev: Option<&Event>) -> Markup {
 }
 
 fn render(v: &PrincipalView, now: DateTime<Utc>, grace: chrono::Duration) -> Markup {
+    let named = |n: &&privtrail_app::views::IdentityName| n.kind == "name" || n.kind == "UPN";
+    // A person's name, else a UPN, else a DN's common name.
     let display = v
         .names
         .iter()
-        .find(|n| n.kind == "name" || n.kind == "UPN")
-        .map(|n| n.value.as_str());
+        .filter(named)
+        .find(|n| n.kind == "name" && !is_dn(&n.value))
+        .or_else(|| v.names.iter().find(|n| n.kind == "UPN"))
+        .or_else(|| v.names.iter().find(named))
+        .map(|n| short_name(&n.value));
+    let display = display.as_deref();
     let open = v
         .elevations
         .iter()
@@ -192,7 +198,7 @@ fn render(v: &PrincipalView, now: DateTime<Utc>, grace: chrono::Duration) -> Mar
                                 td { (severity_badge(a.severity)) }
                                 td { a href=(format!("/alerts/{}", enc(&a.id))) { (a.summary) } br; span.muted { (a.rule) } }
                                 td { (time_el(a.opened_at)) }
-                                td { (a.status.as_str()) }
+                                td { span class=(format!("status status-{}", a.status.as_str())) { (a.status.as_str()) } }
                             }
                         }
                     }

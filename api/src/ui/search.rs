@@ -71,7 +71,10 @@ fn results(p: &SearchParams, events: &[Event], next: Option<&str>) -> Markup {
         @if events.is_empty() {
             p.muted { "No event matches." }
         } @else {
-            table.list.events {
+            table.list.events.search {
+                colgroup {
+                    col.c-time; col.c-action; col.c-place; col.c-actor; col.c-target; col.c-priv; col.c-code;
+                }
                 thead { tr {
                     th.t { "Time (UTC)" } th { "Action" } th { "Host / tenant" } th { "Actor" }
                     th { "Target" } th { "Privilege" } th.code { "Code" }

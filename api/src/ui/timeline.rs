@@ -222,11 +222,14 @@ fn f1(x: f64) -> String {
 
 /// The label of a row: a display name when one is known, cut to fit.
 fn row_label(key: &str, names: &HashMap<String, String>) -> String {
-    let text = names.get(key).map_or(key, String::as_str);
+    let text = super::principal_label(key, names);
+    // Cut in the middle: the ends tell SIDs (`s-1-5-21-…-1603`) and DNs apart.
     let max = 34;
-    if text.chars().count() > max {
-        let cut: String = text.chars().take(max - 1).collect();
-        format!("{cut}…")
+    let n = text.chars().count();
+    if n > max {
+        let head: String = text.chars().take(max / 2).collect();
+        let tail: String = text.chars().skip(n - (max - max / 2 - 1)).collect();
+        format!("{head}…{tail}")
     } else {
         text.to_owned()
     }
@@ -435,7 +438,7 @@ fn held_table(t: &Timeline<'_>, at: DateTime<Utc>, names: &HashMap<String, Strin
                             tr {
                                 td {
                                     a href=(principal_href(&e.principal, Some(&e.id))) {
-                                        (names.get(&e.principal).unwrap_or(&e.principal))
+                                        (super::principal_label(&e.principal, names))
                                     }
                                     @if names.contains_key(&e.principal) { br; span.muted.id { (e.principal) } }
                                 }
@@ -601,7 +604,7 @@ fn render_page(
             }
             div.field { label for="f-scope" { "Host / tenant" } input #f-scope type="text" name="scope" value=(p.scope.as_deref().unwrap_or("")) size="14" placeholder="any"; }
             div.field.check { label { input type="checkbox" name="overdue" value="1" checked[flag(p.overdue.as_deref())]; " only overdue" } }
-            div.field.at { label for="f-at" { "Who held what at T (UTC)" } input #f-at type="text" name="at" value=(form_time(at)) size="19" placeholder="2024-05-01 14:00"; }
+            div.field.at { label for="f-at" { "Who held what at T (UTC)" } input #f-at type="text" name="at" value=(form_time(at)) size="19" placeholder=(to.format("%Y-%m-%d %H:%M").to_string()); }
             div.field.buttons {
                 button type="submit" { "Show" }
                 a href="/elevations" { "Reset" }

@@ -635,6 +635,18 @@ async fn hostile_names_render_as_text_everywhere() {
         seen_escaped >= 8,
         "the hostile name shows, as text, on most pages ({seen_escaped})"
     );
+    // A principal whose id holds `/` and brackets: its page, by the percent-encoded path.
+    let r = get(
+        &f,
+        &format!("/principals/{}", enc(&MARKDOWN.to_lowercase())),
+        Some(&s),
+    )
+    .await;
+    assert_html(
+        &r,
+        StatusCode::OK,
+        &["evil-host", "Administrators", "id=\"el-"],
+    );
     // The principal page names it as it was recorded, Markdown untouched.
     let r = get(&f, &format!("/principals/{}", enc(&principal)), Some(&s)).await;
     assert!(r.body.contains(MARKDOWN), "{}", r.body);

@@ -342,7 +342,12 @@ pub fn chart(t: &Timeline<'_>, view: &View, names: &HashMap<String, String>) -> 
             }
             @if let Some(at) = view.at.filter(|a| inside(*a)) {
                 line.at-line x1=(f1(scale.x(at))) x2=(f1(scale.x(at))) y1=(AXIS_H - 10.0) y2=(bottom) {}
-                text.at-label x=(f1(scale.x(at) + 4.0)) y="26" { "T " (at.format("%Y-%m-%d %H:%M")) }
+                @let xa = scale.x(at);
+                @if xa > X1 - 130.0 {
+                    text.at-label x=(f1(xa - 4.0)) y="26" text-anchor="end" { "T " (at.format("%Y-%m-%d %H:%M")) }
+                } @else {
+                    text.at-label x=(f1(xa + 4.0)) y="26" { "T " (at.format("%Y-%m-%d %H:%M")) }
+                }
             }
         }
     }

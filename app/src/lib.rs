@@ -54,6 +54,7 @@ pub mod services;
 pub mod telemetry;
 pub mod time;
 pub mod tokens;
+pub mod views;
 pub mod writer;
 
 pub use app::App;

@@ -4,17 +4,28 @@
 //! `SameSite=Strict` cookie); every form POST carries the session's CSRF token. Responses carry a
 //! strict Content-Security-Policy: no inline script or style, nothing from elsewhere.
 
+mod alerts;
+mod overview;
+mod principal;
+mod search;
+pub mod timeline;
+
+use std::fmt::Write as _;
+
 use axum::Form;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
+use privtrail_app::types::Severity;
 use serde::Deserialize;
 
 use crate::ApiState;
 use crate::auth::{Caller, MaybeCaller, SESSION_COOKIE};
+use crate::error::ApiError;
 
 /// The stylesheet and the script, embedded.
 const CSS: &str = include_str!("../../assets/app.css");
@@ -26,7 +37,15 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
-        .route("/", get(overview))
+        .route("/", get(overview::page))
+        .route("/elevations", get(timeline::page))
+        .route("/principals/{principal}", get(principal::page))
+        .route("/search", get(search::page))
+        .route("/events/{id}", get(search::event_page))
+        .route("/alerts", get(alerts::list))
+        .route("/alerts/{id}", get(alerts::detail))
+        .route("/alerts/{id}/ack", post(alerts::ack))
+        .route("/alerts/{id}/resolve", post(alerts::resolve))
         .route("/login", get(login_form).post(login))
         .route("/logout", axum::routing::post(logout))
         .route("/assets/app.css", get(css))
@@ -54,7 +73,8 @@ pub fn html_response(status: StatusCode, markup: Markup) -> Response {
     r
 }
 
-/// The frame of every page: navigation, who is logged in, the page's content.
+/// The frame of every page: navigation, a search box (`/` focuses it), who is logged in, the
+/// page's content.
 pub fn layout(title: &str, caller: &Caller, active: &str, content: Markup) -> Markup {
     let nav = [
         ("/", "Overview"),
@@ -73,9 +93,10 @@ pub fn layout(title: &str, caller: &Caller, active: &str, content: Markup) -> Ma
                 script src="/assets/app.js" defer {}
             }
             body {
+                a.skip href="#main" { "Skip to content" }
                 header.top {
                     a.brand href="/" { "privtrail" }
-                    nav {
+                    nav aria-label="Main" {
                         @for (href, label) in nav {
                             @if href == active {
                                 a href=(href) aria-current="page" { (label) }
@@ -84,16 +105,217 @@ pub fn layout(title: &str, caller: &Caller, active: &str, content: Markup) -> Ma
                             }
                         }
                     }
+                    @if active != "/search" {
+                        form.quick method="get" action="/search" role="search" {
+                            label.sr-only for="quick-q" { "Search events" }
+                            input #quick-q type="search" name="q" placeholder="Search events (press /)";
+                        }
+                    }
                     form.logout method="post" action="/logout" {
-                        span.who title=(format!("role: {}", caller.role.as_str())) { (caller.name) }
+                        span.who title=(format!("role: {}", caller.role.as_str())) {
+                            (caller.name) " "
+                            span.role { "(" (caller.role.as_str()) ")" }
+                        }
                         input type="hidden" name="csrf" value=(caller.csrf.as_deref().unwrap_or(""));
                         button type="submit" { "Log out" }
                     }
                 }
-                main { (content) }
+                main #main { (content) }
             }
         }
     }
+}
+
+/// A page that could not be shown: the status and the reason, in the page frame.
+pub fn error_page(caller: &Caller, active: &str, title: &str, e: &ApiError) -> Response {
+    html_response(
+        e.status,
+        layout(
+            title,
+            caller,
+            active,
+            html! {
+                h1 { (title) }
+                p.error role="alert" { (e.message) }
+            },
+        ),
+    )
+}
+
+/// A time in UTC (`2024-05-01 14:03:22`), machine-readable for the script that puts the local
+/// time in its title.
+pub fn time_el(t: DateTime<Utc>) -> Markup {
+    html! {
+        time datetime=(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            title=(format!("{} UTC", t.format("%Y-%m-%d %H:%M:%S"))) {
+            (t.format("%Y-%m-%d %H:%M:%S"))
+        }
+    }
+}
+
+/// [`time_el`], or a dash.
+pub fn opt_time_el(t: Option<DateTime<Utc>>) -> Markup {
+    match t {
+        Some(t) => time_el(t),
+        None => html! { span.muted { "—" } },
+    }
+}
+
+/// A duration as people say it: `45m`, `3h 20m`, `2d 4h`.
+pub fn duration_text(d: chrono::Duration) -> String {
+    let s = d.num_seconds().max(0);
+    let (days, hours, mins) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60);
+    if days > 0 {
+        format!("{days}d {hours}h")
+    } else if hours > 0 {
+        format!("{hours}h {mins}m")
+    } else if mins > 0 {
+        format!("{mins}m")
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// A severity as colour and text.
+pub fn severity_badge(s: Severity) -> Markup {
+    html! { span class=(format!("sev sev-{}", s.as_str())) { (s.as_str()) } }
+}
+
+/// A name as a label shows it: a directory DN (`CN=Oscar Wu,OU=Staff,…`) by its common name.
+pub fn short_name(name: &str) -> String {
+    if !privtrail_app::views::is_dn(name) {
+        return name.to_owned();
+    }
+    let cn = &name.trim_start()[3..];
+    // The first unescaped comma ends the common name.
+    let mut out = String::new();
+    let mut escaped = false;
+    for c in cn.chars() {
+        match c {
+            ',' if !escaped => break,
+            '\\' if !escaped => escaped = true,
+            _ => {
+                out.push(c);
+                escaped = false;
+            }
+        }
+    }
+    if out.trim().is_empty() {
+        name.to_owned()
+    } else {
+        out
+    }
+}
+
+/// The label of a principal: its short display name when one is known, else its id.
+pub fn principal_label(
+    principal: &str,
+    names: &std::collections::HashMap<String, String>,
+) -> String {
+    names
+        .get(principal)
+        .map_or_else(|| principal.to_owned(), |n| short_name(n))
+}
+
+/// A number with thousands separators.
+pub fn fmt_n(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Percent-encodes `s` for a path segment or a query value (everything but unreserved
+/// characters).
+pub fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b));
+            }
+            _ => {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
+    out
+}
+
+/// A query string of the non-empty pairs (`?a=1&b=2`, or nothing).
+pub fn qs(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+        out.push(if out.is_empty() { '?' } else { '&' });
+        out.push_str(&enc(k));
+        out.push('=');
+        out.push_str(&enc(v));
+    }
+    out
+}
+
+/// The page of one principal, at one of its elevations when `elevation` is given.
+pub fn principal_href(principal: &str, elevation: Option<&str>) -> String {
+    match elevation {
+        Some(id) => format!("/principals/{}#el-{}", enc(principal), enc(id)),
+        None => format!("/principals/{}", enc(principal)),
+    }
+}
+
+/// The page of one event.
+pub fn event_href(id: &str) -> String {
+    format!("/events/{}", enc(id))
+}
+
+/// A time typed into a form: RFC 3339, `2024-05-01 14:00[:00]` or `2024-05-01T14:00` (UTC, an
+/// optional ` UTC` suffix), a date, or a duration before now (`24h`, `7d`). Empty: `None`.
+pub fn parse_ui_time(
+    what: &str,
+    v: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(s) = v.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let s = s
+        .strip_suffix("UTC")
+        .or_else(|| s.strip_suffix("utc"))
+        .map_or(s, str::trim_end);
+    for f in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Ok(Some(t.and_utc()));
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(Some(t.and_utc()));
+    }
+    privtrail_app::time::parse_time(s, now)
+        .map(Some)
+        .map_err(|e| ApiError::bad_request(format!("{what}: {e}")))
+}
+
+/// A time as a form field shows it (`2024-05-01 14:00:00`, UTC).
+pub fn form_time(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+/// Whether a checkbox or flag parameter is set.
+pub fn flag(v: Option<&str>) -> bool {
+    v.map(str::trim)
+        .is_some_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
 }
 
 /// A page for a logged-in caller, or the way to the login form.
@@ -104,25 +326,13 @@ pub fn page_or_login(caller: MaybeCaller, f: impl FnOnce(Caller) -> Response) ->
     }
 }
 
-async fn overview(State(state): State<ApiState>, caller: MaybeCaller) -> Response {
-    let Some(c) = caller.0.filter(|c| c.role.can_read()) else {
-        return Redirect::to("/login").into_response();
-    };
-    let status = state.blocking(|app| Ok(app.status()?)).await;
-    let content = match status {
-        Ok(s) => html! {
-            h1 { "Overview" }
-            section.numbers {
-                @for (sev, n) in &s.open_alerts {
-                    a.number href=(format!("/alerts?status=open&severity={sev}")) {
-                        span.n { (n) } span.label { "open " (sev) " alerts" }
-                    }
-                }
-            }
-        },
-        Err(e) => html! { p.error { (e.message) } },
-    };
-    html_response(StatusCode::OK, layout("Overview", &c, "/", content))
+/// The logged-in reader of a page, or the redirect to the login form.
+#[allow(clippy::result_large_err)]
+pub fn reader(caller: MaybeCaller) -> Result<Caller, Response> {
+    match caller.0 {
+        Some(c) if c.role.can_read() => Ok(c),
+        _ => Err(Redirect::to("/login").into_response()),
+    }
 }
 
 fn login_page(message: Option<&str>) -> Markup {

@@ -73,6 +73,10 @@ pub enum Command {
     /// Write a period's events (with raw), elevations and alerts and a manifest to a folder, for
     /// an auditor (`verify --export DIR` checks it without the store).
     Export(ExportArgs),
+    /// Access review for a period: per privilege who held it, how often and how long, overdue
+    /// and standing access, the alerts and how they were resolved, and the chain that backs it
+    /// (`html`: one self-contained printable file; `md`; `csv`: one row per holder).
+    Report(ReportArgs),
     /// Rebuild the search index from the database.
     Reindex,
     /// Simulate an estate, import it with the real importer and show what privtrail finds.
@@ -351,6 +355,25 @@ pub struct ExportArgs {
     pub out: PathBuf,
 }
 
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Start of the period (RFC 3339, date, or `30d` ago).
+    #[arg(long, value_name = "T")]
+    pub since: String,
+    /// End of the period (default now).
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
+    /// `html`, `md`, `csv` or `json`.
+    #[arg(long, default_value = "html")]
+    pub format: String,
+    /// Write to FILE (mode 0600) instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Do not walk the chain to state in the footer that it verified.
+    #[arg(long)]
+    pub no_verify: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Print the admin token alone on its line (made when missing).
@@ -434,6 +457,24 @@ pub enum AlertsCommand {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Silence a rule (for one principal, or everyone) for a while: its findings open no alert
+    /// and notify no one. Recorded as a chained `alert.silenced` event with your user name.
+    Silence {
+        /// The rule (`privtrail rules list`), or `*` for every rule.
+        #[arg(long)]
+        rule: String,
+        /// Only this principal (as alerts name it); default everyone.
+        #[arg(long)]
+        principal: Option<String>,
+        /// How long (`4h`, `7d`).
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: String,
+        /// Why, for the record.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// The silences in force.
+    Silences,
 }
 
 #[derive(Debug, Subcommand)]

@@ -101,3 +101,48 @@ fn a_reviewers_acknowledgement_is_chained_evidence() {
     assert_eq!(env.count("CHG-1234"), 1, "the note is searchable");
     assert!(env.ok(&["verify"]).starts_with("ok: 92 events"));
 }
+
+#[test]
+fn a_silence_is_chained_evidence_and_holds_back_the_rule() {
+    let env = Env::new();
+    // Unknown rules and past ends are refused before anything is written.
+    let bad = env.run(&["alerts", "silence", "--rule", "no-such-rule", "--for", "1h"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no rule \"no-such-rule\""));
+    let out = env.ok(&[
+        "alerts",
+        "silence",
+        "--rule",
+        "audit-tampering",
+        "--for",
+        "7d",
+        "--note",
+        "log rotation test on the jump host, CHG-5678",
+    ]);
+    assert!(
+        out.starts_with("rule audit-tampering silenced for everyone until "),
+        "{out}"
+    );
+    let listed = env.ok(&["alerts", "silences", "--format", "json"]);
+    let s: serde_json::Value = serde_json::from_str(listed.trim()).unwrap();
+    assert_eq!(s["rule"], "audit-tampering");
+    assert_eq!(s["reason"], "log rotation test on the jump host, CHG-5678");
+
+    // While it holds, a cleared log opens no alert; the silence itself is a chained event.
+    env.ingest(&[&data("evtx/ID104-1102-Event log cleared.evtx")]);
+    let alerts = env.ok(&["alerts", "--format", "json"]);
+    assert!(!alerts.contains("audit-tampering"), "{alerts}");
+    let ev = env.search_json("action:alert.silenced", &[]);
+    assert_eq!(ev.len(), 1);
+    assert!(ev[0]["actor"].as_str().unwrap().starts_with("os:"));
+    assert_eq!(
+        ev[0]["justification"],
+        "log rotation test on the jump host, CHG-5678"
+    );
+    assert!(ev[0]["expires_at"].is_string());
+    let verified = env.ok(&["verify"]);
+    assert!(
+        verified.starts_with("ok: 92 events"),
+        "91 records and the silence: {verified}"
+    );
+}

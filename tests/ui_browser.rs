@@ -197,11 +197,13 @@ impl Browser {
         step(&format!("click {css}"), e.click()).await;
     }
 
+    /// Waits until the path starts with `prefix` (`/` alone must be the whole path: every path
+    /// starts with it, so the login page would pass for the overview).
     async fn wait_path(&self, prefix: &str) -> String {
         let deadline = Instant::now() + STEP;
         loop {
             let p = self.path().await;
-            if p.starts_with(prefix) {
+            if (prefix == "/" && p == "/") || (prefix != "/" && p.starts_with(prefix)) {
                 return p;
             }
             assert!(Instant::now() < deadline, "never reached {prefix}: at {p}");

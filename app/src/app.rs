@@ -91,6 +91,7 @@ impl App {
         thread: Option<WriterThread>,
     ) -> Result<App> {
         let engine = Engine::from_config(&config)?;
+        store.set_identity_map(&engine.policy.identity_map.pairs());
         let config = Arc::new(config);
         Ok(App {
             dir: dir.to_owned(),

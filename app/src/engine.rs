@@ -140,7 +140,9 @@ pub fn evaluate(
             tracker.apply(&rec.events);
         }
     }
-    let elevations = tracker.elevations().to_vec();
+    let mut elevations = tracker.elevations().to_vec();
+    // Names before the rules: their summaries and the notifications speak in them.
+    crate::names::Namer::new(store).fill(&mut elevations)?;
     let mut elevation_rows = Some(
         elevations
             .iter()

@@ -108,7 +108,7 @@ struct Line<E> {
 }
 
 /// Writes `text` to `path` with mode 0600 (exports are evidence: not for every user).
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut o = std::fs::OpenOptions::new();
     o.write(true).create_new(true);
     #[cfg(unix)]
@@ -128,6 +128,26 @@ fn entry(bytes: &[u8]) -> FileEntry {
         bytes: bytes.len() as u64,
         lines: bytes.iter().filter(|b| **b == b'\n').count() as u64,
     }
+}
+
+/// Verifies the store's chain from its start against every anchor privtrail knows: the
+/// configured anchor file, `extra` (an anchor file from elsewhere, e.g. a SIEM's), and those
+/// recorded in the store. Also says where the anchors came from, for the report.
+pub fn verify_store(
+    app: &App,
+    extra: Option<&Path>,
+) -> Result<(privtrail_store::VerifyReport, Vec<String>)> {
+    let mut anchors = Vec::new();
+    let mut sources = Vec::new();
+    let configured = app.config().integrity.anchor_file.clone();
+    for f in configured.iter().map(|p| p.as_path()).chain(extra) {
+        let list = crate::anchor::read_file(f, Some(app.data_dir()))?;
+        sources.push(format!("{} anchors in {}", list.len(), f.display()));
+        anchors.extend(list);
+    }
+    let recorded = app.store().recorded_anchors()?.len();
+    sources.push(format!("{recorded} recorded in the store"));
+    Ok((app.store().verify_with(&anchors)?, sources))
 }
 
 /// Exports the period to `req.out` (created; it must not hold files yet).

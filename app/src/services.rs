@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use privtrail_model::{Event, EventId};
 use privtrail_rules::{Alert, AlertStatus, Elevation};
-use privtrail_store::{OutboxMessage, OutboxStatus, SearchRequest};
+use privtrail_store::{OutboxMessage, OutboxStatus, SearchRequest, SilenceRow};
 
 use crate::App;
 use crate::engine::{alert_row, decode_alert, load_elevations};
@@ -20,7 +20,8 @@ pub struct ElevationQuery {
     pub open: bool,
     /// Only open elevations past their expected end plus the grace.
     pub overdue: bool,
-    /// Only principals containing this text (case-insensitive).
+    /// Only principals containing this text (case-insensitive), whose name contains it, or that
+    /// it names (a SID's `DOMAIN\\user`, a UPN's on-premises SID).
     pub principal: Option<String>,
     /// Only privileges (name or id) containing this text (case-insensitive).
     pub privilege: Option<String>,
@@ -69,6 +70,17 @@ impl App {
     /// definition: [`crate::Engine::is_overdue`]).
     pub fn elevations(&self, q: &ElevationQuery, now: DateTime<Utc>) -> Result<Vec<ElevationView>> {
         let principal = q.principal.as_deref().map(str::to_lowercase);
+        // A name finds the SID it stands for (`nina.patel` → `S-1-5-21-…-1601`), a UPN its
+        // on-premises SID, and back.
+        let identities: Vec<String> = match q.principal.as_deref() {
+            Some(p) => self
+                .store()
+                .identities(p)?
+                .iter()
+                .map(|i| i.to_lowercase())
+                .collect(),
+            None => Vec::new(),
+        };
         let privilege = q.privilege.as_deref().map(str::to_lowercase);
         let contains = |hay: &str, needle: &str| hay.to_lowercase().contains(needle);
         Ok(load_elevations(self.store())?
@@ -81,9 +93,12 @@ impl App {
             })
             .filter(|v| !q.overdue || v.overdue)
             .filter(|v| {
-                principal
-                    .as_deref()
-                    .is_none_or(|n| contains(&v.elevation.principal, n))
+                principal.as_deref().is_none_or(|n| {
+                    let el = &v.elevation;
+                    contains(&el.principal, n)
+                        || el.principal_name.as_deref().is_some_and(|m| contains(m, n))
+                        || identities.contains(&el.principal.to_lowercase())
+                })
             })
             .filter(|v| {
                 privilege.as_deref().is_none_or(|n| {
@@ -135,6 +150,56 @@ impl App {
         note: Option<&str>,
     ) -> Result<Alert> {
         self.transition(id, now, true, by, note)
+    }
+
+    /// Silences `rule` (`*`: every rule) for `principal` (or everyone) until `until`: its
+    /// findings open no alert and notify no one meanwhile. Who, when and why are recorded as a
+    /// chained `alert.silenced` event in the same transaction.
+    pub fn silence(
+        &self,
+        rule: &str,
+        principal: Option<&str>,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+        by: &str,
+        note: Option<&str>,
+    ) -> Result<SilenceRow> {
+        let rule = rule.trim();
+        if rule != "*" && !self.engine().rules.iter().any(|r| r.id() == rule) {
+            let known: Vec<&str> = self.engine().rules.iter().map(|r| r.id()).collect();
+            return Err(AppError::Usage(format!(
+                "no rule {rule:?}; rules are {} (or * for all)",
+                known.join(", ")
+            )));
+        }
+        if until <= now {
+            return Err(AppError::Usage("a silence must end in the future".into()));
+        }
+        let row = SilenceRow {
+            rule: rule.to_owned(),
+            principal: principal
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned),
+            until,
+            reason: note.map(str::to_owned).filter(|n| !n.trim().is_empty()),
+        };
+        let event = silence_event(&row, now, by);
+        let writer = self.writer()?;
+        let saved = row.clone();
+        writer.call(move |w| w.add_silence(&saved, &[event]))??;
+        writer.notify_stored();
+        Ok(row)
+    }
+
+    /// The silences still in force at `now`.
+    pub fn silences(&self, now: DateTime<Utc>) -> Result<Vec<SilenceRow>> {
+        Ok(self
+            .store()
+            .silences()?
+            .into_iter()
+            .filter(|s| s.until > now)
+            .collect())
     }
 
     fn transition(
@@ -194,6 +259,42 @@ impl App {
         self.writer()?.notify_outbox();
         Ok(n)
     }
+}
+
+/// The `alert.silenced` event of a reviewer's silence.
+fn silence_event(s: &SilenceRow, now: DateTime<Utc>, by: &str) -> Event {
+    use privtrail_model::{Action, Source};
+    let whom = s.principal.as_deref().unwrap_or("everyone");
+    let id = EventId::native(
+        Source::Privtrail,
+        "review",
+        &format!(
+            "silence:{}:{whom}:{}",
+            s.rule,
+            now.timestamp_nanos_opt().unwrap_or_default()
+        ),
+    );
+    let action = Action::AlertSilenced;
+    let mut e = Event::new(id, Source::Privtrail, action, now, action.as_str());
+    e.actor = Some(by.to_owned());
+    e.target = s.principal.clone();
+    e.expires_at = Some(s.until);
+    e.justification = s.reason.clone();
+    e.message = format!(
+        "{by} silenced rule {} for {whom} until {}{}",
+        s.rule,
+        privtrail_model::format_time(s.until),
+        s.reason
+            .as_deref()
+            .map(|n| format!(": {n}"))
+            .unwrap_or_default()
+    );
+    e.raw = serde_json::json!({
+        "rule": s.rule, "principal": s.principal, "until": privtrail_model::format_time(s.until),
+        "by": by, "note": s.reason, "at": privtrail_model::format_time(now),
+    })
+    .to_string();
+    e
 }
 
 /// The `alert.acknowledged` / `alert.resolved` event of a reviewer's action.

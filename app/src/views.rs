@@ -17,9 +17,6 @@ use crate::services::{CollectorStatus, ElevationQuery, ElevationView, Status};
 /// The rule whose open alerts are "standing access now".
 pub const STANDING_RULE: &str = "standing-access";
 
-/// Principals whose name [`App::display_names`] searches the events for, at most, per call.
-pub const MAX_NAME_SEARCHES: usize = 100;
-
 /// Whether a name is an LDAP distinguished name (`CN=…,OU=…`): a name, but not the one people use.
 pub fn is_dn(s: &str) -> bool {
     s.trim_start()
@@ -178,61 +175,58 @@ impl App {
         Ok(out)
     }
 
-    /// A display name for each principal of `elevations` that the events name: the opening
-    /// event's `target_name` (e.g. `CONTOSO\nina.patel` for a SID), else — when that is missing or
-    /// only a directory DN — the name a newer event recorded under the same target (a logon's
-    /// `DOMAIN\user`). At most one event read and one search per principal (searches for the
-    /// first [`MAX_NAME_SEARCHES`] only).
+    /// A display name for each principal of `elevations` that has one: the name the store
+    /// learned from the events (`CONTOSO\\nina.patel` for a SID, the one in use when the elevation
+    /// started) or the directory's UPN for an object id.
     pub fn display_names<'a>(
         &self,
         elevations: impl IntoIterator<Item = &'a ElevationView>,
     ) -> Result<HashMap<String, String>> {
-        let mut names: HashMap<String, Option<String>> = HashMap::new();
-        let mut searches = 0;
+        let mut namer = crate::names::Namer::new(self.store());
+        let mut names = HashMap::new();
         for v in elevations {
             let e = &v.elevation;
             if names.contains_key(&e.principal) {
                 continue;
             }
-            let usable = |n: &str| !n.trim().is_empty() && !n.eq_ignore_ascii_case(&e.principal);
-            let mut name = self
-                .store()
-                .get_event(&e.opened_by)?
-                .and_then(|ev| ev.target_name)
-                .filter(|n| usable(n));
-            if name.as_deref().is_none_or(is_dn) && searches < MAX_NAME_SEARCHES {
-                searches += 1;
-                let found = self
-                    .search(&SearchRequest {
-                        query: format!("target:\"{}\"", e.principal.replace(['"', '\\'], "")),
-                        since: None,
-                        until: None,
-                        limit: 25,
-                        after: None,
-                    })
-                    // A principal the query syntax cannot say keeps the name it has.
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|ev| ev.target_name)
-                    .find(|n| usable(n) && !is_dn(n));
-                name = found.or(name);
+            let name = match &e.principal_name {
+                Some(n) => Some(n.clone()),
+                None => namer.name(&e.principal, Some(e.started_at))?,
+            };
+            if let Some(n) = name {
+                names.insert(e.principal.clone(), n);
             }
-            names.insert(e.principal.clone(), name);
         }
-        Ok(names
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .collect())
+        Ok(names)
     }
 
     /// One principal (matched without regard to case): see [`PrincipalView`].
     pub fn principal_view(&self, principal: &str, now: DateTime<Utc>) -> Result<PrincipalView> {
         let want = principal.trim();
-        let elevations: Vec<ElevationView> = self
-            .elevations(&ElevationQuery::default(), now)?
-            .into_iter()
+        let all = self.elevations(&ElevationQuery::default(), now)?;
+        let mut elevations: Vec<ElevationView> = all
+            .iter()
             .filter(|v| v.elevation.principal.eq_ignore_ascii_case(want))
+            .cloned()
             .collect();
+        if elevations.is_empty() {
+            // A name or UPN finds the SID it stands for.
+            let ids: Vec<String> = self
+                .store()
+                .identities(want)?
+                .iter()
+                .map(|i| i.to_lowercase())
+                .collect();
+            elevations = all
+                .into_iter()
+                .filter(|v| ids.contains(&v.elevation.principal.to_lowercase()))
+                .collect();
+        }
+        let want = elevations
+            .first()
+            .map_or(want, |v| v.elevation.principal.as_str())
+            .to_owned();
+        let want = want.as_str();
         let ids = elevations.iter().flat_map(|v| {
             std::iter::once(&v.elevation.opened_by).chain(v.elevation.closed_by.as_ref())
         });
@@ -240,6 +234,20 @@ impl App {
         // Names: the principal itself, then what the events recorded it as, in time order.
         let mut names: Vec<IdentityName> = Vec::new();
         let mut seen: Vec<String> = Vec::new();
+        // What the store learned first (the name in use, then older ones), then the events.
+        for n in self.store().principal_names(want)? {
+            seen.push(n.name.clone());
+            names.push(IdentityName {
+                kind: "name",
+                learned_from: format!(
+                    "events from {} to {}",
+                    privtrail_model::format_time(n.first_seen),
+                    privtrail_model::format_time(n.last_seen)
+                ),
+                value: n.name,
+                event: EventId::from_stored(n.first_event),
+            });
+        }
         let mut ordered: Vec<&Event> = events.values().collect();
         ordered.sort_by(|a, b| a.time.cmp(&b.time).then(a.id.cmp(&b.id)));
         // Then what the newest events about it say (logons name a SID's account).

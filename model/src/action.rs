@@ -36,6 +36,8 @@ pub enum Action {
     AlertAcknowledged,
     /// A reviewer resolved an alert.
     AlertResolved,
+    /// A reviewer silenced a rule (for a principal, or for everyone) until a time.
+    AlertSilenced,
     /// A record arrived with the id of a stored event but other content (kept in `conflicts`).
     EvidenceConflict,
     /// Retention dropped the oldest events; the record names the range and the last dropped hash.
@@ -46,7 +48,7 @@ pub enum Action {
 
 impl Action {
     /// Every action with its external name, in declaration order.
-    pub const ALL: [(Action, &'static str); 27] = [
+    pub const ALL: [(Action, &'static str); 28] = [
         (Action::RoleActivationRequested, "role.activation.requested"),
         (Action::RoleActivationDenied, "role.activation.denied"),
         (Action::RoleActivated, "role.activated"),
@@ -73,6 +75,7 @@ impl Action {
         (Action::CollectorError, "collector.error"),
         (Action::AlertAcknowledged, "alert.acknowledged"),
         (Action::AlertResolved, "alert.resolved"),
+        (Action::AlertSilenced, "alert.silenced"),
         (Action::EvidenceConflict, "evidence.conflict"),
         (Action::StorePurged, "store.purged"),
         (Action::EntraAudit, "entra.audit"),

@@ -3,7 +3,8 @@
 //! Every source (Entra ID, Windows, endpoint tags, privtrail itself) is normalized into an [`Event`]
 //! (SPEC §2). An event's [`Action`] is the vocabulary users query by; its [`EventId`] is stable, derived
 //! from the source and the record's native id, and is the dedupe key of the store.
-//! [`privilege`] knows which Windows groups are privileged. [`Reject`] describes a record that could
+//! [`privilege`] knows which Windows groups are privileged; [`names`] what the events say a SID is
+//! called. [`Reject`] describes a record that could
 //! not be normalized, with where it came from.
 //!
 //! Also the few things every crate must do the same way: the one duration syntax
@@ -18,6 +19,7 @@ mod action;
 mod duration;
 mod event;
 mod id;
+pub mod names;
 pub mod privilege;
 mod secret;
 mod time;

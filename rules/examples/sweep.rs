@@ -28,6 +28,7 @@ fn main() {
             Elevation {
                 id: format!("{i:032x}"),
                 principal: format!("user{}@contoso.com", i % 50_000),
+                principal_name: None,
                 privilege: "Administrators".into(),
                 privilege_id: Some("S-1-5-32-544".into()),
                 scope: format!("host{}", i % 20_000),

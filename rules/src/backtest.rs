@@ -33,8 +33,13 @@ pub fn max_lookback(rules: &[Box<dyn Rule>]) -> Duration {
         .unwrap_or_else(Duration::zero)
 }
 
+/// What a principal was called when an elevation started (the application asks its store): lets
+/// a backtest speak in names as the live rules do. `None` when only the identifier is known.
+pub type NameFn<'a> = &'a dyn Fn(&str, DateTime<Utc>) -> Option<String>;
+
 struct Replay<'a> {
     rules: &'a [Box<dyn Rule>],
+    names: Option<NameFn<'a>>,
     policy: &'a Policy,
     tracker: Tracker,
     recent: VecDeque<Event>,
@@ -46,6 +51,9 @@ struct Replay<'a> {
 
 impl Replay<'_> {
     fn evaluate(&mut self, now: DateTime<Utc>, new: &[Event]) {
+        if let Some(names) = self.names {
+            self.tracker.name_with(names);
+        }
         let recent: Vec<Event> = self.recent.iter().cloned().collect();
         let ctx = Context {
             new_events: new,
@@ -98,6 +106,18 @@ pub fn backtest(
     until: DateTime<Utc>,
     step: Duration,
 ) -> Vec<Alert> {
+    backtest_named(events_sorted, policy, rules, (from, until), step, None)
+}
+
+/// [`backtest`] with the elevations' principals named by `names` (see [`NameFn`]).
+pub fn backtest_named(
+    events_sorted: &[Event],
+    policy: &Policy,
+    rules: &[Box<dyn Rule>],
+    (from, until): (DateTime<Utc>, DateTime<Utc>),
+    step: Duration,
+    names: Option<NameFn<'_>>,
+) -> Vec<Alert> {
     let mut events: Vec<&Event> = events_sorted.iter().collect();
     if !events.is_sorted_by(|a, b| (a.time, &a.id) <= (b.time, &b.id)) {
         events.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
@@ -105,6 +125,7 @@ pub fn backtest(
     let step = step.max(Duration::seconds(1));
     let mut r = Replay {
         rules,
+        names,
         policy,
         tracker: Tracker::new(policy.clone()),
         recent: VecDeque::new(),

@@ -50,7 +50,7 @@ pub use alert::{
     Alert, AlertAction, AlertChanges, AlertStatus, LifecycleError, MAX_EVENT_IDS, Silence, ack,
     act, apply_findings, resolve,
 };
-pub use backtest::{backtest, evaluate_all, max_lookback};
+pub use backtest::{NameFn, backtest, backtest_named, evaluate_all, max_lookback};
 pub use config::{
     CollectorSettings, ConfigError, ConflictSettings, DuplicateSettings, FrequentSettings,
     GlobalAdminsSettings, LocalAdminSettings, OverdueSettings, RulesConfig, StandingSettings,

@@ -83,6 +83,7 @@ pub const PRIVILEGED_ROLES: [(&str, &str); 17] = [
 /// Lookups are one hash probe; aliases are not followed transitively.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IdentityMap {
+    /// Lower-cased alias → the canonical principal as configured (its case kept for display).
     map: HashMap<String, String>,
 }
 
@@ -97,15 +98,21 @@ impl IdentityMap {
 
     /// Maps `alias` to `canonical` (a later insert for the same alias wins).
     pub fn insert(&mut self, alias: &str, canonical: &str) {
-        self.map.insert(normalize(alias), normalize(canonical));
+        self.map
+            .insert(normalize(alias), canonical.trim().to_owned());
     }
 
-    /// The canonical, lower-cased form of a principal.
+    /// The canonical, lower-cased form of a principal: what comparisons and keys use.
     pub fn canonical(&self, principal: &str) -> String {
-        let n = normalize(principal);
-        match self.map.get(&n) {
+        normalize(&self.resolve(principal))
+    }
+
+    /// The canonical principal in the case of its source (the configured canonical name, or
+    /// the principal itself, trimmed): what privtrail prints.
+    pub fn resolve(&self, principal: &str) -> String {
+        match self.map.get(&normalize(principal)) {
             Some(c) => c.clone(),
-            None => n,
+            None => principal.trim().to_owned(),
         }
     }
 
@@ -113,7 +120,7 @@ impl IdentityMap {
     pub fn pairs(&self) -> Vec<(String, String)> {
         self.map
             .iter()
-            .map(|(a, c)| (a.clone(), c.clone()))
+            .map(|(a, c)| (a.clone(), normalize(c)))
             .collect()
     }
 
@@ -181,9 +188,14 @@ impl Policy {
         self
     }
 
-    /// The canonical, lower-cased principal.
+    /// The canonical, lower-cased principal (for comparisons).
     pub fn canonical(&self, principal: &str) -> String {
         self.identity_map.canonical(principal)
+    }
+
+    /// The canonical principal as its source wrote it (for display).
+    pub fn resolve(&self, principal: &str) -> String {
+        self.identity_map.resolve(principal)
     }
 
     /// The maximum duration for a privilege, by id first, then by name.

@@ -132,6 +132,73 @@ pub fn transition(app: &App, id: &str, resolve: bool, note: Option<&str>) -> Res
     Ok(ExitCode::SUCCESS)
 }
 
+/// `alerts silence`: a silence recorded with who set it.
+pub fn silence(
+    app: &App,
+    rule: &str,
+    principal: Option<&str>,
+    duration: &str,
+    note: Option<&str>,
+) -> Result<ExitCode> {
+    let span = privtrail_model::parse_duration(duration).ok_or_else(|| {
+        privtrail_app::AppError::Usage(format!("--for {duration:?}: a duration such as 4h or 7d"))
+    })?;
+    let now = Utc::now();
+    let until = now
+        .checked_add_signed(span)
+        .ok_or_else(|| privtrail_app::AppError::Usage(format!("--for {duration:?} is too long")))?;
+    let s = app.silence(rule, principal, until, now, &os_user(), note)?;
+    println!(
+        "rule {} silenced for {} until {}",
+        s.rule,
+        s.principal.as_deref().unwrap_or("everyone"),
+        privtrail_model::format_time(s.until)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A silence as listed (JSON: these names).
+#[derive(serde::Serialize)]
+struct SilenceView {
+    rule: String,
+    principal: Option<String>,
+    until: String,
+    reason: Option<String>,
+}
+
+/// `alerts silences`: the silences in force.
+pub fn silences(app: &App, format: crate::cli::OutputFormat) -> Result<ExitCode> {
+    let list: Vec<SilenceView> = app
+        .silences(Utc::now())?
+        .into_iter()
+        .map(|s| SilenceView {
+            rule: s.rule,
+            principal: s.principal,
+            until: privtrail_model::format_time(s.until),
+            reason: s.reason,
+        })
+        .collect();
+    let rule = |s: &SilenceView| s.rule.clone();
+    let who = |s: &SilenceView| s.principal.clone().unwrap_or_else(|| "*".into());
+    let until = |s: &SilenceView| s.until.clone();
+    let why = |s: &SilenceView| s.reason.clone().unwrap_or_default();
+    let cols: [crate::output::Column<'_, SilenceView>; 4] = [
+        ("rule", &rule),
+        ("principal", &who),
+        ("until", &until),
+        ("reason", &why),
+    ];
+    crate::output::print(
+        &mut std::io::stdout().lock(),
+        format,
+        &list,
+        &cols,
+        &cols,
+        "no silences in force",
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Who runs this command, as the alert's history names them: `os:` and the login name (from the
 /// environment, else the process's user id looked up in /etc/passwd).
 fn os_user() -> String {

@@ -282,7 +282,8 @@ fn urls(log: &Path, daemon: &Daemon) -> Result<(String, String)> {
 type Query = (String, String, Option<String>, Option<String>);
 
 /// The three queries, with values taken from the store: one principal's group additions (a
-/// selective query), the rarest action present, and one hour of everything.
+/// selective query), a term that occurs a handful of times (one record id), and one hour of
+/// everything.
 async fn pick_queries(client: &reqwest::Client, api: &str, token: &str) -> Result<Vec<Query>> {
     let one = |q: &str| {
         let url = format!("{api}/api/v1/search?limit=1&q={}", urlencode(q));
@@ -302,6 +303,7 @@ async fn pick_queries(client: &reqwest::Client, api: &str, token: &str) -> Resul
     };
     let add = one("action:group.member.added").await?;
     let target = add["target"].as_str().unwrap_or("x").to_owned();
+    let record = add["record_id"].as_str().unwrap_or("0").to_owned();
     let newest = one("*").await?;
     let t = newest["time"]
         .as_str()
@@ -317,8 +319,8 @@ async fn pick_queries(client: &reqwest::Client, api: &str, token: &str) -> Resul
             None,
         ),
         (
-            "rare term: account.created".into(),
-            "action:account.created".into(),
+            "rare term: one record id".into(),
+            format!("record_id:\"{record}\""),
             None,
             None,
         ),

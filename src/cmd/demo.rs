@@ -212,12 +212,12 @@ pub fn run(args: &DemoArgs, mut config: Config, data_dir: Option<PathBuf>) -> Re
         // The one definition of overdue, as `elevations --overdue` and the rule use it.
         let overdue = app.engine().is_overdue(e, now);
         println!(
-            "  {:<44} {:<30} {:<26} since {}{}",
-            e.principal,
+            "  {:<30} {:<26} since {}{}  {}",
             e.privilege,
             e.scope,
             e.started_at.format("%Y-%m-%d %H:%M"),
-            if overdue { "  OVERDUE" } else { "" }
+            if overdue { "  OVERDUE" } else { "         " },
+            e.who_short(),
         );
     }
 

@@ -37,6 +37,9 @@ pub fn run(app: &App, args: &ElevationsArgs) -> Result<ExitCode> {
     };
     let e = |i: &Item| i.0.elevation.clone();
     let principal = |i: &Item| e(i).principal;
+    // `CONTOSO\nina.patel (S-1-5-21-…-1601)`: the name the events gave a SID, with the SID.
+    let who = |i: &Item| i.0.elevation.who_short();
+    let principal_name = |i: &Item| e(i).principal_name.unwrap_or_default();
     let privilege = |i: &Item| e(i).privilege;
     let scope = |i: &Item| e(i).scope;
     let kind = |i: &Item| v(i, "kind");
@@ -45,7 +48,7 @@ pub fn run(app: &App, args: &ElevationsArgs) -> Result<ExitCode> {
     let ended = |i: &Item| output::opt_time(i.0.elevation.ended_at);
     let state = |i: &Item| i.0.state();
     let table: [Column<'_, Item>; 8] = [
-        ("principal", &principal),
+        ("principal", &who),
         ("privilege", &privilege),
         ("scope", &scope),
         ("kind", &kind),
@@ -65,9 +68,10 @@ pub fn run(app: &App, args: &ElevationsArgs) -> Result<ExitCode> {
         f("opened_by"),
         f("closed_by"),
     );
-    let csv: [Column<'_, Item>; 13] = [
+    let csv: [Column<'_, Item>; 14] = [
         ("id", &id),
         ("principal", &principal),
+        ("principal_name", &principal_name),
         ("privilege", &privilege),
         ("privilege_id", &pid),
         ("scope", &scope),

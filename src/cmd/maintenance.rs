@@ -13,17 +13,7 @@ pub fn verify(
     anchors_file: Option<&std::path::Path>,
 ) -> Result<ExitCode> {
     let started = Instant::now();
-    let mut anchors = Vec::new();
-    let mut sources = Vec::new();
-    let configured = app.config().integrity.anchor_file.clone();
-    for f in configured.iter().map(|p| p.as_path()).chain(anchors_file) {
-        let list = privtrail_app::anchor::read_file(f, Some(app.data_dir()))?;
-        sources.push(format!("{} anchors in {}", list.len(), f.display()));
-        anchors.extend(list);
-    }
-    let recorded = app.store().recorded_anchors()?.len();
-    sources.push(format!("{recorded} recorded in the store"));
-    let report = app.store().verify_with(&anchors)?;
+    let (report, sources) = privtrail_app::evidence::verify_store(app, anchors_file)?;
     let keyed = match report.keyed_from {
         Some(1) => ", every link keyed (HMAC-SHA256)".to_owned(),
         Some(k) => format!(", links keyed (HMAC-SHA256) from seq {k}"),
@@ -60,6 +50,54 @@ pub fn verify(
 }
 
 /// `privtrail export`: a period as evidence for an auditor.
+/// `privtrail report`: the access review of a period.
+pub fn report(app: &privtrail_app::App, args: &crate::cli::ReportArgs) -> Result<ExitCode> {
+    use privtrail_app::AppError;
+    use privtrail_app::report::{Format, ReportRequest, build, render};
+    let now = chrono::Utc::now();
+    let usage = |what: &str, e: AppError| AppError::Usage(format!("{what}: {e}"));
+    let since =
+        privtrail_app::time::parse_time(&args.since, now).map_err(|e| usage("--since", e))?;
+    let until = match &args.until {
+        Some(u) => privtrail_app::time::parse_time(u, now).map_err(|e| usage("--until", e))?,
+        None => now,
+    };
+    let format: Format = args
+        .format
+        .parse()
+        .map_err(|e| AppError::Usage(format!("--format {e}")))?;
+    let report = build(
+        app,
+        &ReportRequest {
+            since,
+            until,
+            verify: !args.no_verify,
+        },
+    )?;
+    let bytes = render(&report, format)?;
+    match &args.out {
+        Some(path) => {
+            privtrail_app::evidence::write_private(path, &bytes)?;
+            eprintln!(
+                "report: {} elevations of {} principals, {} alerts; written to {}",
+                report.totals.elevations,
+                report.totals.principals,
+                report.totals.alerts,
+                path.display()
+            );
+        }
+        None => {
+            use std::io::Write;
+            std::io::stdout().lock().write_all(&bytes)?;
+        }
+    }
+    // A broken chain is stated in the report and in the exit code.
+    Ok(match report.evidence.verified {
+        Some(v) if !v.intact => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
 pub fn export(app: &privtrail_app::App, args: &crate::cli::ExportArgs) -> Result<ExitCode> {
     use privtrail_app::AppError;
     use privtrail_app::evidence::{ExportRequest, Format};

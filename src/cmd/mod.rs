@@ -69,6 +69,19 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                         AlertsCommand::Resolve { id, note } => {
                             alerts::transition(&write("alerts resolve")?, id, true, note.as_deref())
                         }
+                        AlertsCommand::Silence {
+                            rule,
+                            principal,
+                            duration,
+                            note,
+                        } => alerts::silence(
+                            &write("alerts silence")?,
+                            rule,
+                            principal.as_deref(),
+                            duration,
+                            note.as_deref(),
+                        ),
+                        AlertsCommand::Silences => alerts::silences(&read()?, args.format),
                     }
                 }
                 Command::Outbox(args) => match args.command.as_ref() {
@@ -87,6 +100,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     None => maintenance::verify(&read()?, args.anchors.as_deref()),
                 },
                 Command::Export(args) => maintenance::export(&read()?, &args),
+                Command::Report(args) => maintenance::report(&read()?, &args),
                 Command::Purge { dry_run } => {
                     if dry_run {
                         maintenance::purge(&read()?, true)

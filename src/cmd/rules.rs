@@ -93,7 +93,17 @@ pub fn test(app: &App, args: &RulesTestArgs) -> Result<ExitCode> {
     }
     events.retain(|e| e.time < until);
     events.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
-    let alerts = privtrail_rules::backtest(&events, &policy, &engine.rules, since, until, step);
+    // Alerts speak in names, as the live rules do (a failing lookup leaves the identifier).
+    let namer = std::cell::RefCell::new(privtrail_app::names::Namer::new(app.store()));
+    let name = |p: &str, at| namer.borrow_mut().name(p, Some(at)).ok().flatten();
+    let alerts = privtrail_rules::backtest_named(
+        &events,
+        &policy,
+        &engine.rules,
+        (since, until),
+        step,
+        Some(&name),
+    );
     if args.format == OutputFormat::Table {
         println!(
             "replayed {} events from {} to {} (sweeps every {}): {} alerts would have fired",

@@ -56,6 +56,7 @@ mod writer;
 pub use chain::{Anchor, ChainKey, Hash};
 pub use error::StoreError;
 pub use purge::PurgePlan;
+pub use sqlite::names::{KnownNames, PrincipalName};
 pub use store::{DB_FILE, Store};
 pub use types::{
     AlertRow, BrokenLink, DirectoryUser, ElevationRow, EventFilter, OutboxEntry, OutboxMessage,

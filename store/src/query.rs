@@ -28,11 +28,18 @@ pub const MAX_CLAUSES: usize = 64;
 /// Length of one regex (a wildcard term becomes one).
 pub const MAX_REGEX_LEN: usize = 256;
 
+/// The fields `principal:X` looks in, for every identifier X is known under.
+pub const PRINCIPAL_FIELDS: &[&str] = &["actor", "target", "target_name"];
+/// At most this many identifiers per `principal:` term (each becomes three term queries).
+pub const MAX_IDENTITIES: usize = 24;
+
 /// Builds the tantivy query for a request: its text, time window and page position.
+/// `identities` says which identifiers a `principal:` term stands for (itself included).
 pub fn build(
     index: &Index,
     fields: &Fields,
     req: &crate::SearchRequest,
+    identities: &dyn Fn(&str) -> Vec<String>,
 ) -> Result<Box<dyn Query>, StoreError> {
     let text = req.query.as_str();
     let invalid = |reason: String| StoreError::InvalidQuery {
@@ -61,6 +68,7 @@ pub fn build(
                 "a wildcard or regex of {longest_regex} characters; at most {MAX_REGEX_LEN}"
             )));
         }
+        let ast = expand_principals(ast, identities);
         let mut parser = QueryParser::for_index(
             index,
             DEFAULT_FIELDS
@@ -157,7 +165,8 @@ fn explain(e: &tantivy::query::QueryParserError) -> String {
     use tantivy::query::QueryParserError as E;
     match e {
         E::FieldDoesNotExist(f) => format!(
-            "unknown field {f:?}; fields are {}, message, time",
+            "unknown field {f:?}; fields are {}, message, time, and principal (actor, target or \
+             target_name under any of its names)",
             KEYWORD_FIELDS.join(", ")
         ),
         other => other.to_string(),
@@ -203,6 +212,12 @@ fn rewrite_leaf(leaf: UserInputLeaf) -> UserInputAst {
                 pattern.push_str(".*");
             }
             match lit.field_name {
+                Some(field) if field == "principal" => any_of(
+                    PRINCIPAL_FIELDS
+                        .iter()
+                        .map(|f| regex_leaf(Some((*f).to_owned()), pattern.clone()))
+                        .collect(),
+                ),
                 Some(field) => regex_leaf(Some(field), pattern),
                 None => UserInputAst::Clause(
                     DEFAULT_FIELDS
@@ -218,6 +233,57 @@ fn rewrite_leaf(leaf: UserInputLeaf) -> UserInputAst {
             }
         }
         other => UserInputAst::Leaf(Box::new(other)),
+    }
+}
+
+fn any_of(leaves: Vec<UserInputAst>) -> UserInputAst {
+    UserInputAst::Clause(
+        leaves
+            .into_iter()
+            .map(|l| (Some(query_grammar::Occur::Should), l))
+            .collect(),
+    )
+}
+
+/// `principal:X` (or `principal:"X"`) becomes "actor, target or target_name is one of the
+/// identifiers X is known under": a SID, the `DOMAIN\user` the logons gave it, a UPN, an object id.
+fn expand_principals(ast: UserInputAst, identities: &dyn Fn(&str) -> Vec<String>) -> UserInputAst {
+    match ast {
+        UserInputAst::Clause(cs) => UserInputAst::Clause(
+            cs.into_iter()
+                .map(|(o, sub)| (o, expand_principals(sub, identities)))
+                .collect(),
+        ),
+        UserInputAst::Boost(inner, b) => {
+            UserInputAst::Boost(Box::new(expand_principals(*inner, identities)), b)
+        }
+        UserInputAst::Leaf(leaf) => match *leaf {
+            UserInputLeaf::Literal(lit) if lit.field_name.as_deref() == Some("principal") => {
+                let mut ids = identities(&lit.phrase);
+                if !ids.iter().any(|i| i.eq_ignore_ascii_case(&lit.phrase)) {
+                    ids.insert(0, lit.phrase.clone());
+                }
+                ids.truncate(MAX_IDENTITIES);
+                any_of(
+                    ids.iter()
+                        .flat_map(|id| {
+                            PRINCIPAL_FIELDS.iter().map(move |f| {
+                                UserInputAst::Leaf(Box::new(UserInputLeaf::Literal(
+                                    query_grammar::UserInputLiteral {
+                                        field_name: Some((*f).to_owned()),
+                                        phrase: id.clone(),
+                                        delimiter: Delimiter::DoubleQuotes,
+                                        slop: 0,
+                                        prefix: false,
+                                    },
+                                )))
+                            })
+                        })
+                        .collect(),
+                )
+            }
+            other => UserInputAst::Leaf(Box::new(other)),
+        },
     }
 }
 

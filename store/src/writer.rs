@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use crate::chain::{self, Hash};
 use crate::index::Fields;
 use crate::index::indexer::Indexer;
-use crate::sqlite::{directory, events, meta, outbox, state};
+use crate::sqlite::{directory, events, meta, names, outbox, state};
 use crate::store::FlagGuard;
 use crate::{
     AlertRow, DirectoryUser, ElevationRow, OutboxEntry, SilenceRow, Snapshot, StoreError,
@@ -245,6 +245,7 @@ impl Writer {
         let mut seq = self.head_seq;
         let mut prev = self.head_hash;
         let mut docs = Vec::with_capacity(events.len());
+        let mut learned = names::Learned::default();
         let (key, keyed_from) = (self.key.clone(), self.keyed_from);
         let tx = self
             .conn
@@ -312,12 +313,14 @@ impl Writer {
                 seq += 1;
                 prev = hash;
                 stats.stored += 1;
+                learned.note(e, times.time);
                 docs.push(self.fields.document(seq, e));
                 if let Some(forward) = forward {
                     enqueued += outbox::enqueue(&tx, &forward(e), now)?;
                 }
             }
         }
+        learned.save(&tx)?;
         for r in rejects {
             meta::insert_reject(&tx, now, r).map_err(StoreError::sqlite(format!(
                 "insert into rejects ({})",
@@ -550,9 +553,17 @@ impl Writer {
         outbox::retry_dead(&self.conn, outbox::nanos(&now))
     }
 
-    /// Adds a silence.
-    pub fn add_silence(&mut self, s: &SilenceRow) -> Result<(), StoreError> {
-        state::add_silence(&self.conn, s)
+    /// Adds a silence, with the events that record who set it (chained, in the same
+    /// transaction).
+    pub fn add_silence(
+        &mut self,
+        s: &SilenceRow,
+        events: &[Event],
+    ) -> Result<WriteStats, StoreError> {
+        let row = s.clone();
+        self.write_batch_with(events, &[], None, None, None, &move |tx| {
+            state::add_silence(tx, &row)
+        })
     }
 
     /// Commits the search index: everything written so far becomes searchable.

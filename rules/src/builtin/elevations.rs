@@ -99,7 +99,9 @@ impl Rule for StandingAccess {
         ctx.elevations
             .iter()
             .filter(|el| el.held_at(ctx.now) && el.kind == ElevationKind::Assignment)
-            .filter(|el| !exempt.contains(&el.principal) && !p.is_break_glass(&el.principal))
+            .filter(|el| {
+                !exempt.contains(&p.canonical(&el.principal)) && !p.is_break_glass(&el.principal)
+            })
             .filter_map(|el| {
                 let outside = el.via_pim == Some(false);
                 let permanent = el.expected_end.is_none()
@@ -211,9 +213,10 @@ impl Rule for FrequentActivation {
             return Vec::new();
         }
         let new: HashSet<&EventId> = ctx.new_events.iter().map(|e| &e.id).collect();
+        let p = ctx.policy;
         let role = |el: &Elevation| {
             (
-                el.principal.clone(),
+                p.canonical(&el.principal),
                 el.privilege_id
                     .as_deref()
                     .unwrap_or(&el.privilege)
@@ -257,15 +260,11 @@ impl Rule for FrequentActivation {
             }
             window.sort_by_key(|el| (el.started_at, el.opened_by.clone()));
             let first = window[0];
-            let subject = format!(
-                "{}|{}|{}",
-                f.principal,
-                role(f).1,
-                first.started_at.date_naive()
-            );
+            let (who, role_key) = role(f);
+            let subject = format!("{who}|{role_key}|{}", first.started_at.date_naive());
             let summary = format!(
                 "{} activated {} {} times within {} (first at {})",
-                f.principal,
+                f.who(),
                 f.privilege,
                 window.len(),
                 format_duration(self.within),
@@ -312,7 +311,7 @@ impl Rule for TooManyGlobalAdmins {
         )
     }
     fn evaluate(&self, ctx: &Context<'_>) -> Vec<Finding> {
-        let mut by_tenant: BTreeMap<String, (BTreeSet<&str>, Vec<EventId>)> = BTreeMap::new();
+        let mut by_tenant: BTreeMap<String, (BTreeSet<String>, Vec<EventId>)> = BTreeMap::new();
         for el in ctx
             .elevations
             .iter()
@@ -320,7 +319,7 @@ impl Rule for TooManyGlobalAdmins {
         {
             let t = el.tenant.as_deref().unwrap_or("-").to_lowercase();
             let entry = by_tenant.entry(t).or_default();
-            entry.0.insert(&el.principal);
+            entry.0.insert(ctx.policy.canonical(&el.principal));
             entry.1.push(el.opened_by.clone());
         }
         by_tenant

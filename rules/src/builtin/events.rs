@@ -103,7 +103,7 @@ impl Rule for UnapprovedLocalAdmin {
             let activated = ctx.elevations.iter().any(|a| {
                 a.kind == ElevationKind::Activation
                     && a.source == Source::Entra
-                    && a.principal == principal
+                    && p.canonical(&a.principal) == principal
                     && a.held_at(add.time)
             });
             if activated {
@@ -114,6 +114,9 @@ impl Rule for UnapprovedLocalAdmin {
                 .as_deref()
                 .or(add.privilege_id.as_deref())
                 .unwrap_or("?");
+            // The elevation knows the member's name (`CONTOSO\nina.patel (S-1-5-21-…)`).
+            let resolved = el.map_or_else(|| p.resolve(member), |el| el.principal.clone());
+            let member = el.map_or_else(|| member.to_owned(), Elevation::who);
             let summary = format!(
                 "{} added {member} to {group} on {} at {} without approval: not an approved granter, no endpoint tag within {}, no Entra activation",
                 add.actor.as_deref().unwrap_or("unknown actor"),
@@ -125,7 +128,7 @@ impl Rule for UnapprovedLocalAdmin {
                 rule: self.id().to_owned(),
                 severity: self.severity,
                 subject: add.id.to_string(),
-                principal: Some(principal),
+                principal: Some(resolved),
                 privilege: Some(group.to_owned()),
                 scope: add.scope.clone().or_else(|| add.host.clone()),
                 summary,

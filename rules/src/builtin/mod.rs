@@ -56,7 +56,7 @@ fn about(
 fn describe(el: &Elevation) -> String {
     format!(
         "{} holds {} at {} ({} since {})",
-        el.principal,
+        el.who(),
         el.privilege,
         el.scope,
         el.kind.as_str(),

@@ -82,8 +82,14 @@ impl EndReason {
 pub struct Elevation {
     /// Stable: a hash of the key and the opening event's id.
     pub id: String,
-    /// Canonical (identity-mapped, lower-cased) principal: UPN or SID.
+    /// Canonical (identity-mapped) principal, UPN or SID, in the case its source wrote it (keys
+    /// and comparisons lower-case it).
     pub principal: String,
+    /// What the principal is called when the identifier is a SID or an object id (`CONTOSO\\nina.patel`):
+    /// filled by the application from the store's names before rules and output, never by
+    /// reconstruction (which is pure). Not part of the elevation's identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal_name: Option<String>,
     /// Role or group name (the id when the name is unknown).
     pub privilege: String,
     pub privilege_id: Option<String>,
@@ -134,6 +140,17 @@ impl Elevation {
                 .expected_end
                 .and_then(|end| end.checked_add_signed(grace))
                 .is_some_and(|due| now > due)
+    }
+
+    /// How privtrail prints the principal: `CONTOSO\nina.patel (S-1-5-21-…-1601)` when a name is
+    /// known, else the identifier.
+    pub fn who(&self) -> String {
+        privtrail_model::names::display(&self.principal, self.principal_name.as_deref())
+    }
+
+    /// [`Elevation::who`] for a table column: a named domain SID shortened to its RID.
+    pub fn who_short(&self) -> String {
+        privtrail_model::names::display_short(&self.principal, self.principal_name.as_deref())
     }
 
     /// Whether it was held at `t` (started_at <= t and not ended at or before t).

@@ -79,6 +79,18 @@ impl Tracker {
         &self.elevations
     }
 
+    /// Names the elevations that have no `principal_name` yet (see
+    /// [`crate::backtest::NameFn`]); a key's recomputation clears its names again.
+    pub fn name_with(&mut self, names: crate::backtest::NameFn<'_>) {
+        for el in self
+            .elevations
+            .iter_mut()
+            .filter(|e| e.principal_name.is_none())
+        {
+            el.principal_name = names(&el.principal, el.started_at);
+        }
+    }
+
     /// The open elevations.
     pub fn open(&self) -> impl Iterator<Item = &Elevation> {
         self.elevations.iter().filter(|e| e.is_open())

@@ -30,7 +30,12 @@ fn open(e: &Event, kind: ElevationKind, policy: &Policy) -> Option<Building> {
     Some(Building {
         el: Elevation {
             id: elevation_id(&key, &e.id),
-            principal: key.principal.clone(),
+            // The key compares lower-cased; the elevation keeps its source's case.
+            principal: e
+                .target
+                .as_deref()
+                .map_or_else(|| key.principal.clone(), |t| policy.resolve(t)),
+            principal_name: None,
             privilege: privilege_name,
             privilege_id: e.privilege_id.clone(),
             scope: scope_of(e),
@@ -165,7 +170,7 @@ fn tag_applies(tag: &Event, el: &Elevation, policy: &Policy) -> bool {
         .target
         .as_deref()
         .filter(|t| !t.trim().is_empty())
-        .is_none_or(|t| policy.canonical(t) == el.principal);
+        .is_none_or(|t| policy.canonical(t) == policy.canonical(&el.principal));
     let Some(expires) = tag.expires_at else {
         return false;
     };

@@ -164,6 +164,19 @@ pub(crate) fn plant(
         administrators,
         (&e.svc_rmm, &id),
     ));
+    // She signs in 20 minutes later to use it (her logon is what names her SID). Its own random
+    // stream, so the scenarios after this one stay as they were.
+    let mut own = Rng::derive(seed, 0x5CE4A7, 2);
+    session(
+        &mut own,
+        m,
+        out,
+        &c.never_removed_rmm,
+        2,
+        ("127.0.0.1", "-"),
+        t + 20 * MIN,
+        45 * MIN,
+    );
 
     // Jump host: Remote Desktop Users (not privileged), a grant removed within a minute, a log clear.
     let m = &e.machines[jump];

@@ -93,3 +93,36 @@ pub fn users(conn: &Connection, tenant: &str) -> Result<Vec<DirectoryUser>, Stor
     rows.collect::<Result<Vec<_>, _>>()
         .map_err(StoreError::sqlite(ctx()))
 }
+
+/// The directory users (any tenant) that `who` names: by UPN (or the part before its `@`),
+/// object id or on-premises SID, without regard to case.
+pub fn users_matching(conn: &Connection, who: &str) -> Result<Vec<DirectoryUser>, StoreError> {
+    let who = who.trim();
+    if who.is_empty() {
+        return Ok(Vec::new());
+    }
+    let local: String = who
+        .chars()
+        .flat_map(|ch| match ch {
+            '%' | '_' | '^' => vec!['^', ch],
+            ch => vec![ch],
+        })
+        .collect();
+    let mut st = conn
+        .prepare_cached(
+            "SELECT id, upn, display_name, on_prem_sid FROM directory_users \
+             WHERE upn = ?1 COLLATE NOCASE OR id = ?1 COLLATE NOCASE \
+             OR on_prem_sid = ?1 COLLATE NOCASE OR upn LIKE ?2 ESCAPE '^' LIMIT 16",
+        )
+        .map_err(StoreError::sqlite("find directory users"))?;
+    st.query_map(params![who, format!("{local}@%")], |r| {
+        Ok(DirectoryUser {
+            id: r.get(0)?,
+            upn: r.get(1)?,
+            display_name: r.get(2)?,
+            on_prem_sid: r.get(3)?,
+        })
+    })
+    .and_then(|rows| rows.collect())
+    .map_err(StoreError::sqlite("find directory users"))
+}

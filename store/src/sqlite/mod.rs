@@ -10,6 +10,7 @@
 pub mod directory;
 pub mod events;
 pub mod meta;
+pub mod names;
 pub mod outbox;
 pub mod schema;
 pub mod state;

@@ -213,7 +213,23 @@ pub const MIGRATIONS: &[&str] = &[
         body         TEXT    NOT NULL
     );
     "#,
+    // 9: what the events say each SID is called (`sqlite::names`); filled from the stored events
+    // by `names::backfill` in the same transaction.
+    r#"
+    CREATE TABLE principal_names (
+        sid         TEXT    NOT NULL,
+        name        TEXT    NOT NULL,
+        rank        INTEGER NOT NULL,
+        first_seen  INTEGER NOT NULL,
+        last_seen   INTEGER NOT NULL,
+        first_event TEXT    NOT NULL,
+        PRIMARY KEY (sid, name)
+    ) WITHOUT ROWID;
+    "#,
 ];
+
+/// The migration after which [`super::names::backfill`] runs.
+const NAMES_VERSION: i64 = 9;
 
 /// The schema version of a database (`PRAGMA user_version`).
 pub fn version(conn: &Connection) -> Result<i64, StoreError> {
@@ -251,6 +267,9 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
             "migration to version {}",
             version + 1
         )))?;
+        if version + 1 == NAMES_VERSION {
+            super::names::backfill(&tx)?;
+        }
         tx.pragma_update(None, "user_version", version + 1)
             .map_err(StoreError::sqlite("write user_version"))?;
         tx.commit()

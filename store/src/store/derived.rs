@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use privtrail_model::{Event, EventId};
 
 use super::Store;
+use crate::sqlite::names::{self, KnownNames, PrincipalName};
 use crate::sqlite::{directory, events, meta, outbox, state};
 use crate::{
     AlertRow, DirectoryUser, ElevationRow, EventFilter, OutboxMessage, OutboxStatus, SilenceRow,
@@ -12,6 +13,133 @@ use crate::{
 };
 
 impl Store {
+    /// Sets the configured identity map (pairs of alias and canonical principal), which
+    /// [`Store::identities`] and `principal:` searches follow.
+    pub fn set_identity_map(&self, pairs: &[(String, String)]) {
+        let lower = pairs
+            .iter()
+            .map(|(a, c)| (a.trim().to_lowercase(), c.trim().to_lowercase()))
+            .collect();
+        *self.aliases.write().unwrap_or_else(|p| p.into_inner()) = lower;
+    }
+
+    /// Every name the events gave `sid`, best first (see [`PrincipalName`]).
+    pub fn principal_names(&self, sid: &str) -> Result<Vec<PrincipalName>, StoreError> {
+        self.readers.with(|c| names::of_sid(c, sid))
+    }
+
+    /// The name to print beside `principal` at time `at` (see [`KnownNames::at`]); `None` when
+    /// nothing better than the identifier itself is known.
+    pub fn name_of(
+        &self,
+        principal: &str,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self.known_names(principal)?.at(at).map(str::to_owned))
+    }
+
+    /// What is known about `principal`'s names: a well-known SID's fixed name, the names the
+    /// events gave a SID, or the directory's UPN for an object id or an on-premises SID.
+    pub fn known_names(&self, principal: &str) -> Result<KnownNames, StoreError> {
+        let p = principal.trim();
+        let mut known = KnownNames::default();
+        if privtrail_model::names::is_sid(p) {
+            if let Some(n) = privtrail_model::names::well_known(p) {
+                known.fixed = Some(n.to_owned());
+                return Ok(known);
+            }
+            known.learned = self.principal_names(p)?;
+            if !known.learned.is_empty() {
+                return Ok(known);
+            }
+        }
+        if !p.contains('@') {
+            let users = self.readers.with(|c| directory::users_matching(c, p))?;
+            known.fixed = users
+                .into_iter()
+                .find(|u| {
+                    u.id.eq_ignore_ascii_case(p)
+                        || u.on_prem_sid
+                            .as_deref()
+                            .is_some_and(|s| s.eq_ignore_ascii_case(p))
+                })
+                .and_then(|u| u.upn);
+        }
+        Ok(known)
+    }
+
+    /// Every identifier `who` is known under, itself first: the identity map's aliases, the SIDs
+    /// the events named so (`nina.patel`, `CONTOSO\nina.patel`) and their other names, and the
+    /// directory users matching any of them (UPN, object id, on-premises SID). At most
+    /// [`crate::query::MAX_IDENTITIES`], compared without regard to case.
+    pub fn identities(&self, who: &str) -> Result<Vec<String>, StoreError> {
+        let mut out: Vec<String> = Vec::new();
+        let push = |out: &mut Vec<String>, v: &str| {
+            let v = v.trim();
+            if !v.is_empty() && !out.iter().any(|o| o.eq_ignore_ascii_case(v)) {
+                out.push(v.to_owned());
+            }
+        };
+        push(&mut out, who);
+        let aliases = self
+            .aliases
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let follow_aliases = |out: &mut Vec<String>| {
+            for v in out.clone() {
+                let v = v.to_lowercase();
+                let canon = aliases
+                    .iter()
+                    .find(|(a, _)| *a == v)
+                    .map_or(v.clone(), |(_, c)| c.clone());
+                push(out, &canon);
+                for (a, c) in &aliases {
+                    if *c == canon {
+                        push(out, a);
+                    }
+                }
+            }
+        };
+        follow_aliases(&mut out);
+        self.readers.with(|c| {
+            for v in out.clone() {
+                if !privtrail_model::names::is_sid(&v) {
+                    for sid in names::sids_named(c, &v)? {
+                        push(&mut out, &sid);
+                    }
+                }
+            }
+            for v in out.clone() {
+                for u in directory::users_matching(c, &v)? {
+                    push(&mut out, &u.id);
+                    for x in [u.upn, u.on_prem_sid].into_iter().flatten() {
+                        push(&mut out, &x);
+                    }
+                }
+            }
+            for v in out.clone() {
+                if privtrail_model::names::is_sid(&v) {
+                    for n in names::of_sid(c, &v)? {
+                        push(&mut out, &n.name);
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        follow_aliases(&mut out);
+        out.truncate(crate::query::MAX_IDENTITIES);
+        Ok(out)
+    }
+
+    /// [`Store::identities`] for a search: a failing lookup leaves the term as it was written.
+    pub(crate) fn identities_or_self(&self, who: &str) -> Vec<String> {
+        self.identities(who).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot resolve a principal's identities");
+            vec![who.to_owned()]
+        })
+    }
+
     /// The newest snapshot of `kind` for `tenant`.
     pub fn latest_snapshot(
         &self,
@@ -162,5 +290,61 @@ impl Store {
     ) -> Result<Vec<(String, String)>, StoreError> {
         self.readers
             .with(|c| meta::checkpoints_with_prefix(c, prefix))
+    }
+
+    /// The chain positions of the events with `since <= time < until`: (first seq, last seq,
+    /// how many). Late-arriving events interleave, so other periods' events may lie between.
+    pub fn seq_range(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<(i64, i64, u64)>, StoreError> {
+        let (Some(a), Some(b)) = (timefmt::to_nanos(&since), timefmt::to_nanos(&until)) else {
+            return Ok(None);
+        };
+        self.readers.with(|c| {
+            c.query_row(
+                "SELECT min(seq), max(seq), count(*) FROM events WHERE time >= ?1 AND time < ?2",
+                [a, b],
+                |r| {
+                    Ok(r.get::<_, Option<i64>>(0)?
+                        .zip(r.get::<_, Option<i64>>(1)?)
+                        .map(|(f, l)| (f, l, r.get::<_, i64>(2).unwrap_or(0).max(0) as u64)))
+                },
+            )
+            .map_err(StoreError::sqlite("read the period's chain range"))
+        })
+    }
+
+    /// The events with these seqs (in the order given; missing ones are left out), each with its
+    /// stored link hash and the hash of the link before it (the purge record's base when that
+    /// link was purged): what an export needs so that every line can be checked on its own.
+    pub fn events_by_seqs(
+        &self,
+        seqs: &[i64],
+    ) -> Result<Vec<(i64, Event, crate::chain::Hash, crate::chain::Hash)>, StoreError> {
+        self.readers.with(|conn| {
+            let tx = conn
+                .unchecked_transaction()
+                .map_err(StoreError::sqlite("begin export read"))?;
+            let base = meta::purge_base(&tx)?;
+            let mut out = Vec::with_capacity(seqs.len());
+            for &seq in seqs {
+                let Some(e) = events::by_seq(&tx, seq)? else {
+                    continue;
+                };
+                let hash = events::hash_of(&tx, seq)?.unwrap_or([0; 32]);
+                let prev = match events::hash_of(&tx, seq - 1)? {
+                    Some(h) => h,
+                    None => match base {
+                        Some((b, h)) if b == seq - 1 => h,
+                        _ if seq == 1 => crate::chain::ZERO_HASH,
+                        _ => [0xff; 32],
+                    },
+                };
+                out.push((seq, e, hash, prev));
+            }
+            Ok(out)
+        })
     }
 }

@@ -38,6 +38,9 @@ pub struct Store {
     writer_open: Arc<AtomicBool>,
     /// The key of a keyed chain (`[integrity] key`), for the writer's links and for `verify`.
     chain_key: Option<crate::chain::ChainKey>,
+    /// The configured identity map's (alias, canonical) pairs, lower-cased: `principal:` terms
+    /// and [`Store::identities`] follow them.
+    aliases: RwLock<Vec<(String, String)>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -94,6 +97,7 @@ impl Store {
             index: RwLock::new(state),
             writer_open: Arc::new(AtomicBool::new(false)),
             chain_key: None,
+            aliases: RwLock::default(),
         })
     }
 
@@ -128,6 +132,7 @@ impl Store {
             index: RwLock::new(state),
             writer_open: Arc::new(AtomicBool::new(false)),
             chain_key: None,
+            aliases: RwLock::default(),
         })
     }
 
@@ -190,7 +195,9 @@ impl Store {
     /// next page.
     pub fn search_page(&self, req: &SearchRequest) -> Result<Vec<(i64, Event)>, StoreError> {
         let state = self.state();
-        let q = query::build(&state.index, &state.fields, req)?;
+        let q = query::build(&state.index, &state.fields, req, &|who| {
+            self.identities_or_self(who)
+        })?;
         let seqs = search::top_seqs(&state, q.as_ref(), req.limit)?;
         self.readers.with(|conn| {
             let mut out = Vec::with_capacity(seqs.len());
@@ -208,7 +215,9 @@ impl Store {
     /// The number of matching events (`req.limit` is ignored).
     pub fn count(&self, req: &SearchRequest) -> Result<u64, StoreError> {
         let state = self.state();
-        let q = query::build(&state.index, &state.fields, req)?;
+        let q = query::build(&state.index, &state.fields, req, &|who| {
+            self.identities_or_self(who)
+        })?;
         search::count(&state, q.as_ref())
     }
 
@@ -286,38 +295,6 @@ impl Store {
                 let (seq, e, hash) = row?;
                 Ok(f(seq, e, hash))
             })
-        })
-    }
-
-    /// The events with these seqs (in the order given; missing ones are left out), each with its
-    /// stored link hash and the hash of the link before it (the purge record's base when that
-    /// link was purged): what an export needs so that every line can be checked on its own.
-    pub fn events_by_seqs(
-        &self,
-        seqs: &[i64],
-    ) -> Result<Vec<(i64, Event, crate::chain::Hash, crate::chain::Hash)>, StoreError> {
-        self.readers.with(|conn| {
-            let tx = conn
-                .unchecked_transaction()
-                .map_err(StoreError::sqlite("begin export read"))?;
-            let base = meta::purge_base(&tx)?;
-            let mut out = Vec::with_capacity(seqs.len());
-            for &seq in seqs {
-                let Some(e) = events::by_seq(&tx, seq)? else {
-                    continue;
-                };
-                let hash = events::hash_of(&tx, seq)?.unwrap_or([0; 32]);
-                let prev = match events::hash_of(&tx, seq - 1)? {
-                    Some(h) => h,
-                    None => match base {
-                        Some((b, h)) if b == seq - 1 => h,
-                        _ if seq == 1 => crate::chain::ZERO_HASH,
-                        _ => [0xff; 32],
-                    },
-                };
-                out.push((seq, e, hash, prev));
-            }
-            Ok(out)
         })
     }
 

@@ -1,0 +1,50 @@
+//! [`Namer`]: names for the principals of elevations and alerts, from the store's
+//! [`KnownNames`] (what the events and the directory say), looked up once per principal.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use privtrail_rules::Elevation;
+use privtrail_store::{KnownNames, Store};
+
+use crate::error::Result;
+
+/// Caches what is known about each principal for one pass over many elevations.
+#[derive(Debug)]
+pub struct Namer<'a> {
+    store: &'a Store,
+    cache: HashMap<String, KnownNames>,
+}
+
+impl<'a> Namer<'a> {
+    pub fn new(store: &'a Store) -> Self {
+        Namer {
+            store,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// The name of `principal` at `at` (see [`KnownNames::at`]), `None` when only the
+    /// identifier is known.
+    pub fn name(&mut self, principal: &str, at: Option<DateTime<Utc>>) -> Result<Option<String>> {
+        let key = principal.trim().to_lowercase();
+        if !self.cache.contains_key(&key) {
+            let known = self.store.known_names(principal)?;
+            self.cache.insert(key.clone(), known);
+        }
+        Ok(self
+            .cache
+            .get(&key)
+            .and_then(|k| k.at(at))
+            .filter(|n| !n.eq_ignore_ascii_case(principal.trim()))
+            .map(str::to_owned))
+    }
+
+    /// Sets each elevation's `principal_name` to the name in use when it started.
+    pub fn fill(&mut self, elevations: &mut [Elevation]) -> Result<()> {
+        for el in elevations {
+            el.principal_name = self.name(&el.principal, Some(el.started_at))?;
+        }
+        Ok(())
+    }
+}

@@ -134,6 +134,23 @@ fn the_demo_names_its_members_and_finds_them_by_name_and_upn() {
     assert_eq!(svc.len(), 1);
     assert!(svc[0].get("principal_name").is_none(), "{svc:#?}");
 
+    // A later run of the rules by a process with no `[[tenants]]` (a daemon fed by agents) keys
+    // dave's Windows membership (the helpdesk's grant on the SQL server) under his UPN too: the
+    // joins come from every stored tenant.
+    env.ok(&["rules", "sweep"]);
+    let dave = json_lines(&env.ok(&[
+        "elevations",
+        "--principal",
+        "dave@contoso.com",
+        "--format",
+        "json",
+    ]));
+    assert!(
+        dave.iter().any(|e| e["privilege"] == "Administrators"),
+        "{dave:#?}"
+    );
+    assert!(dave.iter().all(|e| e["principal"] == "dave@contoso.com"));
+
     // A UPN finds the Windows events recorded under the user's on-premises SID (Entra's
     // onPremisesSecurityIdentifier), a name those recorded under hers.
     let bob_sid = format!("{domain}-1105");

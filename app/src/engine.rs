@@ -324,18 +324,21 @@ type UpnMaps = HashMap<String, HashMap<String, String>>;
 /// The configured policy plus the identity joins Entra knows (`onPremisesSecurityIdentifier`).
 pub fn joined_policy(store: &Store, engine: &Engine) -> Result<(Policy, UpnMaps)> {
     let mut upn_of: UpnMaps = HashMap::new();
-    let mut joins = Vec::new();
     for (t, _) in &engine.tenants {
         let map = upn_of.entry(t.clone()).or_default();
         for u in store.directory_users(t)? {
             if let Some(upn) = &u.upn {
                 map.insert(u.id.to_lowercase(), upn.clone());
-                if let Some(sid) = &u.on_prem_sid {
-                    joins.push((upn.clone(), sid.clone()));
-                }
             }
         }
     }
+    // Joins from every stored tenant: a process without `[[tenants]]` (a daemon fed by agents, a
+    // read-only listing) must key the same elevations as the one that collected them.
+    let joins: Vec<(String, String)> = store
+        .synced_users()?
+        .into_iter()
+        .filter_map(|u| Some((u.upn?, u.on_prem_sid?)))
+        .collect();
     Ok((engine.policy.clone().with_directory_users(&joins), upn_of))
 }
 

@@ -126,3 +126,26 @@ pub fn users_matching(conn: &Connection, who: &str) -> Result<Vec<DirectoryUser>
     .and_then(|rows| rows.collect())
     .map_err(StoreError::sqlite("find directory users"))
 }
+
+/// Every directory user with an on-premises SID, any tenant: the SID → UPN joins.
+pub fn synced_users(conn: &Connection) -> Result<Vec<DirectoryUser>, StoreError> {
+    let ctx = "read directory_users (synced)";
+    let mut st = conn
+        .prepare_cached(
+            "SELECT id, upn, display_name, on_prem_sid FROM directory_users \
+             WHERE on_prem_sid IS NOT NULL AND upn IS NOT NULL ORDER BY tenant, id",
+        )
+        .map_err(StoreError::sqlite(ctx))?;
+    let rows = st
+        .query_map([], |r| {
+            Ok(DirectoryUser {
+                id: r.get(0)?,
+                upn: r.get(1)?,
+                display_name: r.get(2)?,
+                on_prem_sid: r.get(3)?,
+            })
+        })
+        .map_err(StoreError::sqlite(ctx))?;
+    rows.collect::<Result<Vec<_>, _>>()
+        .map_err(StoreError::sqlite(ctx))
+}

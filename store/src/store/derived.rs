@@ -150,6 +150,12 @@ impl Store {
             .with(|c| directory::latest_snapshot(c, tenant, kind))
     }
 
+    /// The directory users of every tenant that have an on-premises SID (and a UPN): the joins
+    /// between Windows SIDs and Entra identities, whether or not the tenant is still configured.
+    pub fn synced_users(&self) -> Result<Vec<DirectoryUser>, StoreError> {
+        self.readers.with(directory::synced_users)
+    }
+
     /// The directory users recorded for `tenant`.
     pub fn directory_users(&self, tenant: &str) -> Result<Vec<DirectoryUser>, StoreError> {
         self.readers.with(|c| directory::users(c, tenant))

@@ -18,6 +18,8 @@ pub(crate) struct Emitter<'a> {
     opts: &'a Options,
     sink: &'a mut dyn FnMut(Batch) -> ControlFlow<()>,
     batch: Batch,
+    /// Bytes of `raw` (and messages) in `batch`, against `[ingest] max_batch_bytes`.
+    batch_bytes: usize,
     pub(crate) report: FileReport,
     stopped: bool,
 }
@@ -33,6 +35,7 @@ impl<'a> Emitter<'a> {
             opts,
             sink,
             batch: Batch::default(),
+            batch_bytes: 0,
             report,
             stopped: false,
         }
@@ -60,6 +63,9 @@ impl<'a> Emitter<'a> {
     /// One record read and already normalized (by a parallel worker).
     pub(crate) fn event(&mut self, e: Event) {
         self.report.records += 1;
+        self.batch_bytes = self
+            .batch_bytes
+            .saturating_add(e.raw.len() + e.message.len() + 512);
         self.batch.events.push(e);
         self.maybe_flush();
     }
@@ -74,6 +80,9 @@ impl<'a> Emitter<'a> {
     pub(crate) fn reject(&mut self, location: String, reason: String, raw: &str) {
         self.report.records += 1;
         self.report.rejected += 1;
+        self.batch_bytes = self
+            .batch_bytes
+            .saturating_add(raw.len().min(REJECT_RAW_MAX) + 512);
         self.batch.rejects.push(Reject {
             origin: self.origin.clone(),
             location,
@@ -96,7 +105,9 @@ impl<'a> Emitter<'a> {
 
     fn maybe_flush(&mut self) {
         let size = self.opts.batch_size.max(1);
-        if self.batch.events.len() + self.batch.rejects.len() >= size {
+        if self.batch.events.len() + self.batch.rejects.len() >= size
+            || self.batch_bytes >= self.opts.limits.max_batch_bytes
+        {
             self.flush();
         }
     }
@@ -106,6 +117,7 @@ impl<'a> Emitter<'a> {
             return;
         }
         let batch = std::mem::take(&mut self.batch);
+        self.batch_bytes = 0;
         if (self.sink)(batch).is_break() {
             self.stopped = true;
         }

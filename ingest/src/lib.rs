@@ -141,6 +141,45 @@ pub struct Options {
     /// The host of endpoint tags ([`Format::Regtag`]) whose file names none (no `# host:` line, no
     /// `\\HOST\…` key path, no `host` key). A host in the file wins.
     pub host: Option<String>,
+    /// How much one input may make privtrail read and hold.
+    pub limits: Limits,
+}
+
+/// How much one input may make privtrail read, hold and work through (SPEC §8: files and bodies
+/// come from machines an attacker may control). A limit that is hit is damage in the
+/// [`FileReport`] naming the limit and its `[ingest]` key; the rest of the file is not lost unless
+/// the limit is about the file as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// One record: a JSON line, an `<Event>` element, a line of a tag file or an Entra export.
+    /// Longer ones are rejected (`[ingest] max_record_bytes`, 4 MiB).
+    pub max_record_bytes: usize,
+    /// Files that are read whole (Event XML, UTF-16 text, Entra documents, tag files, EVTX inside
+    /// gzip): past this, the rest is ignored (`max_whole_file_bytes`, 1 GiB).
+    pub max_whole_file_bytes: u64,
+    /// What one gzipped input may expand to (`max_decompressed_bytes`, 16 GiB)…
+    pub max_decompressed_bytes: u64,
+    /// …and how many times its compressed size, past the first MiB (`max_compression_ratio`,
+    /// 200; agents' logs compress 10–40×, a deflate bomb ~1000×).
+    pub max_compression_ratio: u64,
+    /// Element nesting in Event XML (`max_xml_depth`, 64; real events nest 4 deep).
+    pub max_xml_depth: usize,
+    /// Bytes of events and rejects in one batch (`max_batch_bytes`, 16 MiB): with the records per
+    /// batch this bounds what is in flight between readers and the store.
+    pub max_batch_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_record_bytes: windows::jsonl::MAX_LINE,
+            max_whole_file_bytes: 1 << 30,
+            max_decompressed_bytes: 16 << 30,
+            max_compression_ratio: 200,
+            max_xml_depth: 64,
+            max_batch_bytes: 16 << 20,
+        }
+    }
 }
 
 impl Default for Options {
@@ -156,6 +195,7 @@ impl Default for Options {
             batch_size: 2048,
             tenant: None,
             host: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -216,15 +256,64 @@ fn read_head(r: &mut dyn Read) -> (Vec<u8>, Option<std::io::Error>) {
     (head, None)
 }
 
-/// Read the rest of `r` after `head`; a read error is damage (what was read is kept).
-fn read_rest(mut head: Vec<u8>, r: &mut dyn Read, em: &mut Emitter<'_>) -> Vec<u8> {
-    if let Err(e) = r.read_to_end(&mut head) {
+/// Read the rest of `r` after `head`, up to `[ingest] max_whole_file_bytes`; a read error or the
+/// limit is damage (what was read is kept).
+pub(crate) fn read_rest(mut head: Vec<u8>, r: &mut dyn Read, em: &mut Emitter<'_>) -> Vec<u8> {
+    let cap = em.opts().limits.max_whole_file_bytes;
+    let room = cap.saturating_sub(head.len() as u64);
+    if let Err(e) = r.take(room.saturating_add(1)).read_to_end(&mut head) {
         em.damage(
             &format!("offset {}", head.len()),
             format_args!("read error, the rest of the file is lost: {e}"),
         );
     }
+    if head.len() as u64 > cap {
+        head.truncate(usize::try_from(cap).unwrap_or(usize::MAX));
+        em.damage(
+            &format!("offset {cap}"),
+            format_args!(
+                "a file read whole may hold at most {cap} bytes ([ingest] max_whole_file_bytes): \
+                 the rest is ignored"
+            ),
+        );
+    }
     head
+}
+
+/// Decompressed bytes counted against `[ingest] max_decompressed_bytes` and, past the first MiB,
+/// against `max_compression_ratio` times the compressed bytes read so far: a gzip bomb ends in a
+/// clear read error instead of filling memory or disk.
+struct Inflated<R> {
+    inner: R,
+    out: u64,
+    compressed: Rc<Cell<u64>>,
+    max_out: u64,
+    ratio: u64,
+}
+
+impl<R: Read> Read for Inflated<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.out = self.out.saturating_add(n as u64);
+        let bomb = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+        if self.out > self.max_out {
+            return Err(bomb(format!(
+                "gzip expands past {} bytes ([ingest] max_decompressed_bytes): stopped",
+                self.max_out
+            )));
+        }
+        let allowed = self
+            .ratio
+            .saturating_mul(self.compressed.get().max(1 << 20));
+        if self.out > allowed {
+            return Err(bomb(format!(
+                "gzip expands more than {}× its compressed size ([ingest] max_compression_ratio): \
+                 stopped, a decompression bomb?",
+                self.ratio
+            )));
+        }
+        Ok(n)
+    }
 }
 
 fn utf16_to_utf8(bytes: &[u8], little_endian: bool) -> Vec<u8> {
@@ -292,7 +381,13 @@ pub fn read_file(
     match detect::sniff(&head, complete) {
         Some(Sniffed::Gzip) => {
             let rest = reader;
-            let mut gz = flate2::read::MultiGzDecoder::new(Cursor::new(head.clone()).chain(rest));
+            let mut gz = Inflated {
+                inner: flate2::read::MultiGzDecoder::new(Cursor::new(head.clone()).chain(rest)),
+                out: 0,
+                compressed: Rc::clone(&count),
+                max_out: opts.limits.max_decompressed_bytes,
+                ratio: opts.limits.max_compression_ratio.max(1),
+            };
             let (inner_head, err) = read_head(&mut gz);
             if inner_head.is_empty() {
                 return Err(match err {
@@ -381,13 +476,7 @@ fn read_text(
 ) -> Result<(), IngestError> {
     match format {
         Format::EventXml => {
-            let mut all = Vec::new();
-            if let Err(e) = r.read_to_end(&mut all) {
-                em.damage(
-                    &format!("offset {} (decompressed)", all.len()),
-                    format_args!("read error, the rest of the file is lost: {e}"),
-                );
-            }
+            let all = read_rest(Vec::new(), r, em);
             let text = String::from_utf8_lossy(&all);
             windows::xml::read(&text, em);
             progress();
@@ -399,9 +488,7 @@ fn read_text(
         }
         Format::Regtag => tags::read::read(r, em, progress)?,
         Format::Evtx => {
-            let mut all = Vec::new();
-            r.read_to_end(&mut all)
-                .map_err(|e| IngestError::io(&em.report.path, e))?;
+            let all = read_rest(Vec::new(), r, em);
             let len = all.len() as u64;
             windows::evtx::read(evtx::EvtxParser::from_buffer(all), len, em, &|_| progress())
                 .map_err(|reason| evtx_error(&em.report.path, reason))?;

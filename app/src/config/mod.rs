@@ -91,6 +91,18 @@ pub struct IngestConfig {
     pub channels: Vec<String>,
     /// Records per storage transaction (default 2048).
     pub batch_size: Option<usize>,
+    /// One record (JSON line, `<Event>`, tag or export line) at most this long (default 4 MiB).
+    pub max_record_bytes: Option<usize>,
+    /// Files read whole (Event XML, UTF-16, Entra documents, tags) at most this long (1 GiB).
+    pub max_whole_file_bytes: Option<u64>,
+    /// A gzipped input expands to at most this much (16 GiB)…
+    pub max_decompressed_bytes: Option<u64>,
+    /// …and at most this many times its compressed size past the first MiB (200).
+    pub max_compression_ratio: Option<u64>,
+    /// Element nesting in Event XML (64).
+    pub max_xml_depth: Option<usize>,
+    /// Bytes in one batch of events on its way to the store (16 MiB).
+    pub max_batch_bytes: Option<usize>,
 }
 
 impl Config {
@@ -127,6 +139,19 @@ impl Config {
     pub fn validate(&self) -> Result<()> {
         if self.ingest.batch_size == Some(0) {
             invalid!("[ingest] batch_size must be at least 1");
+        }
+        let i = &self.ingest;
+        for (key, v) in [
+            ("max_record_bytes", i.max_record_bytes.map(|v| v as u64)),
+            ("max_whole_file_bytes", i.max_whole_file_bytes),
+            ("max_decompressed_bytes", i.max_decompressed_bytes),
+            ("max_compression_ratio", i.max_compression_ratio),
+            ("max_xml_depth", i.max_xml_depth.map(|v| v as u64)),
+            ("max_batch_bytes", i.max_batch_bytes.map(|v| v as u64)),
+        ] {
+            if v == Some(0) {
+                invalid!("[ingest] {key} must be at least 1");
+            }
         }
         if self.ingest.channels.iter().any(|c| c.trim().is_empty()) {
             invalid!("[ingest] channels: a channel name is empty");
@@ -171,6 +196,14 @@ impl Config {
         if let Some(b) = self.ingest.batch_size {
             opts.batch_size = b;
         }
+        let i = &self.ingest;
+        let l = &mut opts.limits;
+        l.max_record_bytes = i.max_record_bytes.unwrap_or(l.max_record_bytes);
+        l.max_whole_file_bytes = i.max_whole_file_bytes.unwrap_or(l.max_whole_file_bytes);
+        l.max_decompressed_bytes = i.max_decompressed_bytes.unwrap_or(l.max_decompressed_bytes);
+        l.max_compression_ratio = i.max_compression_ratio.unwrap_or(l.max_compression_ratio);
+        l.max_xml_depth = i.max_xml_depth.unwrap_or(l.max_xml_depth);
+        l.max_batch_bytes = i.max_batch_bytes.unwrap_or(l.max_batch_bytes);
         opts.extra_privileged_groups = self.policy.privileged_groups.clone();
         opts
     }

@@ -7,7 +7,7 @@
 //! as it was read. A record that fails is a reject (`line N`, `line N, record K` or `record N`);
 //! nothing aborts the file.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 use serde_json::{Map, Value};
 
@@ -17,6 +17,7 @@ use super::json::{arr, get, text};
 use super::normalize_directory_audit;
 use crate::IngestError;
 use crate::emit::Emitter;
+use crate::windows::jsonl::read_line_limited;
 
 /// The tenant label used when neither the options nor the record name one.
 pub const DEFAULT_TENANT: &str = "default";
@@ -32,11 +33,12 @@ pub(crate) fn read(r: &mut dyn BufRead, em: &mut Emitter<'_>, progress: &dyn Fn(
     let mut rd = Reader { em, n: 0 };
     let mut line_no = 0usize;
     let mut first = Vec::new();
+    // A minified Graph page is one long line: the first line may be as long as a file read whole.
+    let max = usize::try_from(rd.em.opts().limits.max_whole_file_bytes).unwrap_or(usize::MAX);
     // The first non-blank line decides: JSON that parses alone means JSON lines.
     loop {
-        first.clear();
-        match r.read_until(b'\n', &mut first) {
-            Ok(0) => return,
+        match read_line_limited(r, &mut first, max) {
+            Ok((0, _)) => return,
             Ok(_) => line_no += 1,
             Err(e) => {
                 rd.em.damage(
@@ -54,9 +56,11 @@ pub(crate) fn read(r: &mut dyn BufRead, em: &mut Emitter<'_>, progress: &dyn Fn(
             break;
         }
     }
-    let text = String::from_utf8_lossy(&first)
+    // The line without its newline; put it back so that the document keeps its line numbers.
+    let mut text = String::from_utf8_lossy(&first)
         .trim_start_matches('\u{feff}')
         .to_owned();
+    text.push('\n');
     let trimmed = text.trim();
     if !trimmed.starts_with(['{', '[']) {
         rd.csv(&text, r, line_no);
@@ -64,13 +68,7 @@ pub(crate) fn read(r: &mut dyn BufRead, em: &mut Emitter<'_>, progress: &dyn Fn(
         rd.top(v, Some(line_no));
         rd.lines(r, line_no, progress);
     } else {
-        let mut all = text.into_bytes();
-        if let Err(e) = r.read_to_end(&mut all) {
-            rd.em.damage(
-                "end of file",
-                format_args!("read error, the rest is lost: {e}"),
-            );
-        }
+        let all = crate::read_rest(text.into_bytes(), r, rd.em);
         let doc = String::from_utf8_lossy(&all);
         rd.document(&doc, line_no);
     }
@@ -84,19 +82,60 @@ fn reason(e: IngestError) -> String {
     }
 }
 
-fn line_at(doc: &str, base: usize, at: usize) -> usize {
-    base + doc.as_bytes()[..at].iter().filter(|&&c| c == b'\n').count()
+/// Line numbers of offsets visited in increasing order, counted once: a document of a million
+/// concatenated objects is read in linear time.
+struct Lines<'d> {
+    doc: &'d [u8],
+    base: usize,
+    pos: usize,
+    line: usize,
+}
+
+impl<'d> Lines<'d> {
+    fn new(doc: &'d str, base: usize) -> Self {
+        Lines {
+            doc: doc.as_bytes(),
+            base,
+            pos: 0,
+            line: base,
+        }
+    }
+
+    /// The line of offset `at`; offsets before the last one asked are counted from the start.
+    fn at(&mut self, at: usize) -> usize {
+        let at = at.min(self.doc.len());
+        if at < self.pos {
+            self.pos = 0;
+            self.line = self.base;
+        }
+        self.line += self.doc[self.pos..at]
+            .iter()
+            .filter(|&&c| c == b'\n')
+            .count();
+        self.pos = at;
+        self.line
+    }
 }
 
 impl Reader<'_, '_> {
     /// JSON lines after the first: each line on its own.
     fn lines(&mut self, r: &mut dyn BufRead, mut line_no: usize, progress: &dyn Fn()) {
         let mut buf = Vec::new();
+        let max = self.em.opts().limits.max_record_bytes;
         while !self.em.stopped() {
-            buf.clear();
-            match r.read_until(b'\n', &mut buf) {
-                Ok(0) => break,
-                Ok(_) => line_no += 1,
+            match read_line_limited(r, &mut buf, max) {
+                Ok((0, _)) => break,
+                Ok((_, too_long)) => {
+                    line_no += 1;
+                    if too_long {
+                        self.n += 1;
+                        let why =
+                            format!("record longer than {max} bytes ([ingest] max_record_bytes)");
+                        let raw = String::from_utf8_lossy(&buf).into_owned();
+                        self.em.reject(format!("line {line_no}"), why, &raw);
+                        continue;
+                    }
+                }
                 Err(e) => {
                     let at = format!("line {}", line_no + 1);
                     self.em
@@ -129,13 +168,14 @@ impl Reader<'_, '_> {
     /// A whole document: one or more pretty-printed values (pages, arrays, records).
     fn document(&mut self, doc: &str, base: usize) {
         let b = doc.as_bytes();
+        let mut lines = Lines::new(doc, base);
         let mut i = 0;
         while i < b.len() && !self.em.stopped() {
             if b[i].is_ascii_whitespace() {
                 i += 1;
                 continue;
             }
-            let line = line_at(doc, base, i);
+            let line = lines.at(i);
             if !matches!(b[i], b'{' | b'[') {
                 let end = b[i..]
                     .iter()
@@ -178,8 +218,9 @@ impl Reader<'_, '_> {
                 .reject(format!("line {line}"), format!("invalid JSON: {err}"), span);
             return;
         }
+        let mut lines = Lines::new(span, line);
         for (s, e) in spans {
-            let at = line_at(span, line, s);
+            let at = lines.at(s);
             match serde_json::from_str::<Value>(&span[s..e]) {
                 Ok(v) => self.top(v, Some(at)),
                 Err(err) => {
@@ -240,11 +281,14 @@ impl Reader<'_, '_> {
     /// A Log Analytics CSV export; `header` is its first line (already read).
     fn csv(&mut self, header: &str, r: &mut dyn BufRead, header_line: usize) {
         let names = csv_header_names(header.trim_end_matches(['\r', '\n']));
+        // An unterminated quote makes one field of the rest of the file: bounded like a file
+        // read whole.
+        let cap = self.em.opts().limits.max_whole_file_bytes;
         let mut rdr = csv::ReaderBuilder::new()
             .delimiter(csv_delimiter(header))
             .has_headers(false)
             .flexible(true)
-            .from_reader(r);
+            .from_reader(r.take(cap));
         let mut rec = csv::ByteRecord::new();
         loop {
             if self.em.stopped() {

@@ -43,13 +43,7 @@ pub(crate) fn read(
     em: &mut Emitter<'_>,
     progress: &dyn Fn(),
 ) -> Result<(), IngestError> {
-    let mut all = Vec::new();
-    if let Err(e) = r.read_to_end(&mut all) {
-        em.damage(
-            &format!("offset {}", all.len()),
-            format_args!("read error, the rest of the file is lost: {e}"),
-        );
-    }
+    let all = crate::read_rest(Vec::new(), r, em);
     let text = String::from_utf8_lossy(&all);
     let text = text.trim_start_matches('\u{feff}');
     let items = if text.trim_start().starts_with(['{', '[']) {

@@ -335,8 +335,9 @@ pub(crate) fn read_from(
 ) {
     let mut buf = Vec::with_capacity(4096);
     let mut line_no: u64 = lines_before;
+    let max = em.opts().limits.max_record_bytes;
     loop {
-        let res = read_line_limited(r, &mut buf, MAX_LINE);
+        let res = read_line_limited(r, &mut buf, max);
         line_no += 1;
         let (consumed, too_long) = match res {
             Ok(x) => x,
@@ -364,7 +365,7 @@ pub(crate) fn read_from(
             let raw = String::from_utf8_lossy(&buf);
             em.reject(
                 location(),
-                format!("record longer than {MAX_LINE} bytes"),
+                format!("record longer than {max} bytes ([ingest] max_record_bytes)"),
                 &raw,
             );
             continue;

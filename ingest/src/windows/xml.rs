@@ -101,6 +101,7 @@ fn read_from(text: &str, base: usize, em: &mut Emitter<'_>) -> Option<usize> {
         let before = base + reader.buffer_position() as usize;
         let ev = reader.read_event();
         let here = base + reader.buffer_position() as usize;
+        let max_record = em.opts().limits.max_record_bytes;
         let fail =
             |em: &mut Emitter<'_>, stack: &Vec<Node>, record_start: usize, reason: String| {
                 em.damage(&format!("offset {before}"), &reason);
@@ -109,6 +110,12 @@ fn read_from(text: &str, base: usize, em: &mut Emitter<'_>) -> Option<usize> {
                     em.reject(format!("offset {record_start}"), reason, raw);
                 }
             };
+        if !stack.is_empty() && here - record_start > max_record {
+            let reason =
+                format!("record longer than {max_record} bytes ([ingest] max_record_bytes)");
+            fail(em, &stack, record_start, reason);
+            return Some(here);
+        }
         match ev {
             Err(e) => {
                 fail(em, &stack, record_start, format!("XML error: {e}"));
@@ -139,6 +146,15 @@ fn read_from(text: &str, base: usize, em: &mut Emitter<'_>) -> Option<usize> {
                         continue;
                     }
                     record_start = before;
+                }
+                let max = em.opts().limits.max_xml_depth;
+                if stack.len() >= max {
+                    // A tree this deep is an attack on whoever walks it recursively (a drop, a
+                    // conversion): the record is rejected and reading resumes at the next one.
+                    let reason =
+                        format!("elements nested deeper than {max} ([ingest] max_xml_depth)");
+                    fail(em, &stack, record_start, reason);
+                    return Some(here);
                 }
                 stack.push(node);
             }

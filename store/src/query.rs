@@ -134,6 +134,21 @@ pub fn build(
     Ok(Box::new(BooleanQuery::new(must)))
 }
 
+/// Checks a query as a search would build it, against an empty in-memory index with the store's
+/// schema (`principal:` terms stand for themselves): what `config check`-style validation and the
+/// fuzzer call. The error is the one a search would give.
+pub fn check(req: &crate::SearchRequest) -> Result<(), StoreError> {
+    use std::sync::OnceLock;
+    static EMPTY: OnceLock<(Index, Fields)> = OnceLock::new();
+    let (index, fields) = EMPTY.get_or_init(|| {
+        let index = Index::create_in_ram(crate::index::schema::build_schema());
+        crate::index::schema::register_tokenizers(&index);
+        let fields = Fields::new(&index.schema()).expect("the schema has its own fields");
+        (index, fields)
+    });
+    build(index, fields, req, &|who| vec![who.to_owned()]).map(|_| ())
+}
+
 /// The number of leaves of a query and the length of its longest regex.
 fn measure(ast: &UserInputAst) -> (usize, usize) {
     match ast {
@@ -329,6 +344,16 @@ mod tests {
         assert_eq!(wildcard_to_regex("WIN*"), "win.*");
         assert_eq!(wildcard_to_regex("*S-1-5.x*"), ".*s\\-1\\-5\\.x.*");
         assert_eq!(wildcard_to_regex("a\\*b"), "a\\*b");
+    }
+
+    #[test]
+    fn check_builds_like_a_search_without_a_store() {
+        let ok = |q: &str| check(&crate::SearchRequest::new(q, 10));
+        assert!(ok("principal:nina.patel AND target:*1601").is_ok());
+        let err = ok("action:(group").unwrap_err().to_string();
+        assert!(err.contains("syntax error"), "{err}");
+        let err = ok("nosuchfield:x").unwrap_err().to_string();
+        assert!(err.contains("unknown field"), "{err}");
     }
 
     #[test]

@@ -142,7 +142,7 @@ pub fn evaluate(
     }
     let mut elevations = tracker.elevations().to_vec();
     // Names before the rules: their summaries and the notifications speak in them.
-    crate::names::Namer::new(store).fill(&mut elevations)?;
+    crate::names::Namer::preloaded(store)?.fill(&mut elevations)?;
     let mut elevation_rows = Some(
         elevations
             .iter()

@@ -14,14 +14,27 @@ use crate::error::Result;
 pub struct Namer<'a> {
     store: &'a Store,
     cache: HashMap<String, KnownNames>,
+    /// Everything was read up front: a principal not in `cache` has no learned name.
+    complete: bool,
 }
 
 impl<'a> Namer<'a> {
+    /// Looks principals up one by one (a page showing a few).
     pub fn new(store: &'a Store) -> Self {
         Namer {
             store,
             cache: HashMap::new(),
+            complete: false,
         }
+    }
+
+    /// Reads every known name at once (a pass over all elevations: the rules job, a report).
+    pub fn preloaded(store: &'a Store) -> Result<Self> {
+        Ok(Namer {
+            store,
+            cache: store.all_known_names()?,
+            complete: true,
+        })
     }
 
     /// The name of `principal` at `at` (see [`KnownNames::at`]), `None` when only the
@@ -29,7 +42,15 @@ impl<'a> Namer<'a> {
     pub fn name(&mut self, principal: &str, at: Option<DateTime<Utc>>) -> Result<Option<String>> {
         let key = principal.trim().to_lowercase();
         if !self.cache.contains_key(&key) {
-            let known = self.store.known_names(principal)?;
+            let known = if self.complete {
+                // Only the fixed names of well-known SIDs are not in the tables.
+                KnownNames {
+                    fixed: privtrail_model::names::well_known(principal).map(str::to_owned),
+                    learned: Vec::new(),
+                }
+            } else {
+                self.store.known_names(principal)?
+            };
             self.cache.insert(key.clone(), known);
         }
         Ok(self

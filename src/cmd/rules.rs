@@ -94,7 +94,7 @@ pub fn test(app: &App, args: &RulesTestArgs) -> Result<ExitCode> {
     events.retain(|e| e.time < until);
     events.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
     // Alerts speak in names, as the live rules do (a failing lookup leaves the identifier).
-    let namer = std::cell::RefCell::new(privtrail_app::names::Namer::new(app.store()));
+    let namer = std::cell::RefCell::new(privtrail_app::names::Namer::preloaded(app.store())?);
     let name = |p: &str, at| namer.borrow_mut().name(p, Some(at)).ok().flatten();
     let alerts = privtrail_rules::backtest_named(
         &events,

@@ -167,6 +167,17 @@ fn principal_searches_follow_names_directory_users_and_the_identity_map() {
     let ids = store.identities("legacy\\npatel").unwrap();
     assert!(ids.iter().any(|i| i == SID), "{ids:?}");
     assert_eq!(count("principal:\"legacy\\\\npatel\""), by_sid);
+    // Read all at once (the rules job) or one by one (a page), the answer is the same.
+    let all = store.all_known_names().unwrap();
+    for p in [
+        SID,
+        "0b1c2d3e-0000-4000-8000-000000001601",
+        "S-1-5-21-9-9-9-4242",
+    ] {
+        let one = store.known_names(p).unwrap();
+        let bulk = all.get(&p.to_lowercase()).cloned().unwrap_or_default();
+        assert_eq!(bulk.at(None), one.at(None), "{p}");
+    }
     // The directory names an object id by its UPN.
     assert_eq!(
         store

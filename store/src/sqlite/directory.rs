@@ -149,3 +149,25 @@ pub fn synced_users(conn: &Connection) -> Result<Vec<DirectoryUser>, StoreError>
     rows.collect::<Result<Vec<_>, _>>()
         .map_err(StoreError::sqlite(ctx))
 }
+
+/// Every directory user of every tenant.
+pub fn all_users(conn: &Connection) -> Result<Vec<DirectoryUser>, StoreError> {
+    let ctx = "read directory_users";
+    let mut st = conn
+        .prepare(
+            "SELECT id, upn, display_name, on_prem_sid FROM directory_users ORDER BY tenant, id",
+        )
+        .map_err(StoreError::sqlite(ctx))?;
+    let rows = st
+        .query_map([], |r| {
+            Ok(DirectoryUser {
+                id: r.get(0)?,
+                upn: r.get(1)?,
+                display_name: r.get(2)?,
+                on_prem_sid: r.get(3)?,
+            })
+        })
+        .map_err(StoreError::sqlite(ctx))?;
+    rows.collect::<Result<Vec<_>, _>>()
+        .map_err(StoreError::sqlite(ctx))
+}

@@ -203,3 +203,15 @@ pub fn sids_named(c: &Connection, name: &str) -> Result<Vec<String>, StoreError>
         .and_then(|rows| rows.collect())
         .map_err(StoreError::sqlite("find principal names"))
 }
+
+/// Every name of every SID, best rank first per SID (for a pass over many principals).
+pub fn all(c: &Connection) -> Result<Vec<PrincipalName>, StoreError> {
+    let mut stmt = c
+        .prepare(&format!(
+            "SELECT {COLUMNS} FROM principal_names ORDER BY sid, rank, last_seen DESC"
+        ))
+        .map_err(StoreError::sqlite("read principal names"))?;
+    stmt.query_map([], row)
+        .and_then(|rows| rows.collect())
+        .map_err(StoreError::sqlite("read principal names"))
+}

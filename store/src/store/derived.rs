@@ -68,6 +68,32 @@ impl Store {
         Ok(known)
     }
 
+    /// What is known about the names of every principal at once (one read of each table): for a
+    /// pass over many elevations, where [`Store::known_names`] per principal would be thousands of
+    /// queries. Keys are lower-cased identifiers (SIDs, object ids, on-premises SIDs).
+    pub fn all_known_names(
+        &self,
+    ) -> Result<std::collections::HashMap<String, KnownNames>, StoreError> {
+        let mut out: std::collections::HashMap<String, KnownNames> =
+            std::collections::HashMap::new();
+        let (learned, users) = self
+            .readers
+            .with(|c| Ok((names::all(c)?, directory::all_users(c)?)))?;
+        for n in learned {
+            out.entry(n.sid.to_lowercase()).or_default().learned.push(n);
+        }
+        for u in users {
+            let Some(upn) = u.upn else { continue };
+            for key in std::iter::once(u.id).chain(u.on_prem_sid) {
+                let k = out.entry(key.trim().to_lowercase()).or_default();
+                if k.learned.is_empty() && k.fixed.is_none() {
+                    k.fixed = Some(upn.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Every identifier `who` is known under, itself first: the identity map's aliases, the SIDs
     /// the events named so (`nina.patel`, `CONTOSO\nina.patel`) and their other names, and the
     /// directory users matching any of them (UPN, object id, on-premises SID). At most

@@ -49,9 +49,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(err) => {
-            eprintln!("error: {err}");
+            // Errors quote what they failed on (a record, a file name): escaped like any value.
+            eprintln!("error: {}", output::terminal_safe(&err.to_string()));
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                eprintln!("  caused by: {}", output::terminal_safe(&cause.to_string()));
             }
             ExitCode::from(exit_code(&err))
         }

@@ -107,20 +107,34 @@ fn fit(s: &str, w: usize) -> String {
 }
 
 /// Text from events made safe to print on a terminal: control characters (escape sequences,
-/// carriage returns, newlines) become visible `\u{…}` escapes.
+/// carriage returns, newlines, C1 controls) and the invisible characters that reorder or hide
+/// text (bidirectional overrides and isolates, zero-width characters) become visible `\u{…}`
+/// escapes — the evidence stays readable, the terminal takes no orders from it.
 pub fn terminal_safe(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
+    if !s.chars().any(hostile_char) {
         return s.to_owned();
     }
     s.chars()
         .map(|c| {
-            if c.is_control() {
+            if hostile_char(c) {
                 c.escape_unicode().to_string()
             } else {
                 c.to_string()
             }
         })
         .collect()
+}
+
+/// A character a terminal would obey or hide rather than show.
+fn hostile_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
 }
 
 /// A CSV cell that a spreadsheet will not run as a formula (the one rule of
@@ -155,6 +169,12 @@ mod tests {
     fn escapes_for_terminals_and_spreadsheets() {
         assert_eq!(terminal_safe("a\u{1b}[31mb\nc"), "a\\u{1b}[31mb\\u{a}c");
         assert_eq!(terminal_safe("plain"), "plain");
+        // A right-to-left override would show "admin\u{202e}gpj.exe" as "adminexe.jpg".
+        assert_eq!(
+            terminal_safe("admin\u{202e}gpj.exe"),
+            "admin\\u{202e}gpj.exe"
+        );
+        assert_eq!(terminal_safe("a\u{9b}31mb"), "a\\u{9b}31mb", "C1 CSI");
         assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(csv_cell("-1"), "'-1");
         assert_eq!(csv_cell("S-1-5-32-544"), "S-1-5-32-544");

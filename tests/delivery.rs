@@ -268,7 +268,9 @@ fn webhook_retries_throttling_and_errors_and_dead_letters_a_permanent_refusal() 
         &data("evtx/ID4719-Audit policy deactivation.evtx"),
     ]);
     assert!(out.status.success());
-    env.ok(&["--config", cfg, "outbox", "deliver", "--wait", "20s"]);
+    // The permanent refusal makes a dead letter: the run exits 1 to say so.
+    let run = env.run(&["--config", cfg, "outbox", "deliver", "--wait", "20s"]);
+    assert_eq!(run.status.code(), Some(1));
 
     // 429 (Retry-After honoured), 500, then accepted: three tries of one message, each signed.
     let reqs = hook.requests();

@@ -11,6 +11,9 @@ use crate::AlertNotice;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The extension a shortened line ends with (see [`crate::syslog::format_within`]).
+pub const TRUNCATED: &str = "cs6Label=truncated cs6=true";
+
 /// Escapes a header field.
 pub fn escape_header(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

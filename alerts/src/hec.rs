@@ -5,7 +5,8 @@
 //! (Splunk indexes the events before the bad one and stops there) gives a [`DeliveryError`] with
 //! `accepted = n`, `rejected = Some(n)`, not retriable: the outbox marks `batch[..n]` delivered,
 //! dead-letters `batch[n]` and sends the rest again. `429`/`503` (server busy, queue full) and other
-//! `5xx` are retried (`Retry-After`); `401`/`403` (bad or disabled token) and other `4xx` are not.
+//! `5xx` are retried (`Retry-After`), so are `401`/`403` (bad or disabled token: an authentication
+//! failure of the channel, see [`DeliveryError::auth`]); other `4xx` refuse the batch.
 
 use std::path::PathBuf;
 

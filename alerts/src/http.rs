@@ -51,7 +51,11 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     privtrail_model::parse_retry_after(headers.get(RETRY_AFTER)?.to_str().ok()?, chrono::Utc::now())
 }
 
-/// The usual reading of a failed status: `408`, `429` and `5xx` may pass, other statuses will not.
+/// The usual reading of a failed status. `401`, `403` and `407` say the channel's credentials
+/// are refused ([`DeliveryError::auth`]); `404` and `410` that its URL leads nowhere: both are
+/// the channel's problem, not the message's, so they are retried (and alerted on) rather than
+/// dead-lettering every message on its first try. `408`, `429` and `5xx` may pass. Other statuses
+/// (`400`, `413`, `422`…) refuse this message: it is not sent again.
 pub(crate) fn status_error(
     what: &str,
     status: StatusCode,
@@ -60,13 +64,12 @@ pub(crate) fn status_error(
 ) -> DeliveryError {
     let snippet: String = body.chars().take(300).collect();
     let message = format!("{what}: HTTP {status}: {snippet}");
-    if status == StatusCode::TOO_MANY_REQUESTS
-        || status == StatusCode::REQUEST_TIMEOUT
-        || status.is_server_error()
-    {
-        DeliveryError::retriable(message).with_retry_after(retry_after(headers))
-    } else {
-        DeliveryError::permanent(message)
+    let delay = retry_after(headers);
+    match status.as_u16() {
+        401 | 403 | 407 => DeliveryError::auth(message).with_retry_after(delay),
+        404 | 408 | 410 | 429 => DeliveryError::retriable(message).with_retry_after(delay),
+        _ if status.is_server_error() => DeliveryError::retriable(message).with_retry_after(delay),
+        _ => DeliveryError::permanent(message),
     }
 }
 

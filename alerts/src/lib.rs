@@ -35,7 +35,7 @@ pub mod webhook;
 
 pub use config::{ChannelConfig, ChannelKind, ConfigError, DEFAULT_TIMEOUT, build};
 pub use error::DeliveryError;
-pub use message::{AlertNotice, AnchorNotice, Message, Payload};
+pub use message::{AlertNotice, AnchorNotice, Message, Payload, clip};
 pub use privtrail_model::Secret;
 
 /// A delivery channel. Implementations are cheap to share (`Send + Sync`) and keep no per-message

@@ -113,3 +113,132 @@ impl Payload {
         }
     }
 }
+
+/// At most `n` characters, with `…` when cut.
+pub fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Clips `s` in place to `n` characters; notes whether it did.
+fn cut(s: &mut String, n: usize, changed: &mut bool) {
+    if s.chars().count() > n {
+        *s = clip(s, n);
+        *changed = true;
+    }
+}
+
+fn cut_opt(s: &mut Option<String>, n: usize, changed: &mut bool) {
+    if let Some(s) = s {
+        cut(s, n, changed);
+    }
+}
+
+impl Payload {
+    /// The payload shortened by the one rule channels apply when a message is too large for its
+    /// transport (UDP syslog, Teams): every text field longer than `limit` characters is cut to
+    /// `limit` (ending in `…`); an alert keeps the first event ids that fit in `limit` characters
+    /// (at least one); an event whose `raw` record is longer than `limit` carries it as a cut JSON
+    /// *string* instead of the JSON record. `None` when nothing is longer than `limit`.
+    ///
+    /// A channel picks the largest `limit` with which the message fits, and marks a shortened
+    /// message `truncated` where its receiver sees it.
+    pub fn shortened(&self, limit: usize) -> Option<Payload> {
+        let mut p = self.clone();
+        let mut changed = false;
+        let c = &mut changed;
+        match &mut p {
+            Payload::Alert(a) => {
+                cut(&mut a.rule, limit, c);
+                cut(&mut a.summary, limit, c);
+                cut_opt(&mut a.principal, limit, c);
+                cut_opt(&mut a.privilege, limit, c);
+                cut_opt(&mut a.scope, limit, c);
+                cut_opt(&mut a.elevation_id, limit, c);
+                let mut used = 0;
+                let keep = a
+                    .event_ids
+                    .iter()
+                    .take_while(|id| {
+                        used += id.len() + 1;
+                        used <= limit
+                    })
+                    .count()
+                    .max(1);
+                if keep < a.event_ids.len() {
+                    a.event_ids.truncate(keep);
+                    *c = true;
+                }
+            }
+            Payload::Event(e) => {
+                for f in [
+                    &mut e.tenant,
+                    &mut e.host,
+                    &mut e.actor,
+                    &mut e.target,
+                    &mut e.target_name,
+                    &mut e.privilege,
+                    &mut e.privilege_id,
+                    &mut e.scope,
+                    &mut e.justification,
+                    &mut e.correlation_id,
+                    &mut e.record_id,
+                ] {
+                    cut_opt(f, limit, c);
+                }
+                cut(&mut e.event_code, limit, c);
+                cut(&mut e.message, limit, c);
+                // A cut record is no longer JSON: it is carried as a string (see `Event::raw`).
+                cut(&mut e.raw, limit, c);
+            }
+            Payload::Anchor(a) => {
+                cut(&mut a.store, limit, c);
+            }
+        }
+        changed.then_some(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(summary: &str, ids: usize) -> Payload {
+        let t = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+        Payload::Alert(AlertNotice {
+            id: "a-1".into(),
+            rule: "standing-access".into(),
+            severity: "high".into(),
+            status: "open".into(),
+            principal: Some("alice".into()),
+            privilege: None,
+            scope: None,
+            opened_at: t,
+            updated_at: t,
+            summary: summary.into(),
+            event_ids: (0..ids).map(|i| format!("e{i:04}")).collect(),
+            elevation_id: None,
+            link: None,
+        })
+    }
+
+    #[test]
+    fn shortening_cuts_long_fields_and_lists_and_leaves_short_ones() {
+        assert_eq!(alert("short", 3).shortened(100), None);
+        let Some(Payload::Alert(a)) = alert(&"x".repeat(500), 100).shortened(60) else {
+            panic!("an alert, shortened");
+        };
+        assert_eq!(a.summary.chars().count(), 60);
+        assert!(a.summary.ends_with('…'));
+        assert_eq!(
+            a.event_ids.len(),
+            10,
+            "six characters per id: ten fit in 60"
+        );
+        assert_eq!(a.principal.as_deref(), Some("alice"));
+    }
+}

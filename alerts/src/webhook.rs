@@ -3,7 +3,9 @@
 //! Headers: `Content-Type: application/json`, `X-Privtrail-Timestamp: <unix seconds>`,
 //! `X-Privtrail-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>` (see [`sign`]),
 //! `X-Privtrail-Idempotency-Key`. A receiver recomputes the signature over the raw body and rejects
-//! old timestamps. `408`, `429` and `5xx` are retried (honouring `Retry-After`); other `4xx` are not.
+//! old timestamps. `408`, `429` and `5xx` are retried (honouring `Retry-After`), so are `401`/`403`
+//! (the receiver refuses the secret: [`DeliveryError::auth`]) and `404`/`410`; other `4xx` refuse
+//! the message.
 
 use std::path::PathBuf;
 

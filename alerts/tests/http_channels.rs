@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Stub, alert_msg, channel, event_msg};
-use privtrail_alerts::{Message, Payload, build, teams, webhook};
+use privtrail_alerts::{DeliveryError, Message, Payload, build, teams, webhook};
 
 fn teams_channel(stub: &Stub) -> Box<dyn privtrail_alerts::Notifier> {
     build(&channel(&format!(
@@ -52,6 +52,10 @@ async fn teams_posts_an_adaptive_card() {
     assert_eq!(
         card["actions"][0]["url"],
         "http://127.0.0.1:8080/alerts/a-1"
+    );
+    assert!(
+        !seen[0].body.windows(9).any(|w| w == b"truncated"),
+        "a card that fits is not marked"
     );
 }
 
@@ -152,9 +156,10 @@ async fn hec_invalid_event_number_splits_the_batch() {
     let e = n.send(&batch).await.unwrap_err();
     assert!(e.retriable && e.accepted == 0 && e.rejected.is_none());
     assert_eq!(e.retry_after, Some(Duration::from_secs(30)));
+    // A refused token is the channel's authentication failure: retried, about no one message.
     stub.reply(403, vec![], r#"{"text":"Invalid token","code":4}"#);
     let e = n.send(&batch).await.unwrap_err();
-    assert!(!e.retriable && e.rejected.is_none());
+    assert!(e.retriable && e.auth && e.rejected.is_none(), "{e:?}");
 }
 
 #[tokio::test]
@@ -185,9 +190,13 @@ async fn webhook_signature_verifies_in_the_server() {
     }
     // A permanent failure of the second message: the first was delivered.
     stub.reply(200, vec![], "");
-    stub.reply(410, vec![], "gone");
+    stub.reply(422, vec![], "unprocessable");
     let e = n.send(&[alert_msg(3), alert_msg(4)]).await.unwrap_err();
     assert_eq!((e.retriable, e.accepted, e.rejected), (false, 1, Some(1)));
+    // A URL that leads nowhere is the channel's problem: retried, not the message's death.
+    stub.reply(410, vec![], "gone");
+    let e = n.send(&[alert_msg(3)]).await.unwrap_err();
+    assert_eq!((e.retriable, e.auth, e.rejected), (true, false, None));
     stub.reply(502, vec![], "");
     assert!(n.send(&[alert_msg(5)]).await.unwrap_err().retriable);
 }
@@ -201,4 +210,147 @@ async fn unreachable_server_is_retriable() {
     .unwrap();
     let e = n.send(&[alert_msg(1)]).await.unwrap_err();
     assert!(e.retriable, "{e}");
+}
+
+/// Every HTTP channel reads a refused credential (HEC `401`/`403`, webhook `401`, Teams `403`) as
+/// the channel's authentication failure: retriable (the outbox keeps the messages and backs off)
+/// and about no single message (so none is dead-lettered for it).
+#[tokio::test]
+async fn refused_credentials_are_retriable_channel_failures_on_every_http_channel() {
+    let stub = Stub::start().await;
+    let hec = build(&channel(&format!(
+        "[[channels]]\nname = \"h\"\ntype = \"splunk_hec\"\nurl = \"{}\"\ntoken = \"expired\"\n",
+        stub.url()
+    )))
+    .unwrap();
+    let hook = build(&channel(&format!(
+        "[[channels]]\nname = \"w\"\ntype = \"webhook\"\nurl = \"{}/hook\"\nsecret = \"k\"\n",
+        stub.url()
+    )))
+    .unwrap();
+    let teams = teams_channel(&stub);
+    let check = |what: &str, e: DeliveryError| {
+        assert!(e.retriable && e.auth, "{what}: {e:?}");
+        assert_eq!((e.accepted, e.rejected), (0, None), "{what}");
+    };
+    stub.reply(401, vec![], r#"{"text":"Token is required","code":2}"#);
+    check(
+        "hec 401",
+        hec.send(&[alert_msg(1), alert_msg(2)]).await.unwrap_err(),
+    );
+    stub.reply(403, vec![], r#"{"text":"Token disabled","code":1}"#);
+    check("hec 403", hec.send(&[alert_msg(1)]).await.unwrap_err());
+    stub.reply(401, vec![], "bad signature");
+    check(
+        "webhook 401",
+        hook.send(&[alert_msg(1), alert_msg(2)]).await.unwrap_err(),
+    );
+    stub.reply(403, vec![], "flow disabled");
+    check("teams 403", teams.send(&[alert_msg(1)]).await.unwrap_err());
+    // The next answer is 200: the same messages go through.
+    hec.send(&[alert_msg(1)]).await.unwrap();
+}
+
+fn hostile_alert() -> Message {
+    let mut m = alert_msg(7);
+    let Payload::Alert(a) = &mut m.payload else {
+        unreachable!()
+    };
+    a.principal = Some("[Approve](https://evil.example)".into());
+    a.summary = "<img src=x onerror=alert(1)> granted **now**".into();
+    a.privilege = Some("=cmd|' /C calc'!A0".into());
+    a.scope = Some("\u{1b}[31mred\nline".into());
+    a.rule = "- list_item".into();
+    m
+}
+
+/// Every text of a card, with the fact values.
+fn card_texts(v: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in v["attachments"][0]["content"]["body"].as_array().unwrap() {
+        if let Some(t) = b["text"].as_str() {
+            out.push(t.to_owned());
+        }
+        for f in b["facts"].as_array().into_iter().flatten() {
+            out.push(f["value"].as_str().unwrap().to_owned());
+        }
+    }
+    out
+}
+
+/// Teams renders card texts as Markdown: a principal named `[Approve](https://evil.example)` must
+/// show as that text, not as a link; nor may HTML, emphasis, list markers or terminal escapes
+/// from an alert take effect.
+#[tokio::test]
+async fn teams_card_escapes_markdown_in_every_value_from_an_alert() {
+    let stub = Stub::start().await;
+    teams_channel(&stub).send(&[hostile_alert()]).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&stub.seen()[0].body).unwrap();
+    let texts = card_texts(&v);
+    let all = texts.join("\n");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t == r"\[Approve\](https://evil.example)"),
+        "{texts:?}"
+    );
+    assert!(
+        !all.contains("[Approve]("),
+        "no link syntax survives: {all}"
+    );
+    assert!(
+        all.contains(r"\<img src=x onerror=alert(1)\> granted \*\*now\*\*"),
+        "{all}"
+    );
+    assert!(
+        all.contains("=cmd|' /C calc'!A0"),
+        "not Markdown, shown as is: {all}"
+    );
+    assert!(texts.iter().any(|t| t == r"\- list\_item"), "{texts:?}");
+    assert!(
+        !all.contains('\u{1b}') && texts.iter().all(|t| !t.contains('\n')),
+        "{all:?}"
+    );
+    assert!(texts.iter().any(|t| t == r" \[31mred line"), "{texts:?}");
+}
+
+/// A 200 KB alert does not fail on Teams' 28 KB limit: the card is shortened and says
+/// `truncated=true`, and the stand-in receives it.
+#[tokio::test]
+async fn teams_shortens_a_200_kb_alert_and_marks_it_truncated() {
+    let stub = Stub::start().await;
+    let mut m = alert_msg(9);
+    let Payload::Alert(a) = &mut m.payload else {
+        unreachable!()
+    };
+    a.summary = "s".repeat(200 * 1024);
+    a.principal = Some("p".repeat(200 * 1024));
+    teams_channel(&stub).send(&[m]).await.unwrap();
+    let body = &stub.seen()[0].body;
+    assert!(body.len() <= teams::MAX_CARD_BYTES, "{}", body.len());
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+    let texts = card_texts(&v);
+    assert!(
+        texts
+            .last()
+            .is_some_and(|t| t.starts_with("truncated=true")),
+        "{texts:?}"
+    );
+    // Shortened, not emptied: the summary and principal are still there, cut.
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("sss") && t.ends_with('…')),
+        "{texts:?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("ppp") && t.ends_with('…')),
+        "{texts:?}"
+    );
+    assert_eq!(
+        v["attachments"][0]["content"]["actions"][0]["type"],
+        "Action.OpenUrl"
+    );
 }

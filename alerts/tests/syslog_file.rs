@@ -144,3 +144,103 @@ async fn file_appends_json_lines() {
     assert_eq!(lines[1]["payload"]["raw"]["EventID"], 4732);
     assert!(lines[2]["delivered_at"].as_str().unwrap().ends_with('Z'));
 }
+
+/// A 200 KB alert (and a 200 KB event) over UDP would not fit a datagram: it is shortened to the
+/// channel's limit and marked `truncated="true"` for the receiver, not failed — and the small
+/// messages around it in the batch go out untouched, in order.
+#[tokio::test]
+async fn udp_shortens_a_200_kb_message_to_fit_and_marks_it_truncated() {
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = sock.local_addr().unwrap().port();
+    for format in ["cef", "json"] {
+        let n = syslog_channel("udp", port, format);
+        let mut huge = alert_msg(2);
+        let privtrail_alerts::Payload::Alert(a) = &mut huge.payload else {
+            unreachable!()
+        };
+        a.summary = "x".repeat(200 * 1024);
+        a.event_ids = (0..5000)
+            .map(|i| format!("windows:dc1:Security:{i}"))
+            .collect();
+        let mut huge_event = event_msg(3);
+        let privtrail_alerts::Payload::Event(e) = &mut huge_event.payload else {
+            unreachable!()
+        };
+        e.message = "m".repeat(200 * 1024);
+        e.raw = format!("{{\"blob\":\"{}\"}}", "r".repeat(200 * 1024));
+        n.send(&[alert_msg(1), huge, huge_event, alert_msg(4)])
+            .await
+            .unwrap();
+        let mut buf = vec![0u8; 65536];
+        let mut got = Vec::new();
+        for _ in 0..4 {
+            let len = sock.recv(&mut buf).await.unwrap();
+            got.push(String::from_utf8(buf[..len].to_vec()).unwrap());
+        }
+        assert!(!got[0].contains("truncated"), "{format}: {}", got[0]);
+        assert!(!got[3].contains("truncated"), "{format}: {}", got[3]);
+        assert!(
+            got[3].contains("a-4"),
+            "the batch went on after the big ones"
+        );
+        for m in &got[1..3] {
+            assert!(m.len() <= syslog::UDP_DEFAULT_MAX, "{format}: {}", m.len());
+            assert!(
+                m.len() > syslog::UDP_DEFAULT_MAX / 2,
+                "uses the room it has"
+            );
+            assert!(
+                m.contains(" [privtrail@32473 truncated=\"true\" id=\""),
+                "{format}: {}",
+                &m[..200]
+            );
+            let msg = &m[m.find("] ").unwrap() + 2..];
+            if format == "cef" {
+                assert!(msg.starts_with("CEF:0|privtrail|"), "{}", &msg[..100]);
+                assert!(msg.ends_with(cef::TRUNCATED), "{}", &msg[msg.len() - 100..]);
+            } else {
+                let v: serde_json::Value = serde_json::from_str(msg).unwrap();
+                assert_eq!(v["truncated"], true);
+                assert!(v["idempotency_key"].as_str().is_some());
+            }
+        }
+    }
+}
+
+/// The limit is the channel's to set, within what the transport can carry.
+#[test]
+fn max_message_bytes_is_checked_against_the_transport() {
+    let cfg = |transport: &str, max: usize| {
+        channel(&format!(
+            "[[channels]]\nname = \"s\"\ntype = \"syslog\"\ntransport = \"{transport}\"\nhost = \"127.0.0.1\"\nmax_message_bytes = {max}\n"
+        ))
+    };
+    assert!(build(&cfg("udp", 65_507)).is_ok());
+    let e = build(&cfg("udp", 70_000)).err().unwrap().to_string();
+    assert!(e.contains("max_message_bytes") && e.contains("UDP"), "{e}");
+    assert!(
+        build(&cfg("tcp", 100)).is_err(),
+        "below what every receiver takes"
+    );
+    assert!(build(&cfg("tcp", 1_000_000)).is_ok());
+}
+
+/// Even a message whose unshortenable parts (its id) exceed the limit goes out at the limit, with
+/// the mark in its header.
+#[test]
+fn a_message_that_cannot_be_shortened_enough_is_cut_at_the_limit_keeping_the_mark() {
+    let mut m = alert_msg(1);
+    let privtrail_alerts::Payload::Alert(a) = &mut m.payload else {
+        unreachable!()
+    };
+    a.id = "i".repeat(2000);
+    a.summary = "ü".repeat(3000);
+    let text = syslog::format_within(&header(), &m, 1000);
+    assert!(text.len() <= 1000 && text.len() >= 996, "{}", text.len());
+    assert!(
+        text.contains("[privtrail@32473 truncated=\"true\" id=\"iii"),
+        "{text}"
+    );
+    let untouched = syslog::format_within(&header(), &alert_msg(1), 1000);
+    assert_eq!(untouched, syslog::format_message(&header(), &alert_msg(1)));
+}

@@ -40,6 +40,8 @@ pub struct Engine {
     pub tenants: Vec<(String, Schedule)>,
     /// Where alerts go (`[[routes]]`) and the web UI link put into them.
     pub routes: Vec<RouteConfig>,
+    /// The configured channels' names (`delivery-failure` watches them).
+    pub channels: Vec<String>,
     pub ui_url: Option<String>,
     /// The actions whose new events the rules look at; `None`: every event (custom rules).
     pub inputs: Option<Vec<Action>>,
@@ -66,6 +68,7 @@ impl Engine {
                 .map(|t| (t.name.clone(), t.schedule.clone()))
                 .collect(),
             routes: config.routes.clone(),
+            channels: config.channels.iter().map(|c| c.name.clone()).collect(),
             ui_url: config.delivery.ui_url.clone(),
             overdue_grace,
         })
@@ -168,6 +171,7 @@ pub fn evaluate(
         })
         .collect();
     let collectors = collector_runs(store, engine, now)?;
+    let channels = crate::deliver::channel_health(store, &engine.channels)?;
     let mut out = Evaluation {
         reconciled,
         cursor,
@@ -197,6 +201,7 @@ pub fn evaluate(
             now,
             policy: &policy,
             collectors: &collectors,
+            channels: &channels,
         };
         let (findings, evaluated) = evaluate_all(&engine.rules, &ctx);
         let existing = load_alerts(store)?;
@@ -222,8 +227,12 @@ pub fn evaluate(
             .chain(&changes.updated)
             .filter(|a| changes.notify.contains(&a.id))
             .collect();
-        let entries =
-            crate::deliver::alert_entries(&engine.routes, engine.ui_url.as_deref(), &to_notify)?;
+        let entries = crate::deliver::alert_entries(
+            &engine.routes,
+            &engine.channels,
+            engine.ui_url.as_deref(),
+            &to_notify,
+        )?;
         let els = elevation_rows.take();
         let enqueued =
             writer.call(move |w| w.save_rules_result(els.as_deref(), &rows, &entries, next))??;

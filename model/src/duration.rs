@@ -108,8 +108,10 @@ pub const MAX_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(
 /// past means now). Capped at [`MAX_RETRY_AFTER`]; `None` when it is neither form.
 pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<std::time::Duration> {
     let v = value.trim();
-    let d = if let Ok(secs) = v.parse::<u64>() {
-        std::time::Duration::from_secs(secs)
+    let d = if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        // More seconds than a u64 holds is still "wait very long", not "no value".
+        v.parse::<u64>()
+            .map_or(MAX_RETRY_AFTER, std::time::Duration::from_secs)
     } else {
         let at = DateTime::parse_from_rfc2822(v).ok()?.with_timezone(&Utc);
         (at - now).to_std().unwrap_or(std::time::Duration::ZERO)
@@ -138,6 +140,15 @@ mod tests {
         );
         assert_eq!(
             parse_retry_after("99999999999999", now),
+            Some(MAX_RETRY_AFTER)
+        );
+        // 10^20 seconds does not fit in a u64: still the cap, not "no value".
+        assert_eq!(
+            parse_retry_after("100000000000000000000", now),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now),
             Some(MAX_RETRY_AFTER)
         );
         assert_eq!(parse_retry_after("soon", now), None);

@@ -62,6 +62,7 @@ impl Replay<'_> {
             now,
             policy: self.policy,
             collectors: &[],
+            channels: &[],
         };
         let (findings, ran) = evaluate_all(self.rules, &ctx);
         let active: Vec<Alert> = self.all.iter().filter(|a| a.is_active()).cloned().collect();

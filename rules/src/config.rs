@@ -12,6 +12,8 @@
 //! severity = "high"              # override
 //! [rules.collector-failure]
 //! enabled = false
+//! [rules.delivery-failure]
+//! after = "15m"                  # default; a refused login fires at once
 //! ```
 //! Every section and key is optional; unknown keys are rejected.
 
@@ -21,9 +23,9 @@ use chrono::Duration;
 use serde::Deserialize;
 
 use crate::builtin::{
-    AuditTampering, BUILTIN_IDS, CollectorFailure, DuplicateElevation, EvidenceConflict,
-    FrequentActivation, OverdueElevation, StandingAccess, TooManyGlobalAdmins,
-    UnapprovedLocalAdmin,
+    AuditTampering, BUILTIN_IDS, CollectorFailure, DELIVERY_FAILURE, DeliveryFailure,
+    DuplicateElevation, EvidenceConflict, FrequentActivation, OverdueElevation, StandingAccess,
+    TooManyGlobalAdmins, UnapprovedLocalAdmin,
 };
 use crate::custom::{CustomRule, CustomRuleConfig};
 use crate::rule::{Rule, Severity};
@@ -126,6 +128,14 @@ settings!(
         missed_runs: Option<u32>,
     }
 );
+settings!(
+    /// `[rules.delivery-failure]` (high).
+    DeliverySettings {
+        /// How long a channel may fail (other than by refused credentials, which fire at once)
+        /// before the rule fires; default 15m.
+        after: Option<Span>,
+    }
+);
 
 /// The `[rules]` section.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -151,6 +161,8 @@ pub struct RulesConfig {
     pub collector_failure: CollectorSettings,
     #[serde(default, rename = "evidence-conflict")]
     pub evidence_conflict: ConflictSettings,
+    #[serde(default, rename = "delivery-failure")]
+    pub delivery_failure: DeliverySettings,
     /// `[[rules.custom]]`.
     #[serde(default)]
     pub custom: Vec<CustomRuleConfig>,
@@ -249,6 +261,20 @@ impl RulesConfig {
         if c.enabled {
             rules.push(Box::new(EvidenceConflict {
                 severity: sev(c.severity, Severity::High),
+            }));
+        }
+        let c = &self.delivery_failure;
+        if c.enabled {
+            let after = c.after.map_or(Duration::minutes(15), |a| a.0);
+            if after < Duration::zero() {
+                return Err(ConfigError::Rule {
+                    rule: DELIVERY_FAILURE.into(),
+                    message: "`after` must not be negative".into(),
+                });
+            }
+            rules.push(Box::new(DeliveryFailure {
+                severity: sev(c.severity, Severity::High),
+                after,
             }));
         }
         let mut ids: HashSet<String> = BUILTIN_IDS.iter().map(|s| (*s).to_owned()).collect();

@@ -5,7 +5,7 @@
 //! ```text
 //! Event ──key_of──► ElevationKey ──elevations_for_key / Tracker──► Elevation
 //!                                                                     │
-//!        Context { new_events, recent_events, elevations, now, policy, collectors }
+//!        Context { new_events, recent_events, elevations, now, policy, collectors, channels }
 //!                                   │ Rule::evaluate
 //!                                   ▼
 //!                               Finding ──apply_findings(existing, …, now)──► AlertChanges / Alert
@@ -52,9 +52,9 @@ pub use alert::{
 };
 pub use backtest::{NameFn, backtest, backtest_named, evaluate_all, max_lookback};
 pub use config::{
-    CollectorSettings, ConfigError, ConflictSettings, DuplicateSettings, FrequentSettings,
-    GlobalAdminsSettings, LocalAdminSettings, OverdueSettings, RulesConfig, StandingSettings,
-    TamperingSettings,
+    CollectorSettings, ConfigError, ConflictSettings, DeliverySettings, DuplicateSettings,
+    FrequentSettings, GlobalAdminsSettings, LocalAdminSettings, OverdueSettings, RulesConfig,
+    StandingSettings, TamperingSettings,
 };
 pub use elevation::{
     Changes, ELEVATION_INPUTS, Elevation, ElevationKey, ElevationKind, EndReason, InstanceType,
@@ -64,5 +64,5 @@ pub use elevation::{
 pub use policy::{
     GLOBAL_ADMIN_TEMPLATE_ID, IdentityMap, PRIVILEGED_ROLES, Policy, PolicyConfig, PrivilegeConfig,
 };
-pub use rule::{CollectorRun, Context, Finding, Rule, Severity, inputs_of};
+pub use rule::{ChannelHealth, CollectorRun, Context, Finding, Rule, Severity, inputs_of};
 pub use time::{DurationError, Span, format_duration, parse_duration};

@@ -79,6 +79,19 @@ pub struct CollectorRun {
     pub interval: Duration,
 }
 
+/// How a delivery channel is doing (`delivery-failure`), as the delivery worker recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelHealth {
+    /// The channel's configured name.
+    pub channel: String,
+    /// Since when its sends fail (the first failure after its last success); `None`: it works.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// The last failure was the receiver refusing the channel's credentials.
+    pub auth_failure: bool,
+    /// What the last failure said.
+    pub last_error: Option<String>,
+}
+
 /// What a rule sees in one evaluation. Rules do no I/O: everything is here, including `now`.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
@@ -93,6 +106,9 @@ pub struct Context<'a> {
     pub policy: &'a Policy,
     /// Collector run times, filled by the daemon (empty elsewhere).
     pub collectors: &'a [CollectorRun],
+    /// The configured delivery channels' health, as the outbox worker recorded it (empty in
+    /// backtests).
+    pub channels: &'a [ChannelHealth],
 }
 
 impl<'a> Context<'a> {
@@ -105,6 +121,7 @@ impl<'a> Context<'a> {
             now,
             policy,
             collectors: &[],
+            channels: &[],
         }
     }
 }

@@ -4,7 +4,9 @@ mod common;
 use chrono::Duration;
 use common::*;
 use privtrail_model::Action;
-use privtrail_rules::{CollectorRun, Context, Policy, PolicyConfig, RulesConfig, evaluate_all};
+use privtrail_rules::{
+    ChannelHealth, CollectorRun, Context, Policy, PolicyConfig, RulesConfig, evaluate_all,
+};
 
 fn cfg(s: &str) -> RulesConfig {
     toml::from_str(s).unwrap()
@@ -33,7 +35,7 @@ fn settings_and_unknown_keys() {
         enabled = false
     "#);
     let rules = c.build().unwrap();
-    assert_eq!(rules.len(), 8, "nine built-ins, one disabled");
+    assert_eq!(rules.len(), 9, "ten built-ins, one disabled");
     assert_eq!(rules[0].severity(), privtrail_rules::Severity::Critical);
     assert!(toml::from_str::<RulesConfig>("[overdue-elevation]\ngrase = \"1m\"").is_err());
     assert!(toml::from_str::<RulesConfig>("[overdue-elevation]\ngrace = \"soon\"").is_err());
@@ -270,4 +272,52 @@ fn collector_failure_on_error_and_on_silence() {
             );
         }
     }
+}
+
+#[test]
+fn delivery_failure_fires_at_once_on_refused_credentials_and_after_the_delay_otherwise() {
+    let rules = cfg("[delivery-failure]\nafter = \"30m\"\n")
+        .build()
+        .unwrap();
+    let policy = Policy::default();
+    let now = t("2024-01-01T10:00:00Z");
+    let health = |name: &str, since: Option<&str>, auth: bool| ChannelHealth {
+        channel: name.into(),
+        failing_since: since.map(t),
+        auth_failure: auth,
+        last_error: Some("HTTP 401 Unauthorized".into()),
+    };
+    let channels = [
+        health("hec-auth", Some("2024-01-01T09:59:59Z"), true),
+        health("hook-down-long", Some("2024-01-01T09:00:00Z"), false),
+        health("hook-down-briefly", Some("2024-01-01T09:45:00Z"), false),
+        health("mail-fine", None, false),
+    ];
+    let ctx = Context {
+        channels: &channels,
+        ..Context::new(now, &policy)
+    };
+    let found: Vec<_> = evaluate_all(&rules, &ctx)
+        .0
+        .into_iter()
+        .filter(|f| f.rule == "delivery-failure")
+        .collect();
+    let subjects: Vec<&str> = found.iter().map(|f| f.subject.as_str()).collect();
+    assert_eq!(subjects, ["channel|hec-auth", "channel|hook-down-long"]);
+    assert!(
+        found.iter().all(|f| f.condition),
+        "resolves when the channel recovers"
+    );
+    assert_eq!(found[0].scope.as_deref(), Some("hec-auth"));
+    assert_eq!(found[0].severity, privtrail_rules::Severity::High);
+    assert!(
+        found[0].summary.contains("refuses the credentials"),
+        "{}",
+        found[0].summary
+    );
+    assert!(
+        found[1].summary.contains("since 2024-01-01T09:00:00Z"),
+        "{}",
+        found[1].summary
+    );
 }

@@ -83,9 +83,9 @@ pub fn show(app: &App, id: &str, format: OutputFormat) -> Result<ExitCode> {
     }
     println!(
         "{} [{}] {} — {}",
-        alert.id,
+        terminal_safe(&alert.id),
         alert.severity.as_str().to_uppercase(),
-        alert.rule,
+        terminal_safe(&alert.rule),
         alert.status.as_str()
     );
     println!("  {}", terminal_safe(&alert.summary));
@@ -113,7 +113,7 @@ pub fn show(app: &App, id: &str, format: OutputFormat) -> Result<ExitCode> {
                 e.action,
                 terminal_safe(&e.message)
             ),
-            None => println!("    {id} (not stored)"),
+            None => println!("    {} (not stored)", terminal_safe(id.as_str())),
         }
     }
     Ok(ExitCode::SUCCESS)

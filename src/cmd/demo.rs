@@ -230,7 +230,11 @@ pub fn run(args: &DemoArgs, mut config: Config, data_dir: Option<PathBuf>) -> Re
     })?;
     println!("\nLatest group membership changes:");
     for e in &grants {
-        println!("  {}  {}", e.time.format("%Y-%m-%d %H:%M:%S"), e.message);
+        println!(
+            "  {}  {}",
+            e.time.format("%Y-%m-%d %H:%M:%S"),
+            crate::output::terminal_safe(&e.message)
+        );
     }
 
     let dir_arg = format!("--data-dir {}", data.display());

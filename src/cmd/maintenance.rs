@@ -40,8 +40,10 @@ pub fn verify(
                 format!(" (event {})", b.event_id)
             };
             println!(
-                "BROKEN: first broken link at seq {}{id}: {}",
-                b.seq, b.reason
+                "BROKEN: first broken link at seq {}{}: {}",
+                b.seq,
+                crate::output::terminal_safe(&id),
+                crate::output::terminal_safe(&b.reason)
             );
             println!("{} events checked before it", report.checked);
             Ok(ExitCode::from(1))
@@ -170,7 +172,7 @@ pub fn verify_export(
             Ok(ExitCode::SUCCESS)
         }
         Some(p) => {
-            println!("BROKEN: {p}");
+            println!("BROKEN: {}", crate::output::terminal_safe(&p.to_string()));
             Ok(ExitCode::from(1))
         }
     }

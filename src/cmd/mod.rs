@@ -38,6 +38,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "(no config file: defaults)".into());
             println!("config ok: {what}");
+            stranded_messages(cli.data_dir, &config)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo(args) => demo::run(&args, config, cli.data_dir),
@@ -119,6 +120,35 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
     }
+}
+
+/// `config check` beside a store: warns about outbox messages for channels this config does not
+/// have (renamed or removed), which would wait for them and then expire. Read-only; nothing is
+/// said when there is no store yet.
+fn stranded_messages(data_dir: Option<std::path::PathBuf>, config: &Config) -> Result<()> {
+    let Ok(dir) = crate::data_dir(data_dir) else {
+        return Ok(());
+    };
+    if !dir.join(privtrail_store::DB_FILE).exists() {
+        return Ok(());
+    }
+    let app = App::open_reader(&dir, config.clone())?;
+    for (channel, status, n, known) in app.outbox_counts()? {
+        if known || status == privtrail_store::OutboxStatus::Delivered {
+            continue;
+        }
+        println!(
+            "warning: the outbox holds {n} {} messages for channel {} that is not in this config{}",
+            status.as_str(),
+            crate::output::terminal_safe(&format!("{channel:?}")),
+            if status == privtrail_store::OutboxStatus::Pending {
+                " (they wait for it to come back, and expire at max_age)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(())
 }
 
 /// `reindex` rebuilds the index itself: it takes the data directory's lock but no store writer.

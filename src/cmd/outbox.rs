@@ -21,6 +21,12 @@ pub fn list(app: &App, args: &OutboxArgs, limit: usize) -> Result<ExitCode> {
         })?),
     };
     let msgs = app.outbox(status, limit)?;
+    let configured: std::collections::HashSet<&str> = app
+        .config()
+        .channels
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.format == crate::cli::OutputFormat::Table {
@@ -28,14 +34,26 @@ pub fn list(app: &App, args: &OutboxArgs, limit: usize) -> Result<ExitCode> {
             let note = if known {
                 ""
             } else {
-                " (channel not in the config: these messages wait until it is added back)"
+                " (channel not in the config: these messages wait for it to be added back, and expire at max_age)"
             };
             writeln_safe(&mut out, &format!("{ch}: {n} {}{note}", st.as_str()))?;
         }
     }
-    let view: Vec<Row> = msgs.into_iter().map(Row::from).collect();
+    let view: Vec<Row> = msgs
+        .into_iter()
+        .map(|m| {
+            let known = configured.contains(m.channel.as_str());
+            Row::new(m, known)
+        })
+        .collect();
     let id = |m: &Row| m.id.to_string();
-    let channel = |m: &Row| m.channel.clone();
+    let channel = |m: &Row| {
+        if m.channel_configured {
+            m.channel.clone()
+        } else {
+            format!("{} (not configured)", m.channel)
+        }
+    };
     let status = |m: &Row| m.status.clone();
     let tries = |m: &Row| m.attempts.to_string();
     let created = |m: &Row| m.created.clone();
@@ -63,6 +81,8 @@ fn writeln_safe(out: &mut dyn std::io::Write, s: &str) -> std::io::Result<()> {
 struct Row {
     id: i64,
     channel: String,
+    /// `false`: the channel left the config; the message waits for it, then expires at `max_age`.
+    channel_configured: bool,
     idempotency_key: String,
     status: String,
     attempts: u32,
@@ -75,11 +95,12 @@ struct Row {
     created: String,
 }
 
-impl From<OutboxMessage> for Row {
-    fn from(m: OutboxMessage) -> Row {
+impl Row {
+    fn new(m: OutboxMessage, channel_configured: bool) -> Row {
         Row {
             id: m.id,
             channel: m.channel,
+            channel_configured,
             idempotency_key: m.idempotency_key,
             status: m.status.as_str().to_owned(),
             attempts: m.attempts,
@@ -113,7 +134,8 @@ pub fn retry(app: &App, id: Option<i64>, dead: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `outbox deliver [--wait D]`.
+/// `outbox deliver [--wait D]`. Exits 1 when messages went dead in it: a cron job running it
+/// must notice.
 pub fn deliver(app: &App, wait: Option<&str>) -> Result<ExitCode> {
     let wait = wait
         .map(privtrail_app::time::parse_duration)
@@ -125,6 +147,7 @@ pub fn deliver(app: &App, wait: Option<&str>) -> Result<ExitCode> {
     let chans = channels(rt.handle(), &config.channels, &config.delivery)?;
     let started = Instant::now();
     let mut total = DeliveryReport::default();
+    let mut raised = 0;
     loop {
         let r = deliver_due(
             rt.handle(),
@@ -139,6 +162,15 @@ pub fn deliver(app: &App, wait: Option<&str>) -> Result<ExitCode> {
         total.retried += r.retried;
         total.dead += r.dead;
         total.errors.extend(r.errors);
+        if r.health_changed {
+            // A channel started or stopped failing: let `delivery-failure` judge it now, and
+            // deliver its alert to the other channels in this same run.
+            let ev = app.rules(Utc::now())?;
+            raised += ev.opened.len();
+            if ev.enqueued > 0 {
+                continue;
+            }
+        }
         let pending = app
             .store()
             .outbox_counts()?
@@ -166,8 +198,18 @@ pub fn deliver(app: &App, wait: Option<&str>) -> Result<ExitCode> {
         "delivered {}, retrying {}, dead {}",
         total.delivered, total.retried, total.dead
     );
+    if raised > 0 {
+        println!("  {raised} alerts raised about failing channels (delivery-failure)");
+    }
     for e in total.errors.iter().take(20) {
         println!("  error: {}", output::terminal_safe(e));
+    }
+    if total.dead > 0 {
+        eprintln!(
+            "{} messages went dead (see `privtrail outbox list --status dead`; `outbox retry --dead` sends them again)",
+            total.dead
+        );
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }

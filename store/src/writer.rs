@@ -541,6 +541,28 @@ impl Writer {
         outbox::failed(&self.conn, id, error, outbox::nanos(&next_attempt_at), dead)
     }
 
+    /// Pauses `channel` until `until`: its pending messages due earlier become due then (with
+    /// `note` as their last error when given), without counting an attempt. Returns how many.
+    pub fn outbox_defer(
+        &mut self,
+        channel: &str,
+        until: DateTime<Utc>,
+        note: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        outbox::defer(&self.conn, channel, outbox::nanos(&until), note)
+    }
+
+    /// Dead-letters the pending messages of `channel` created before `created_before` (past
+    /// their age limit) with `error`; returns how many.
+    pub fn outbox_expire(
+        &mut self,
+        channel: &str,
+        created_before: DateTime<Utc>,
+        error: &str,
+    ) -> Result<u64, StoreError> {
+        outbox::expire(&self.conn, channel, outbox::nanos(&created_before), error)
+    }
+
     /// Puts a dead (or pending) message back to pending, due at `now`, with its attempt count
     /// reset to 0. Returns `false` when no such message exists (unknown id, or delivered).
     pub fn outbox_retry(&mut self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {

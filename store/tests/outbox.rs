@@ -623,3 +623,52 @@ fn a_failing_forward_fails_the_whole_batch() {
     assert_eq!(report.first_broken, None);
     assert_eq!(report.checked, 3);
 }
+
+#[test]
+fn a_paused_channel_waits_without_counting_attempts_and_only_old_messages_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut w = store.writer().unwrap();
+    w.save_alerts_with_outbox(
+        &[],
+        &[entry("hec", "a"), entry("hec", "b"), entry("mail", "m")],
+    )
+    .unwrap();
+    let now = Utc::now();
+    let a = by_key(&store, "a");
+    let later = now + Duration::seconds(30);
+    w.outbox_failed(a.id, "HTTP 401", now + Duration::seconds(90), false)
+        .unwrap();
+
+    // Pausing moves what is due earlier, leaves what is due later, and counts no attempt.
+    let moved = w.outbox_defer("hec", later, Some("paused")).unwrap();
+    assert_eq!(moved, 1, "b moved; a was already due later");
+    assert!(store.outbox_due("hec", now, 10).unwrap().is_empty());
+    let b = by_key(&store, "b");
+    assert_eq!((b.attempts, b.next_attempt_at), (0, later));
+    assert_eq!(b.last_error.as_deref(), Some("paused"));
+    assert_eq!(
+        by_key(&store, "a").next_attempt_at,
+        now + Duration::seconds(90)
+    );
+    assert_eq!(
+        keys(&store.outbox_due("mail", now, 10).unwrap()),
+        ["m"],
+        "other channels untouched"
+    );
+
+    // Expiry takes only the channel's messages created before the bound.
+    assert_eq!(
+        w.outbox_expire("hec", now - Duration::days(1), "too old")
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        w.outbox_expire("hec", now + Duration::seconds(1), "too old")
+            .unwrap(),
+        2
+    );
+    assert_eq!(by_key(&store, "b").status, OutboxStatus::Dead);
+    assert_eq!(by_key(&store, "b").last_error.as_deref(), Some("too old"));
+    assert_eq!(by_key(&store, "m").status, OutboxStatus::Pending);
+}

@@ -94,6 +94,69 @@ impl Env {
     }
 }
 
+impl Env {
+    /// Writes `text` as the config file `name` in this environment; returns its path.
+    pub fn config(&self, name: &str, text: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    /// Ingests `lines` (JSON lines) with the config `cfg`, asserting success.
+    pub fn ingest_lines(&self, cfg: &str, lines: &[String]) {
+        let file = self.dir.path().join(format!("in-{}.jsonl", lines.len()));
+        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+        let out = self.run(&["--config", cfg, "ingest", "--json", file.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `outbox list --format json` under the config `cfg`.
+    pub fn outbox(&self, cfg: &str) -> Vec<serde_json::Value> {
+        self.ok(&[
+            "--config", cfg, "outbox", "list", "--limit", "10000", "--format", "json",
+        ])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+    }
+
+    /// `alerts --format json`.
+    pub fn alerts(&self) -> Vec<serde_json::Value> {
+        self.ok(&["alerts", "--format", "json"])
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+/// A Winlogbeat 8 record, a minute old, of `domain\user` adding a member to the local
+/// Administrators group (by SID, whatever `group` calls it) on `host`: one
+/// `unapproved-local-admin` alert, whose summary quotes the actor. Every name is the
+/// attacker's to choose: they come from the host's own log.
+pub fn member_added(record: u64, domain: &str, user: &str, group: &str, host: &str) -> String {
+    let at = chrono::Utc::now() - chrono::Duration::minutes(1);
+    serde_json::json!({
+        "@timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "event": {"code": "4732", "provider": "Microsoft-Windows-Security-Auditing", "outcome": "success"},
+        "host": {"name": host},
+        "winlog": {
+            "channel": "Security", "computer_name": host, "event_id": "4732",
+            "provider_name": "Microsoft-Windows-Security-Auditing", "record_id": record,
+            "event_data": {
+                "MemberName": "-", "MemberSid": "S-1-5-21-1-2-3-1104",
+                "TargetUserName": group, "TargetDomainName": "BUILTIN", "TargetSid": "S-1-5-32-544",
+                "SubjectUserSid": "S-1-5-21-1-2-3-500", "SubjectUserName": user,
+                "SubjectDomainName": domain, "SubjectLogonId": "0x3e7", "PrivilegeList": "-"
+            }
+        }
+    })
+    .to_string()
+}
+
 /// The summary row of the file whose path ends with `name`.
 pub fn file_row<'a>(summary: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     summary["files"]

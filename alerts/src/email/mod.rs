@@ -6,7 +6,9 @@
 //! multipart/alternative with text and HTML parts (every value HTML-escaped); times in UTC and in
 //! `timezone`; a `Message-ID` derived from the idempotency key, so a resent mail is recognizable.
 //! `security = "none"` is only accepted for a loopback host. Events are not mailed (a permanent
-//! error). SMTP `4xx` replies and network failures are retried, `5xx` replies are not.
+//! error). SMTP `4xx` replies and network failures are retried, `5xx` replies are not, except a
+//! refused login (`530`, `534`, `535`, `538`): that is the channel's authentication failure, retried
+//! with backoff while `delivery-failure` tells the other channels.
 
 pub mod render;
 
@@ -197,14 +199,29 @@ impl EmailNotifier {
     }
 
     async fn deliver(&self, mail: lettre::Message) -> Result<(), DeliveryError> {
-        self.transport.send(mail).await.map(|_| ()).map_err(|e| {
-            let text = format!("email: {e}");
-            if e.is_permanent() {
-                DeliveryError::permanent(text)
-            } else {
-                DeliveryError::retriable(text)
-            }
-        })
+        self.transport
+            .send(mail)
+            .await
+            .map(|_| ())
+            .map_err(|e| smtp_error(&e))
+    }
+}
+
+/// SMTP replies that refuse the channel's credentials (RFC 4954: `530` authentication required,
+/// `534` mechanism too weak, `535` credentials invalid, `538` encryption required for it).
+const AUTH_REPLIES: [u16; 4] = [530, 534, 535, 538];
+
+/// How the outbox reads an SMTP failure: a refused login is the channel's authentication failure
+/// (retried, alerted on), another `5xx` refuses the message, anything else may pass.
+fn smtp_error(e: &lettre::transport::smtp::Error) -> DeliveryError {
+    let text = format!("email: {e}");
+    let code = e.status().map(u16::from);
+    if code.is_some_and(|c| AUTH_REPLIES.contains(&c)) {
+        DeliveryError::auth(text)
+    } else if e.is_permanent() {
+        DeliveryError::permanent(text)
+    } else {
+        DeliveryError::retriable(text)
     }
 }
 

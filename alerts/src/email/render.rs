@@ -33,7 +33,7 @@ fn one_line(s: &str) -> String {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    crate::teams::clip(&s, 200)
+    crate::clip(&s, 200)
 }
 
 /// `2026-11-26 10:00:00 UTC (11:00:00 CET)` style: UTC and the reader's zone.

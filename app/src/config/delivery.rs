@@ -52,10 +52,14 @@ pub struct DeliveryConfig {
     /// First retry delay; doubles per attempt with jitter; `Retry-After` wins. Default `5s`.
     #[serde(default = "d_base")]
     pub backoff_base: Span,
-    /// Longest retry delay. Default `1h`.
+    /// Longest retry delay, a receiver's `Retry-After` included (a message's or channel's
+    /// `max_age` caps it too). Default `1h`.
     #[serde(default = "d_max")]
     pub backoff_max: Span,
-    /// Attempts before a message is dead-lettered (a channel's `max_attempts` wins). Default 10.
+    /// Failed attempts of a message itself (its receiver refused it, or failed on it) before it
+    /// is dead-lettered (a channel's `max_attempts` wins). Default 10. While a whole channel
+    /// fails (network, `5xx`, throttling, refused credentials) its messages are not charged:
+    /// they wait, and only `max_age` ends them.
     #[serde(default = "d_attempts")]
     pub max_attempts: u32,
     /// Age after which an undelivered message is dead-lettered (a channel's wins). Default `7d`.

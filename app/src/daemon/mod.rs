@@ -429,6 +429,11 @@ impl Daemon {
                     "delivery"
                 );
             }
+            if report.health_changed {
+                // A channel started or stopped failing: the rules loop raises or resolves
+                // `delivery-failure` now, not at the next sweep.
+                app.writer()?.notify_stored();
+            }
             Ok(())
         })
         .await

@@ -1,9 +1,11 @@
 //! The built-in rules of SPEC §4. Each is a struct holding its settings; [`RulesConfig`](crate::RulesConfig)
 //! builds them from the config file.
 
+mod delivery;
 mod elevations;
 mod events;
 
+pub use delivery::{DELIVERY_FAILURE, DeliveryFailure};
 pub use elevations::{
     DuplicateElevation, FrequentActivation, OverdueElevation, StandingAccess, TooManyGlobalAdmins,
 };
@@ -15,7 +17,7 @@ use crate::elevation::Elevation;
 use crate::rule::{Finding, Severity};
 
 /// The ids of the built-in rules.
-pub const BUILTIN_IDS: [&str; 9] = [
+pub const BUILTIN_IDS: [&str; 10] = [
     "overdue-elevation",
     "standing-access",
     "duplicate-elevation",
@@ -25,6 +27,7 @@ pub const BUILTIN_IDS: [&str; 9] = [
     "too-many-global-admins",
     "collector-failure",
     "evidence-conflict",
+    DELIVERY_FAILURE,
 ];
 
 /// A finding about one elevation, with its principal, privilege and scope.

@@ -88,6 +88,47 @@ pub fn failed(
     Ok(())
 }
 
+/// Pauses a channel: its pending messages due before `until` become due at `until`, with
+/// `note` as their last error when given. Attempts are not counted: the messages did nothing
+/// wrong. Returns how many moved.
+pub fn defer(
+    conn: &Connection,
+    channel: &str,
+    until: i64,
+    note: Option<&str>,
+) -> Result<u64, StoreError> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE outbox SET next_attempt_at = ?2, last_error = coalesce(?3, last_error) \
+             WHERE channel = ?1 AND status = 'pending' AND next_attempt_at < ?2",
+        )
+        .and_then(|mut st| st.execute(params![channel, until, note]))
+        .map_err(StoreError::sqlite(format!(
+            "defer outbox messages of {channel:?}"
+        )))?;
+    Ok(n as u64)
+}
+
+/// Dead-letters the pending messages of `channel` created before `created_before` (past their
+/// age limit), with `error` as their last error. Returns how many.
+pub fn expire(
+    conn: &Connection,
+    channel: &str,
+    created_before: i64,
+    error: &str,
+) -> Result<u64, StoreError> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE outbox SET status = 'dead', last_error = ?3 \
+             WHERE channel = ?1 AND status = 'pending' AND created_at < ?2",
+        )
+        .and_then(|mut st| st.execute(params![channel, created_before, error]))
+        .map_err(StoreError::sqlite(format!(
+            "expire outbox messages of {channel:?}"
+        )))?;
+    Ok(n as u64)
+}
+
 /// Puts a dead or pending message back to pending, due at `now`, with a fresh attempt count.
 /// Returns whether such a message was found.
 pub fn retry(conn: &Connection, id: i64, now: i64) -> Result<bool, StoreError> {

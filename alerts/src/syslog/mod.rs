@@ -6,6 +6,12 @@
 //! CEF line ([`crate::cef`]) or the payload's JSON, without a BOM. TCP and TLS frame each message by
 //! octet counting (RFC 6587 §3.4.1, `LEN SP MSG`); UDP sends one datagram per message. One
 //! connection per batch; a TLS stream is shut down properly (close_notify) before it is dropped.
+//!
+//! A message longer than `max_message_bytes` (UDP: default [`UDP_DEFAULT_MAX`], at most
+//! [`UDP_MAX`]; TCP/TLS: no limit unless set) is shortened by [`format_within`], not failed: the
+//! payload's fields are cut by [`Payload::shortened`] until it fits, and the receiver sees
+//! `truncated="true"` in the structured data (and `"truncated":true` in JSON,
+//! `cs6Label=truncated cs6=true` in CEF).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,7 +21,18 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use crate::{ChannelConfig, ConfigError, DeliveryError, Message, Notifier, Payload};
+use crate::{ChannelConfig, ConfigError, DeliveryError, Message, Notifier};
+
+mod format;
+
+pub use format::{Header, escape_sd, format_message, format_within, frame};
+
+/// The default longest UDP message: rsyslog's default `maxMessageSize`, which most receivers take.
+pub const UDP_DEFAULT_MAX: usize = 8192;
+/// The largest payload of one UDP datagram over IPv4.
+pub const UDP_MAX: usize = 65_507;
+/// The shortest limit that can be set (RFC 5426 §3.2: every receiver takes 480 octets).
+pub const MIN_MAX: usize = 480;
 
 /// `type = "syslog"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -36,6 +53,9 @@ pub struct SyslogConfig {
     pub facility: Option<String>,
     /// HOSTNAME field; default this machine's name.
     pub hostname: Option<String>,
+    /// Longest message in bytes; longer ones are shortened and marked `truncated="true"`.
+    /// Default 8192 for UDP (at most 65507), none for TCP and TLS.
+    pub max_message_bytes: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -55,16 +75,6 @@ pub enum Format {
     Json,
 }
 
-/// The header fields that do not change per message.
-#[derive(Debug, Clone)]
-pub struct Header {
-    pub facility: u8,
-    pub hostname: String,
-    pub app_name: String,
-    pub procid: String,
-    pub format: Format,
-}
-
 pub(crate) struct SyslogNotifier {
     name: String,
     transport: Transport,
@@ -73,6 +83,7 @@ pub(crate) struct SyslogNotifier {
     header: Header,
     timeout: Duration,
     tls: Option<Arc<rustls::ClientConfig>>,
+    max_bytes: Option<usize>,
 }
 
 impl std::fmt::Debug for SyslogNotifier {
@@ -130,73 +141,6 @@ fn machine_hostname() -> String {
         .unwrap_or_else(|| "-".to_owned())
 }
 
-/// A header field: printable US-ASCII without spaces, at most `max` long, `-` when empty.
-fn field(s: &str, max: usize) -> String {
-    let f: String = s
-        .chars()
-        .filter(|c| c.is_ascii_graphic())
-        .take(max)
-        .collect();
-    if f.is_empty() { "-".to_owned() } else { f }
-}
-
-/// Escapes an SD-PARAM value (`"`, `\`, `]`).
-pub fn escape_sd(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '"' | '\\' | ']') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn severity(p: &Payload) -> u8 {
-    match p {
-        Payload::Alert(a) => match a.severity.as_str() {
-            "critical" => 2,
-            "high" => 3,
-            "medium" => 4,
-            _ => 5,
-        },
-        Payload::Event(e) if e.action == privtrail_model::Action::AuditLogCleared => 2,
-        Payload::Event(_) | Payload::Anchor(_) => 6,
-    }
-}
-
-/// The RFC 5424 message for `m` (no framing).
-pub fn format_message(h: &Header, m: &Message) -> String {
-    let pri = u16::from(h.facility) * 8 + u16::from(severity(&m.payload));
-    let ts = m
-        .payload
-        .time()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let msg = match (&m.payload, h.format) {
-        (Payload::Alert(a), Format::Cef) => crate::cef::alert_line(a, &m.idempotency_key),
-        (Payload::Event(e), Format::Cef) => crate::cef::event_line(e, &m.idempotency_key),
-        (Payload::Anchor(a), Format::Cef) => crate::cef::anchor_line(a, &m.idempotency_key),
-        (p, Format::Json) => {
-            let mut v = serde_json::to_value(p).unwrap_or(serde_json::Value::Null);
-            v["idempotency_key"] = serde_json::json!(m.idempotency_key);
-            v.to_string()
-        }
-    };
-    format!(
-        "<{pri}>1 {ts} {} {} {} {} [privtrail@32473 id=\"{}\"] {msg}",
-        field(&h.hostname, 255),
-        field(&h.app_name, 48),
-        field(&h.procid, 128),
-        m.payload.kind(),
-        escape_sd(m.payload.id()),
-    )
-}
-
-/// Octet-counting frame: `LEN SP MSG`.
-pub fn frame(msg: &str) -> String {
-    format!("{} {msg}", msg.len())
-}
-
 impl SyslogNotifier {
     pub(crate) fn new(config: &ChannelConfig, c: &SyslogConfig) -> Result<Self, ConfigError> {
         if c.host.trim().is_empty() {
@@ -219,6 +163,22 @@ impl SyslogNotifier {
         } else {
             514
         });
+        let max_bytes = match (c.transport, c.max_message_bytes) {
+            (_, Some(n)) if n < MIN_MAX => {
+                return Err(config.err(
+                    "max_message_bytes",
+                    format!("{n} is less than {MIN_MAX}, which every syslog receiver takes"),
+                ));
+            }
+            (Transport::Udp, Some(n)) if n > UDP_MAX => {
+                return Err(config.err(
+                    "max_message_bytes",
+                    format!("{n} does not fit in one UDP datagram (at most {UDP_MAX})"),
+                ));
+            }
+            (Transport::Udp, n) => Some(n.unwrap_or(UDP_DEFAULT_MAX)),
+            (_, n) => n,
+        };
         Ok(SyslogNotifier {
             name: config.name.clone(),
             transport: c.transport,
@@ -233,7 +193,16 @@ impl SyslogNotifier {
             },
             timeout: config.timeout()?,
             tls,
+            max_bytes,
         })
+    }
+
+    /// The message for `m`, shortened to the channel's limit when it has one.
+    fn format(&self, m: &Message) -> String {
+        match self.max_bytes {
+            Some(max) => format_within(&self.header, m, max),
+            None => format_message(&self.header, m),
+        }
     }
 
     async fn within<T>(
@@ -273,7 +242,7 @@ impl SyslogNotifier {
     ) -> Result<(), DeliveryError> {
         let mut buf = String::new();
         for m in batch {
-            buf.push_str(&frame(&format_message(&self.header, m)));
+            buf.push_str(&frame(&self.format(m)));
         }
         self.within("write", s.write_all(buf.as_bytes())).await?;
         self.within("flush", s.flush()).await
@@ -302,7 +271,7 @@ impl Notifier for SyslogNotifier {
                     .within("bind", tokio::net::UdpSocket::bind(bind))
                     .await?;
                 for (i, m) in batch.iter().enumerate() {
-                    let msg = format_message(&self.header, m);
+                    let msg = self.format(m);
                     self.within("send", sock.send_to(msg.as_bytes(), addr))
                         .await
                         .map_err(|e| e.at(i))?;

@@ -264,7 +264,7 @@ impl Round<'_> {
         // The failure is about one message: it alone takes it.
         if let Some(i) = e.rejected.filter(|i| *i < chunk.len()) {
             self.reached = true;
-            self.message_failed(&chunk[i], &e, report)?;
+            self.message_failed(chunk[i], &e, report)?;
             return Ok(Flow::Next);
         }
         if !e.retriable && !e.auth {

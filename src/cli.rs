@@ -20,6 +20,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "PRIVTRAIL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Whether `--data-dir` was on the command line (not from `PRIVTRAIL_DATA_DIR`).
+    #[arg(skip)]
+    pub data_dir_typed: bool,
+
     /// Log output format (logs go to stderr; level from PRIVTRAIL_LOG, default `warn`).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -9,7 +9,7 @@ mod output;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, LogFormat};
 
 /// An error caused by how privtrail was called (bad arguments, query or config): exit status 2.
@@ -17,8 +17,18 @@ use cli::{Cli, LogFormat};
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// Parses the command line, noting whether `--data-dir` was typed (rather than taken from
+/// `PRIVTRAIL_DATA_DIR`): `demo` honours only a typed one.
+fn parse_cli() -> Result<Cli, clap::Error> {
+    let matches = Cli::command().try_get_matches()?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    cli.data_dir_typed =
+        matches.value_source("data_dir") == Some(clap::parser::ValueSource::CommandLine);
+    Ok(cli)
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse_cli() {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

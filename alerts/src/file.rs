@@ -63,15 +63,20 @@ impl Notifier for FileNotifier {
             DeliveryError::retriable(format!("file {}: {e}", self.path.display()))
         };
         let _guard = self.lock.lock().await;
+        // Alerts and forwarded events are the audit trail's content: only the owner reads them
+        // (SPEC §8). Folders and the file get these modes when this creates them.
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(dir).await.map_err(fail)?;
+            let mut b = tokio::fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            b.mode(0o700);
+            b.create(dir).await.map_err(fail)?;
         }
-        let mut f = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .await
-            .map_err(fail)?;
+        let mut o = tokio::fs::OpenOptions::new();
+        o.create(true).append(true);
+        #[cfg(unix)]
+        o.mode(0o600);
+        let mut f = o.open(&self.path).await.map_err(fail)?;
         f.write_all(buf.as_bytes()).await.map_err(fail)?;
         f.flush().await.map_err(fail)?;
         f.sync_data().await.map_err(fail)?;

@@ -32,17 +32,25 @@ pub(crate) fn client(
         .map_err(|e| config.err("ca_file", format!("cannot set up HTTPS: {e}")))
 }
 
-/// Checks that `url` is an absolute http(s) URL.
+/// Checks that `url` is an absolute https URL, or http to this machine: every HTTP channel sends a
+/// secret (a token, a signature key, or the Teams URL's own `sig=`), which must not cross a network
+/// in clear (SPEC §8). Errors never repeat the URL: it may be the secret.
 pub(crate) fn check_url(
     config: &ChannelConfig,
     field: &'static str,
     url: &str,
 ) -> Result<reqwest::Url, ConfigError> {
     let u = reqwest::Url::parse(url).map_err(|e| config.err(field, format!("not a URL: {e}")))?;
-    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
-        return Err(config.err(field, "must be an http:// or https:// URL with a host"));
+    match (u.scheme(), u.host_str()) {
+        ("https", Some(_)) => Ok(u),
+        ("http", Some(host)) if crate::config::is_loopback(host) => Ok(u),
+        ("http", Some(_)) => Err(config.err(
+            field,
+            "http:// to a remote host would send the channel's secret in clear; use https:// \
+             (plain http is allowed to a loopback host only)",
+        )),
+        _ => Err(config.err(field, "must be an https:// URL with a host")),
     }
-    Ok(u)
 }
 
 /// `Retry-After` as seconds or an HTTP date (the one reader:

@@ -6,6 +6,7 @@
 //! (`AuditPull`'s contract), so a crash at any point loses nothing and duplicates nothing: the next
 //! pull starts again from the last complete watermark and the store dedupes.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -104,7 +105,6 @@ pub fn collect_tenant(
     stop: &dyn Fn() -> bool,
 ) -> Result<CollectReport> {
     let settings = settings(tenant)?;
-    let overlap = settings.overlap;
     let client = {
         let _guard = rt.enter();
         GraphClient::new(settings).map_err(|e| AppError::Config(e.to_string()))?
@@ -116,19 +116,11 @@ pub fn collect_tenant(
     let key = tenant.audit_collector_id();
     if !opts.no_audit {
         let stored_cp = store.checkpoint(&key)?;
-        // `--since T`: a checkpoint whose window starts at T (the pull subtracts the overlap).
-        let start_cp = match opts.since {
-            Some(t) => Some(
-                serde_json::to_string(&AuditCheckpoint {
-                    watermark: Some(t + overlap),
-                    completed_at: None,
-                })
-                .map_err(AppError::json("checkpoint"))?,
-            ),
-            None => stored_cp,
-        };
         let now = Utc::now();
-        let mut pull = AuditPull::start(&client, start_cp.as_deref(), now);
+        let mut pull = match opts.since {
+            Some(t) => AuditPull::start_from(&client, stored_cp.as_deref(), t, now),
+            None => AuditPull::start(&client, stored_cp.as_deref(), now),
+        };
         tracing::info!(tenant = %tenant.name, since = %pull.since(), "audit pull");
         let mut failed = None;
         loop {
@@ -182,7 +174,14 @@ pub fn collect_tenant(
         if stop() {
             return Err(AppError::Cancelled);
         }
-        match rt.block_on(snapshot(&client)) {
+        // Users not stored yet are looked up first: lookups are capped per run, and this way every
+        // run makes progress even when a new process forgets the previous one's cache.
+        let known: HashSet<String> = store
+            .directory_users(&tenant.name)?
+            .into_iter()
+            .map(|u| u.id)
+            .collect();
+        match rt.block_on(snapshot(&client, &known)) {
             Ok((snap, users)) => {
                 report.assignments = Some(snap.assignments.len());
                 report.eligibilities = Some(snap.eligibilities.len());
@@ -236,6 +235,7 @@ pub fn collect_tenant(
 
 async fn snapshot(
     client: &GraphClient,
+    known: &HashSet<String>,
 ) -> std::result::Result<(PimSnapshot, Vec<privtrail_ingest::graph::DirectoryUser>), GraphError> {
     let snap = fetch_pim_snapshot(client).await?;
     let mut ids: Vec<String> = snap
@@ -244,7 +244,7 @@ async fn snapshot(
         .chain(&snap.eligibilities)
         .map(|i| i.principal_id.clone())
         .collect();
-    ids.sort();
+    ids.sort_by(|a, b| (known.contains(a), a).cmp(&(known.contains(b), b)));
     ids.dedup();
     let users = lookup_users(client, &ids).await?;
     Ok((snap, users))

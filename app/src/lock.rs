@@ -163,25 +163,7 @@ fn parse_holder(text: &str) -> Option<Holder> {
 
 /// Creates `dir` (and parents) with mode 0700 for the last component when it does not exist yet
 /// (SPEC §8: the data dir holds evidence and tokens). An existing directory keeps its mode.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut b = std::fs::DirBuilder::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    match b.create(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
-    }
-}
+pub use privtrail_store::create_private_dir;
 
 #[cfg(test)]
 mod tests {

@@ -160,6 +160,13 @@ impl Tokens {
             o.mode(0o600);
         }
         let mut file = o.open(&tmp).map_err(AppError::io("create", &tmp))?;
+        // `mode` applies only when the file is created: a leftover temporary file keeps its own.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(AppError::io("chmod", &tmp))?;
+        }
         std::io::Write::write_all(&mut file, text.as_bytes())
             .map_err(AppError::io("write", &tmp))?;
         file.sync_all().map_err(AppError::io("sync", &tmp))?;
@@ -350,5 +357,22 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_token_file_is_0600_even_over_a_leftover_world_readable_temporary_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let t = Tokens::new(dir.path());
+        let tmp = t.path().with_extension("json.tmp");
+        std::fs::write(&tmp, "{}").expect("leftover");
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        t.ensure_admin().expect("admin");
+        let mode = std::fs::metadata(t.path())
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 }

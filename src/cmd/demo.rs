@@ -2,7 +2,7 @@
 //! formats, imports them with the real importer, and shows what privtrail finds.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -15,9 +15,19 @@ use privtrail_model::Action;
 use privtrail_sim::{EstateSpec, generate_estate};
 use privtrail_store::SearchRequest;
 
+use crate::UsageError;
 use crate::cli::DemoArgs;
 
-pub fn run(args: &DemoArgs, mut config: Config, data_dir: Option<PathBuf>) -> Result<ExitCode> {
+/// The file that marks a data directory as a demo's: `demo --data-dir` reuses only those.
+const DEMO_MARKER: &str = "privtrail-demo";
+
+/// Runs the demo in its own temporary folder, with its own config: never the configured store or
+/// channels. `data_dir` is a `--data-dir` typed on the command line, which must be new, empty, or
+/// a previous demo's.
+pub fn run(args: &DemoArgs, data_dir: Option<PathBuf>) -> Result<ExitCode> {
+    if let Some(d) = &data_dir {
+        check_demo_dir(d)?;
+    }
     let work = tempfile::Builder::new()
         .prefix("privtrail-demo-")
         .tempdir()
@@ -27,6 +37,15 @@ pub fn run(args: &DemoArgs, mut config: Config, data_dir: Option<PathBuf>) -> Re
     std::fs::create_dir_all(&events_dir)
         .with_context(|| format!("cannot create {}", events_dir.display()))?;
     let data = data_dir.unwrap_or_else(|| work.join("data"));
+    // A previous demo's store still holds its estate: this run's counts include it.
+    let reused = data.join(DEMO_MARKER).is_file() && data.join(privtrail_store::DB_FILE).exists();
+    privtrail_app::lock::create_private_dir(&data)
+        .with_context(|| format!("cannot create {}", data.display()))?;
+    std::fs::write(
+        data.join(DEMO_MARKER),
+        "This data directory was made by `privtrail demo`, which may reuse it.\n",
+    )
+    .with_context(|| format!("cannot write into {}", data.display()))?;
 
     let spec = EstateSpec {
         seed: args.seed,
@@ -65,33 +84,29 @@ pub fn run(args: &DemoArgs, mut config: Config, data_dir: Option<PathBuf>) -> Re
         ))
         .context("cannot start the simulated Entra tenant")?;
 
-    // The demo's configuration: the user's, plus the simulated tenant, its emergency account as
-    // an administrator would configure it, and a file channel that every alert is routed to.
-    let tenant: privtrail_app::config::TenantConfig = toml::from_str(&format!(
-        "name = \"contoso\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n\
-         login_url = \"{url}\"\ngraph_url = \"{url}\"\nrate_requests = 100\nrate_window = \"1s\"\n",
+    // The demo's own configuration (never the user's, whose channels are real): the simulated
+    // tenant, its emergency account as an administrator would configure it, and a file channel
+    // that every alert is routed to. Written beside the events for the commands printed below.
+    let alerts_file = work.join("alerts.jsonl");
+    let config_text = format!(
+        "[policy]\nbreak_glass = [\"breakglass@contoso.com\"]\n\n\
+         [[tenants]]\nname = \"contoso\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n\
+         login_url = \"{url}\"\ngraph_url = \"{url}\"\nrate_requests = 100\nrate_window = \"1s\"\n\n\
+         [[channels]]\nname = \"demo-file\"\ntype = \"file\"\npath = {:?}\n\n\
+         [[routes]]\nchannels = [\"demo-file\"]\n",
         privtrail_sim::SIM_TENANT_ID,
         privtrail_sim::SIM_CLIENT_ID,
         privtrail_sim::SIM_CLIENT_SECRET,
+        alerts_file.display().to_string(),
         url = running.base_url
-    ))?;
-    config
-        .tenants
-        .retain(|t| !t.name.eq_ignore_ascii_case("contoso"));
-    config.tenants.push(tenant.clone());
-    config
-        .policy
-        .break_glass
-        .push("breakglass@contoso.com".into());
-    let alerts_file = work.join("alerts.jsonl");
-    config.channels.push(toml::from_str(&format!(
-        "name = \"demo-file\"\ntype = \"file\"\npath = {:?}\n",
-        alerts_file.display().to_string()
-    ))?);
-    config
-        .routes
-        .push(toml::from_str("channels = [\"demo-file\"]")?);
-    config.validate()?;
+    );
+    let config_file = work.join("privtrail-demo.toml");
+    write_private(&config_file, &config_text)?;
+    let config = Config::parse(&config_text, |_| None)?;
+    let tenant = config
+        .tenant("contoso")
+        .cloned()
+        .context("the demo's config names its tenant")?;
     let app = std::sync::Arc::new(App::open_writer(&data, config, "demo")?);
 
     let opts = app.config().ingest_options(&[]);
@@ -163,7 +178,7 @@ pub fn run(args: &DemoArgs, mut config: Config, data_dir: Option<PathBuf>) -> Re
         report.eligibilities.unwrap_or(0),
         report.users.unwrap_or(0)
     );
-    all_hold &= report.errors.is_empty();
+    let collected = report.errors.is_empty();
     for e in &report.errors {
         println!("  error: {e}");
     }
@@ -237,7 +252,11 @@ pub fn run(args: &DemoArgs, mut config: Config, data_dir: Option<PathBuf>) -> Re
         );
     }
 
-    let dir_arg = format!("--data-dir {}", data.display());
+    let dir_arg = format!(
+        "--data-dir {} --config {}",
+        data.display(),
+        config_file.display()
+    );
     println!("\nTry:");
     for q in [
         "privtrail {dir} search 'action:role.activated' --format json",
@@ -253,7 +272,13 @@ pub fn run(args: &DemoArgs, mut config: Config, data_dir: Option<PathBuf>) -> Re
     ] {
         println!("  {}", q.replace("{dir}", &dir_arg));
     }
-    let code = if all_hold && summary.failed_inputs() == 0 {
+    if reused && !all_hold {
+        println!(
+            "\nThis data directory already held a previous demo's estate, which the counts above \
+             include: a MISMATCH is expected (use a new folder for exact counts)."
+        );
+    }
+    let code = if (all_hold || reused) && collected && summary.failed_inputs() == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -292,4 +317,39 @@ fn count(app: &App, query: &str) -> Result<u64> {
         limit: 0,
         after: None,
     })?)
+}
+
+/// Refuses a folder that holds anything but a previous demo's data: the demo must not write into
+/// a real store.
+fn check_demo_dir(dir: &Path) -> Result<()> {
+    let mut entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
+    };
+    if entries.next().is_none() || dir.join(DEMO_MARKER).is_file() {
+        return Ok(());
+    }
+    Err(UsageError(format!(
+        "refusing to run the demo in {}: it is neither empty nor a previous demo's data directory, \
+         and the demo never writes into a real store (pass a new or empty folder, or no --data-dir)",
+        dir.display()
+    ))
+    .into())
+}
+
+/// Writes `text` to a new file only its owner may read.
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    std::io::Write::write_all(&mut f, text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
 }

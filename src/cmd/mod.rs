@@ -29,6 +29,15 @@ use crate::cli::{
 };
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    // The demo never reads the configured store or config (it would deliver to real channels):
+    // it runs before either is looked at.
+    if let Command::Demo(args) = &cli.command {
+        if cli.config.is_some() {
+            eprintln!("note: the demo ignores --config and PRIVTRAIL_CONFIG: it runs with its own");
+        }
+        let dir = cli.data_dir.clone().filter(|_| cli.data_dir_typed);
+        return demo::run(args, dir);
+    }
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Config(ConfigCommand::Check) => {
@@ -41,7 +50,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             stranded_messages(cli.data_dir, &config)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo(args) => demo::run(&args, config, cli.data_dir),
         Command::Bench(b) => bench::run(b, &config),
         Command::Sim(SimCommand::Graph(args)) => sim::graph(&args),
         Command::Rules(RulesCommand::List { format }) => rules::list(&config, format),

@@ -45,6 +45,7 @@ pub mod chain;
 mod conflict;
 mod error;
 mod index;
+mod private;
 mod purge;
 pub mod query;
 mod sqlite;
@@ -55,6 +56,7 @@ mod writer;
 
 pub use chain::{Anchor, ChainKey, Hash};
 pub use error::StoreError;
+pub use private::{create_private_dir, create_private_file};
 pub use purge::PurgePlan;
 pub use sqlite::names::{KnownNames, PrincipalName};
 pub use store::{DB_FILE, Store};

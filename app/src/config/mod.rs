@@ -1,5 +1,6 @@
 //! The configuration file (SPEC §7.1): TOML, every section optional, unknown keys rejected,
-//! `${ENV}` expanded in strings. Parsed once into typed values — durations are [`Span`]s, schedules
+//! `${ENV}` expanded in parsed string values (`env.rs`; never in the TOML text, and never shown in
+//! an error). Parsed once into typed values — durations are [`Span`]s, schedules
 //! [`Schedule`]s, severities [`Severity`], secrets [`Secret`] — and validated by [`Config::load`]
 //! before anything starts (`privtrail config check` runs just that).
 //!
@@ -10,9 +11,11 @@
 
 mod daemon;
 mod delivery;
+mod env;
 mod http;
 mod integrity;
 mod retention;
+mod secrets;
 mod tenant;
 
 use std::path::Path;
@@ -106,33 +109,69 @@ pub struct IngestConfig {
 }
 
 impl Config {
-    /// Reads, expands and validates the file; `None` gives the defaults.
+    /// Reads, expands and validates the file; `None` gives the defaults. Logs a warning for each
+    /// of [`Config::load_with_warnings`]'s findings.
     pub fn load(path: Option<&Path>) -> Result<Config> {
         let Some(path) = path else {
             return Ok(Config::default());
         };
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            AppError::Config(format!("cannot read config file {}: {e}", path.display()))
-        })?;
-        let config = Config::parse(&text, |name| std::env::var(name).ok()).map_err(|e| {
-            AppError::Config(format!("invalid config file {}: {e}", path.display()))
-        })?;
-        if secret_written_in(&text) && world_readable(path) {
-            tracing::warn!(
-                file = %path.display(),
-                "the config file holds secrets and is readable by every user: chmod 600 it or use ${{ENV}}"
-            );
+        let (config, warnings) = Config::load_with_warnings(path, |name| std::env::var(name).ok())?;
+        for w in warnings {
+            tracing::warn!(file = %path.display(), "{w}");
         }
         Ok(config)
     }
 
-    /// Parses and validates a config text, with `${NAME}` looked up by `env`.
+    /// Reads, expands (with `env`) and validates the file at `path`, and says what in it is
+    /// unsafe: secrets written in a file every user can read, private keys every user can read.
+    pub fn load_with_warnings(
+        path: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(Config, Vec<String>)> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            AppError::Config(format!("cannot read config file {}: {e}", path.display()))
+        })?;
+        let (config, expansion) = Config::parse_expanded(&text, &env).map_err(|e| {
+            AppError::Config(format!("invalid config file {}: {e}", path.display()))
+        })?;
+        let warnings = secrets::warnings(&config, &expansion, path);
+        Ok((config, warnings))
+    }
+
+    /// Parses and validates a config text, with `${NAME}` in its string values looked up by `env`.
     pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config> {
-        let expanded = expand_env(text, env)?;
-        let config: Config =
-            toml::from_str(&expanded).map_err(|e| AppError::Config(e.to_string()))?;
-        config.validate()?;
-        Ok(config)
+        Config::parse_expanded(text, &env).map(|(c, _)| c)
+    }
+
+    fn parse_expanded(
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(Config, env::Expansion)> {
+        // A syntax error is about the text as written: no variable has been expanded yet.
+        let mut root =
+            toml::de::DeTable::parse(text).map_err(|e| AppError::Config(e.to_string()))?;
+        let expansion = env::expand(&mut root, text, env)?;
+        let config = Config::deserialize(toml::de::Deserializer::from(root)).map_err(|e| {
+            // The location is shown in the text as written (`${NAME}`, not its value). A message
+            // about an expanded value is withheld (a parser may quote any part of it); any other
+            // message has the values it quotes put back to their `${NAME}`s.
+            let message = match e.span().and_then(|s| expansion.names_at(&s)) {
+                Some(names) => format!(
+                    "the value of {names} is not valid here (not shown: it may be a secret)"
+                ),
+                None => expansion.redact(e.message()),
+            };
+            let mut located = e.clone();
+            located.set_input(Some(text));
+            let shown = located.to_string();
+            let shown = match shown.strip_suffix(&format!("{}\n", e.message())) {
+                Some(head) if e.span().is_some() => format!("{head}{message}"),
+                _ => expansion.redact(shown.trim_end()),
+            };
+            AppError::Config(shown)
+        })?;
+        config.validate().map_err(|e| expansion.redact_error(e))?;
+        Ok((config, expansion))
     }
 
     /// Checks what serde cannot: cross-references, non-empty names, rules that compile.
@@ -216,97 +255,9 @@ impl Config {
     }
 }
 
-/// Whether a secret (a tenant's `client_secret`, a channel's `password`, `token` or `secret`) is
-/// written in the file itself rather than taken from the environment with `${NAME}`.
-fn secret_written_in(text: &str) -> bool {
-    let Ok(v) = text.parse::<toml::Table>() else {
-        return false;
-    };
-    let literal = |t: &toml::Value, key: &str| {
-        t.get(key)
-            .and_then(|s| s.as_str())
-            .is_some_and(|s| !s.trim_start().starts_with("${"))
-    };
-    let tables = |name: &str| {
-        v.get(name)
-            .and_then(|t| t.as_array())
-            .cloned()
-            .unwrap_or_default()
-    };
-    tables("tenants")
-        .iter()
-        .any(|t| literal(t, "client_secret"))
-        || tables("channels").iter().any(|c| {
-            ["password", "token", "secret"]
-                .iter()
-                .any(|k| literal(c, k))
-        })
-}
-
-#[cfg(unix)]
-fn world_readable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o004 != 0)
-}
-
-#[cfg(not(unix))]
-fn world_readable(_: &Path) -> bool {
-    false
-}
-
-/// Replaces `${NAME}` with the variable's value; `$${` is a literal `${`. A missing variable is an
-/// error naming it (a silently empty secret is worse than a clear failure).
-fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(pos) = rest.find("${") {
-        if rest[..pos].ends_with('$') {
-            out.push_str(&rest[..pos - 1]);
-            out.push_str("${");
-            rest = &rest[pos + 2..];
-            continue;
-        }
-        out.push_str(&rest[..pos]);
-        let after = &rest[pos + 2..];
-        let Some(end) = after.find('}') else {
-            invalid!("unterminated ${{ at byte {}", text.len() - rest.len() + pos);
-        };
-        let name = &after[..end];
-        match lookup(name) {
-            Some(v) => out.push_str(&v),
-            None => invalid!("environment variable {name} is not set"),
-        }
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn env_expansion() {
-        let look = |n: &str| (n == "A").then(|| "x".to_owned());
-        assert_eq!(expand_env("a=${A} b", look).ok(), Some("a=x b".into()));
-        assert_eq!(expand_env("lit $${A}", look).ok(), Some("lit ${A}".into()));
-        let err = expand_env("${B}", look).expect_err("missing variable");
-        assert!(err.to_string().contains("B is not set"), "{err}");
-        assert!(expand_env("${A", look).is_err());
-    }
-
-    #[test]
-    fn secrets_from_the_environment_are_not_written_in_the_file() {
-        assert!(!secret_written_in(
-            "[[tenants]]\nclient_secret = \"${X}\"\n"
-        ));
-        assert!(secret_written_in("[[tenants]]\nclient_secret = \"abc\"\n"));
-        assert!(!secret_written_in("[[tenants]]\ncertificate = \"a.pem\"\n"));
-        assert!(secret_written_in(
-            "[[channels]]\nname = \"h\"\ntype = \"splunk_hec\"\ntoken = \"t\"\n"
-        ));
-    }
 
     #[test]
     fn unknown_keys_are_rejected() {

@@ -47,13 +47,27 @@ fn config_error(s: &TenantSettings, message: String) -> GraphError {
     GraphError::new(ErrorKind::Config, "settings", &s.name, message)
 }
 
+/// An https URL, or http to this machine only: the client secret and the bearer token travel to
+/// these URLs (SPEC §8).
 fn check_url(s: &TenantSettings, what: &str, url: &str) -> Result<String, GraphError> {
     let url = url.trim_end_matches('/');
     match reqwest::Url::parse(url) {
-        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host().is_some() => Ok(url.to_owned()),
+        Ok(u) if u.scheme() == "https" && u.host().is_some() => Ok(url.to_owned()),
+        Ok(u)
+            if u.scheme() == "http"
+                && u.host_str().is_some_and(privtrail_model::is_loopback_host) =>
+        {
+            Ok(url.to_owned())
+        }
+        Ok(u) if u.scheme() == "http" => Err(config_error(
+            s,
+            format!(
+                "{what} {url:?}: http:// to a remote host would send the credentials in clear; use https://"
+            ),
+        )),
         _ => Err(config_error(
             s,
-            format!("{what} {url:?} is not an http(s) URL"),
+            format!("{what} {url:?} is not an https:// URL"),
         )),
     }
 }
@@ -164,7 +178,9 @@ impl GraphClient {
         let endpoint = self.endpoint_of(&url);
         let policy = &self.settings.retry;
         let mut delays = ExponentialBuilder::default()
-            .with_min_delay(policy.base)
+            // backon adds jitter to the first delay before capping it: a huge `retry_base` from
+            // the config would overflow there.
+            .with_min_delay(policy.base.min(policy.max_delay))
             .with_max_delay(policy.max_delay)
             .with_jitter()
             .without_max_times()

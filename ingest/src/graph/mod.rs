@@ -9,6 +9,10 @@
 //! - [`AuditPull`] pages through `directoryAudits` from a stored checkpoint and hands out
 //!   [`AuditPage`]s whose checkpoint the caller saves in the same transaction as their events.
 //! - [`fetch_pim_snapshot`] and [`lookup_users`] read PIM's current state and the users behind it.
+//! - Every paged walk (the audit pull, each PIM collection) follows `@odata.nextLink` through one
+//!   pager: at most [`TenantSettings::max_pages`] pages, never the same page twice; user lookups
+//!   are capped per call ([`TenantSettings::max_user_lookups`]). A watermark never passes now +
+//!   [`MAX_CLOCK_SKEW`], and every duration from the config or a server saturates, never overflows.
 //! - [`collector_error_event`] turns a failure into the `collector.error` event users see.
 //!
 //! The caller (the binary) owns the store and the schedule; nothing here writes anywhere, so every
@@ -18,6 +22,7 @@ mod audit;
 mod client;
 mod error;
 mod event;
+mod paging;
 mod pim;
 mod ratelimit;
 mod token;
@@ -28,18 +33,25 @@ pub use audit::{AuditCheckpoint, AuditPage, AuditPull};
 pub use client::GraphClient;
 pub use error::{ErrorKind, GraphError, permission_for};
 pub use event::collector_error_event;
+pub use paging::DEFAULT_MAX_PAGES;
 pub use pim::{
     AssignmentType, DirectoryUser, MemberType, PimInstance, PimSnapshot, RoleDefinition,
     fetch_pim_snapshot, lookup_users,
 };
 pub use privtrail_model::Secret;
 pub use ratelimit::RateLimiter;
-pub use token::ClientCertificate;
+pub use token::{ClientCertificate, MAX_TOKEN_LIFETIME};
 
 /// The public cloud's sign-in endpoint; sovereign clouds configure their own.
 pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
 /// The public cloud's Graph endpoint.
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
+/// How far ahead of our clock Graph's may be: a watermark never moves past now + this, so one
+/// record dated in the future cannot push the next pull's window past everything still to come.
+pub const MAX_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+/// Users looked up per [`lookup_users`] call unless [`TenantSettings::max_user_lookups`] says
+/// otherwise: one request each, so at Graph's 5 requests per 10 s about half an hour.
+pub const DEFAULT_MAX_USER_LOOKUPS: usize = 1_000;
 
 /// How the application authenticates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,11 +111,18 @@ pub struct TenantSettings {
     /// Per HTTP request, token requests included.
     pub timeout: Duration,
     pub retry: RetryPolicy,
+    /// Pages one paged walk (the audit pull, each PIM collection) reads at most.
+    pub max_pages: usize,
+    /// Users [`lookup_users`] asks Graph for per call at most (cached ones are free); the rest
+    /// wait for the next call, so a snapshot naming millions of principals cannot hold the
+    /// collector for days.
+    pub max_user_lookups: usize,
 }
 
 impl TenantSettings {
     /// Settings with every default: public cloud, 15 min overlap, 7 d backfill, 5 requests per
-    /// 10 s, 60 s timeout, [`RetryPolicy::default`].
+    /// 10 s, 60 s timeout, [`RetryPolicy::default`], [`DEFAULT_MAX_PAGES`] and
+    /// [`DEFAULT_MAX_USER_LOOKUPS`].
     pub fn new(
         name: impl Into<String>,
         tenant_id: impl Into<String>,
@@ -122,6 +141,8 @@ impl TenantSettings {
             rate_limit: (5, Duration::from_secs(10)),
             timeout: Duration::from_secs(60),
             retry: RetryPolicy::default(),
+            max_pages: DEFAULT_MAX_PAGES,
+            max_user_lookups: DEFAULT_MAX_USER_LOOKUPS,
         }
     }
 }

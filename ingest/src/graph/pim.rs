@@ -8,9 +8,7 @@ use serde_json::{Map, Value};
 
 use super::client::GraphClient;
 use super::error::{ErrorKind, GraphError};
-
-/// A page cap per collection: far above any real directory, low enough to stop a looping server.
-const MAX_PAGES: usize = 10_000;
+use super::paging::Pager;
 
 /// How an active role assignment came about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -182,35 +180,27 @@ impl DirectoryUser {
     }
 }
 
-/// Every record of a collection, following `@odata.nextLink` as given.
-async fn get_all(client: &GraphClient, path: &str) -> Result<Vec<Value>, GraphError> {
+/// Every record of a collection, following `@odata.nextLink` as given (at most
+/// [`super::TenantSettings::max_pages`] pages, never the same page twice).
+async fn get_all(client: &GraphClient, path: &'static str) -> Result<Vec<Value>, GraphError> {
     let tenant = &client.settings().name;
-    let malformed = |msg: String| GraphError::new(ErrorKind::Malformed, path, tenant, msg);
     let mut url = client.url(path);
+    let mut pager = Pager::new(path, &url, client.settings().max_pages);
     let mut out = Vec::new();
-    for _ in 0..MAX_PAGES {
+    loop {
         let mut body = client.get_json(&url).await?;
         match body.get_mut("value").map(Value::take) {
             Some(Value::Array(v)) => out.extend(v),
             _ => {
-                return Err(malformed(format!(
-                    "Graph response from {path} has no \"value\" array"
-                )));
+                let msg = format!("Graph response from {path} has no \"value\" array");
+                return Err(GraphError::new(ErrorKind::Malformed, path, tenant, msg));
             }
         }
-        match body.get("@odata.nextLink") {
-            None | Some(Value::Null) => return Ok(out),
-            Some(Value::String(next)) if *next != url => url = next.clone(),
-            Some(other) => {
-                return Err(malformed(format!(
-                    "unusable @odata.nextLink {other} from {path}"
-                )));
-            }
+        match pager.next(&body, tenant)? {
+            Some(next) => url = next,
+            None => return Ok(out),
         }
     }
-    Err(malformed(format!(
-        "more than {MAX_PAGES} pages from {path}"
-    )))
 }
 
 /// Parses every record or fails: a partial snapshot would make reconciliation close elevations
@@ -268,11 +258,20 @@ fn encode_segment(s: &str) -> String {
 /// change their SID, and a snapshot names the same principals every time). Ids that are not users
 /// (groups, service principals, deleted users: 404) are left out, and remembered as such.
 /// Needs `User.Read.All`.
+///
+/// One request per uncached id, at most [`super::TenantSettings::max_user_lookups`] per call: the
+/// ids after that are skipped (with a warning) and left for the next call, so pass the ids the
+/// caller knows least about first.
 pub async fn lookup_users(
     client: &GraphClient,
     ids: &[String],
 ) -> Result<Vec<DirectoryUser>, GraphError> {
-    let mut out = Vec::with_capacity(ids.len());
+    let budget = client.settings().max_user_lookups;
+    let mut asked = 0usize;
+    let mut skipped = 0usize;
+    let mut out = Vec::with_capacity(ids.len().min(budget));
+    // An id and a UPN can name the same user: one copy (a set, as the cached ids are unbounded).
+    let mut kept = std::collections::HashSet::new();
     for id in ids {
         let cached = client
             .users
@@ -282,7 +281,12 @@ pub async fn lookup_users(
             .cloned();
         let found = match cached {
             Some(hit) => hit,
+            None if asked >= budget => {
+                skipped += 1;
+                continue;
+            }
             None => {
+                asked += 1;
                 let path = format!(
                     "/users/{}?$select=id,userPrincipalName,displayName,onPremisesSecurityIdentifier",
                     encode_segment(id)
@@ -309,10 +313,18 @@ pub async fn lookup_users(
             }
         };
         if let Some(u) = found
-            && !out.iter().any(|o: &DirectoryUser| o.id == u.id)
+            && kept.insert(u.id.clone())
         {
             out.push(u);
         }
+    }
+    if skipped > 0 {
+        tracing::warn!(
+            tenant = %client.settings().name,
+            looked_up = asked,
+            skipped,
+            "user lookups capped for this run; the rest are looked up on the next runs"
+        );
     }
     Ok(out)
 }

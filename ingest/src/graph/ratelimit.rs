@@ -23,11 +23,13 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// `max` of 0 is treated as 1 (a limiter that admits nothing would hang the collector).
     pub fn new(max: u32, window: Duration) -> Self {
-        let max = (max as usize).max(1);
+        let max = usize::try_from(max).unwrap_or(usize::MAX).max(1);
         RateLimiter {
             max,
             window,
-            started: Mutex::new(VecDeque::with_capacity(max)),
+            // Grown as requests come: reserving `max` up front would ask for 64 GB when a config
+            // says `rate_requests = 4294967295`.
+            started: Mutex::new(VecDeque::with_capacity(max.min(64))),
         }
     }
 
@@ -61,5 +63,23 @@ impl RateLimiter {
                 Err(wait) => tokio::time::sleep(wait.max(Duration::from_millis(1))).await,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_largest_rate_requests_reserves_nothing_up_front_and_still_limits() {
+        let l = RateLimiter::new(u32::MAX, Duration::MAX);
+        let now = Instant::now();
+        for _ in 0..1000 {
+            assert_eq!(l.try_acquire_at(now), Ok(()));
+        }
+        let one = RateLimiter::new(1, Duration::MAX);
+        assert_eq!(one.try_acquire_at(now), Ok(()));
+        // A window too long to add to the clock: the wait saturates instead of overflowing.
+        assert!(one.try_acquire_at(now).is_err());
     }
 }

@@ -21,6 +21,9 @@ use privtrail_model::Secret;
 const ASSERTION_LIFETIME: i64 = 600;
 /// Refresh this long before the token expires, so a request never starts with a token about to die.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+/// The longest a token is cached, whatever `expires_in` says: Entra's tokens live 1 to 24 hours,
+/// and a server's absurd value (2^63 s) must neither overflow the clock nor pin a revoked token.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// A certificate credential: the RSA key that signs assertions and the certificate's thumbprints,
 /// which tell Entra which uploaded certificate to check the signature against.
@@ -185,11 +188,35 @@ pub(crate) async fn fetch(req: &TokenRequest<'_>, signer: &Signer) -> Result<Tok
             "token response lacks access_token or expires_in",
         ));
     };
-    let lifetime = Duration::from_secs(expires_in);
-    // Short-lived tokens (tests, odd clouds) still get half their life before a refresh.
-    let margin = REFRESH_MARGIN.min(lifetime / 2);
     Ok(Token {
         value: Secret::new(token),
-        refresh_at: started + lifetime - margin,
+        refresh_at: refresh_at(started, expires_in),
     })
+}
+
+/// When to stop using a token issued at `started` for `expires_in` seconds.
+fn refresh_at(started: Instant, expires_in: u64) -> Instant {
+    let lifetime = Duration::from_secs(expires_in).min(MAX_TOKEN_LIFETIME);
+    // Short-lived tokens (tests, odd clouds) still get half their life before a refresh.
+    let margin = REFRESH_MARGIN.min(lifetime / 2);
+    started
+        .checked_add(lifetime.saturating_sub(margin))
+        .unwrap_or(started)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_expires_in_is_capped_not_overflowed() {
+        let now = Instant::now();
+        for huge in [1u64 << 63, u64::MAX] {
+            let at = refresh_at(now, huge);
+            assert_eq!(at, now + MAX_TOKEN_LIFETIME - REFRESH_MARGIN, "{huge}");
+        }
+        assert_eq!(refresh_at(now, 3600), now + Duration::from_secs(3300));
+        assert_eq!(refresh_at(now, 60), now + Duration::from_secs(30));
+        assert_eq!(refresh_at(now, 0), now);
+    }
 }

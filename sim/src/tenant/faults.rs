@@ -41,7 +41,23 @@ pub struct Faults {
     pub delay_ms: Option<u64>,
     /// Audit records that appear only from the K-th `directoryAudits` request on.
     pub late_audits: Vec<LateAudit>,
+    /// Listing endpoints (`directoryAudits` and the three role management collections) whose last
+    /// page, instead of ending the listing, links back to its first page (the same query without
+    /// `$skiptoken`): an `@odata.nextLink` cycle.
+    pub next_link_cycle: Vec<String>,
+    /// Audit records dated at these times (RFC 3339, e.g. `2099-01-01T00:00:00Z`): copies of the
+    /// tenant's newest audit record with ids and correlation ids of their own, served from the
+    /// first request on.
+    pub dated_audits: Vec<String>,
 }
+
+/// The endpoints that page (and so can link in a cycle).
+pub const LISTINGS: [&str; 4] = [
+    "directoryAudits",
+    "roleAssignmentScheduleInstances",
+    "roleEligibilityScheduleInstances",
+    "roleDefinitions",
+];
 
 /// Which requests a fault hits.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -82,6 +98,11 @@ impl Faults {
         self.token_lifetime_secs.unwrap_or(3599)
     }
 
+    /// Whether `endpoint`'s last page links back to its first.
+    pub(crate) fn cycles(&self, endpoint: &str) -> bool {
+        self.next_link_cycle.iter().any(|e| e == endpoint)
+    }
+
     /// Checks names and late records before the server starts.
     pub(crate) fn validate(&self, audits: usize) -> Result<(), String> {
         for r in self.throttle.iter().chain(&self.unavailable) {
@@ -99,6 +120,21 @@ impl Faults {
                     "cannot deny {e:?} (known Graph endpoints: {:?})",
                     &ENDPOINTS[1..]
                 ));
+            }
+        }
+        for e in &self.next_link_cycle {
+            if !LISTINGS.contains(&e.as_str()) {
+                return Err(format!(
+                    "cannot make {e:?} link in a cycle (listings: {LISTINGS:?})"
+                ));
+            }
+        }
+        for t in &self.dated_audits {
+            if chrono::DateTime::parse_from_rfc3339(t).is_err() {
+                return Err(format!("dated audit time {t:?} is not RFC 3339"));
+            }
+            if audits == 0 {
+                return Err("dated audits need a tenant with an audit record to copy".into());
             }
         }
         for l in &self.late_audits {

@@ -76,6 +76,19 @@ fn next_link(state: &State, path: &str, q: &HashMap<String, String>, c: &Cursor)
     url
 }
 
+/// The link a cycling listing's last page ends with: its first page (the query without
+/// `$skiptoken`).
+fn first_link(state: &State, path: &str, q: &HashMap<String, String>) -> String {
+    let mut url = format!("{}/v1.0/{path}?", state.base_url);
+    for key in ["$top", "$filter", "$select"] {
+        if let Some(v) = q.get(key) {
+            url.push_str(&format!("{key}={}&", percent(v)));
+        }
+    }
+    url.pop();
+    url
+}
+
 fn percent(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -153,6 +166,9 @@ pub(crate) async fn audits(
                     ),
                 },
             )),
+            _ if state.faults.cycles(EP) => {
+                Some(first_link(&state, "auditLogs/directoryAudits", &q))
+            }
             _ => None,
         };
         let values = chosen.into_iter().map(|a| a.value.clone()).collect();
@@ -193,14 +209,19 @@ pub(crate) async fn list(
         };
         let chosen: Vec<Value> = all.iter().skip(offset).take(len).cloned().collect();
         let end = offset + chosen.len();
-        let next = (end < all.len()).then(|| {
+        let path = format!("roleManagement/directory/{ep}");
+        let next = if end < all.len() {
             let c = Cursor {
                 endpoint: ep.into(),
                 filter_hash: codec::filter_hash(""),
                 position: end.to_string(),
             };
-            next_link(&state, &format!("roleManagement/directory/{ep}"), &q, &c)
-        });
+            Some(next_link(&state, &path, &q, &c))
+        } else if state.faults.cycles(ep) {
+            Some(first_link(&state, &path, &q))
+        } else {
+            None
+        };
         Ok(page(
             &state,
             &format!("roleManagement/directory/{ep}"),

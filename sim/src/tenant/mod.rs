@@ -13,12 +13,15 @@
 //! - `GET /v1.0/users/{id or UPN}` — optional `$select`;
 //! - `GET /_sim/stats` — request counters (no auth).
 //!
-//! [`Faults`] injects throttling, outages, token expiry and revocation, denied permissions, slow
-//! pages and late audit records. [`scenario`] builds the demo's tenant; [`scenario_facts`] says
+//! [`Faults`] injects throttling, outages, token expiry and revocation (any `expires_in`, 2^63
+//! included), denied permissions, slow pages, late audit records, records dated in the future and
+//! `@odata.nextLink` cycles. [`scenario`] builds the demo's tenant; [`scenario_facts`] says
 //! what a collector should have stored from it.
 
 mod codec;
 mod facts;
+#[cfg(test)]
+mod fault_tests;
 mod faults;
 mod graph;
 mod noise;
@@ -43,7 +46,7 @@ use sha2::{Digest, Sha256};
 use crate::SimError;
 
 pub use facts::scenario_facts;
-pub use faults::{ENDPOINTS, FaultRule, Faults, LateAudit};
+pub use faults::{ENDPOINTS, FaultRule, Faults, LISTINGS, LateAudit};
 pub use scenario::scenario;
 pub use serve::serve_scenario;
 

@@ -102,6 +102,9 @@ impl State {
             });
         }
         audits.sort_by(|a, b| (b.time, &b.id).cmp(&(a.time, &a.id)));
+        let dated = dated_copies(&faults.dated_audits, &audits)?;
+        audits.extend(dated);
+        audits.sort_by(|a, b| (b.time, &b.id).cmp(&(a.time, &a.id)));
         Ok(State {
             sim,
             audits,
@@ -232,6 +235,32 @@ impl State {
             "audits": self.audits.len(),
         })
     }
+}
+
+/// Copies of the newest audit record re-dated at each of `times` (validated as RFC 3339).
+fn dated_copies(times: &[String], audits: &[Audit]) -> Result<Vec<Audit>, String> {
+    let Some(model) = audits.first() else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(times.len());
+    for (n, t) in times.iter().enumerate() {
+        let time = DateTime::parse_from_rfc3339(t)
+            .map_err(|e| format!("dated audit {t:?}: {e}"))?
+            .with_timezone(&Utc);
+        let id = format!("dated-{n}-{}", model.id);
+        let mut value = model.value.clone();
+        value["id"] = json!(id);
+        value["activityDateTime"] = json!(t);
+        // Not the original's partner: the store would link the two as one change.
+        value["correlationId"] = json!(super::random_guid());
+        out.push(Audit {
+            time,
+            id,
+            from_request: 0,
+            value,
+        });
+    }
+    Ok(out)
 }
 
 /// The router for `state` (tests drive it with `oneshot`; [`super::start`] serves it).

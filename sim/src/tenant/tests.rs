@@ -12,20 +12,20 @@ use tower::ServiceExt;
 
 use super::*;
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0)
         .single()
         .unwrap_or_default()
 }
 
-fn app(faults: Value) -> (TenantSim, Router) {
+pub(super) fn app(faults: Value) -> (TenantSim, Router) {
     let sim = scenario(now(), 7);
     let faults: Faults = serde_json::from_value(faults).expect("faults");
     let router = test_router(sim.clone(), faults).expect("router");
     (sim, router)
 }
 
-async fn send(app: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, Value) {
+pub(super) async fn send(app: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, Value) {
     let resp = app.clone().oneshot(req).await.expect("infallible");
     let status = resp.status();
     let headers = resp.headers().clone();
@@ -48,7 +48,7 @@ async fn token_with(app: &Router, form: &str) -> (StatusCode, Value) {
     (s, v)
 }
 
-async fn token(app: &Router) -> String {
+pub(super) async fn token(app: &Router) -> String {
     let form = format!(
         "grant_type=client_credentials&client_id={SIM_CLIENT_ID}&client_secret={}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default",
         codec_pct(SIM_CLIENT_SECRET)
@@ -70,7 +70,7 @@ fn codec_pct(s: &str) -> String {
         .collect()
 }
 
-async fn get(app: &Router, tok: &str, uri: &str) -> (StatusCode, HeaderMap, Value) {
+pub(super) async fn get(app: &Router, tok: &str, uri: &str) -> (StatusCode, HeaderMap, Value) {
     let uri = uri.strip_prefix("http://sim.test").unwrap_or(uri);
     let req = Request::get(uri)
         .header("authorization", format!("Bearer {tok}"))
@@ -98,7 +98,7 @@ async fn pull(app: &Router, tok: &str, uri: &str) -> (Vec<Value>, usize) {
     (out, pages)
 }
 
-fn time_of(v: &Value) -> DateTime<Utc> {
+pub(super) fn time_of(v: &Value) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(v["activityDateTime"].as_str().unwrap_or_default())
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_default()

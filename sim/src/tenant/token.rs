@@ -88,7 +88,10 @@ pub(crate) async fn handle(
     state.tokens().insert(
         access_token.clone(),
         Token {
-            expires: Instant::now() + Duration::from_secs(lifetime),
+            // `token_lifetime_secs` may be absurd on purpose (2^63): saturate, never overflow.
+            expires: Instant::now()
+                .checked_add(Duration::from_secs(lifetime))
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 86_400)),
             issued_at_graph,
         },
     );
@@ -270,7 +273,7 @@ fn access_token(tenant: &str, client: &str, lifetime: u64) -> String {
     let header = b64url_encode(br#"{"typ":"JWT","alg":"none"}"#);
     let claims = json!({
         "aud": "https://graph.microsoft.com", "iss": format!("https://sts.windows.net/{tenant}/"),
-        "iat": now, "nbf": now, "exp": now + lifetime as i64, "appid": client, "tid": tenant,
+        "iat": now, "nbf": now, "exp": now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX)), "appid": client, "tid": tenant,
         "roles": ["AuditLog.Read.All", "RoleManagement.Read.Directory", "User.Read.All"],
         "uti": super::random_hex(11),
     });

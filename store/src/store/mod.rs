@@ -66,8 +66,11 @@ impl Store {
     /// Opens (creating if needed) the store in `data_dir`: migrates the database and brings the
     /// index up to date with SQLite (unless another process holds the index writer).
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(StoreError::io("create directory", data_dir))?;
+        crate::private::create_private_dir(data_dir)
+            .map_err(StoreError::io("create directory", data_dir))?;
         let db_path = data_dir.join(DB_FILE);
+        crate::private::create_private_file(&db_path)
+            .map_err(StoreError::io("create database", &db_path))?;
         let mut conn = sqlite::open(&db_path, true)?;
         schema::migrate(&mut conn, &db_path)?;
         // Leftovers of an interrupted reindex; the live index is always INDEX_DIR.

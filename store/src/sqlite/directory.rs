@@ -81,14 +81,7 @@ pub fn users(conn: &Connection, tenant: &str) -> Result<Vec<DirectoryUser>, Stor
         )
         .map_err(StoreError::sqlite(ctx()))?;
     let rows = st
-        .query_map([tenant], |r| {
-            Ok(DirectoryUser {
-                id: r.get(0)?,
-                upn: r.get(1)?,
-                display_name: r.get(2)?,
-                on_prem_sid: r.get(3)?,
-            })
-        })
+        .query_map([tenant], user_row)
         .map_err(StoreError::sqlite(ctx()))?;
     rows.collect::<Result<Vec<_>, _>>()
         .map_err(StoreError::sqlite(ctx()))
@@ -101,13 +94,7 @@ pub fn users_matching(conn: &Connection, who: &str) -> Result<Vec<DirectoryUser>
     if who.is_empty() {
         return Ok(Vec::new());
     }
-    let local: String = who
-        .chars()
-        .flat_map(|ch| match ch {
-            '%' | '_' | '^' => vec!['^', ch],
-            ch => vec![ch],
-        })
-        .collect();
+    let local = like_escape(who);
     let mut st = conn
         .prepare_cached(
             "SELECT id, upn, display_name, on_prem_sid FROM directory_users \
@@ -115,16 +102,9 @@ pub fn users_matching(conn: &Connection, who: &str) -> Result<Vec<DirectoryUser>
              OR on_prem_sid = ?1 COLLATE NOCASE OR upn LIKE ?2 ESCAPE '^' LIMIT 16",
         )
         .map_err(StoreError::sqlite("find directory users"))?;
-    st.query_map(params![who, format!("{local}@%")], |r| {
-        Ok(DirectoryUser {
-            id: r.get(0)?,
-            upn: r.get(1)?,
-            display_name: r.get(2)?,
-            on_prem_sid: r.get(3)?,
-        })
-    })
-    .and_then(|rows| rows.collect())
-    .map_err(StoreError::sqlite("find directory users"))
+    st.query_map(params![who, format!("{local}@%")], user_row)
+        .and_then(|rows| rows.collect())
+        .map_err(StoreError::sqlite("find directory users"))
 }
 
 /// Every directory user with an on-premises SID, any tenant: the SID → UPN joins.
@@ -137,14 +117,7 @@ pub fn synced_users(conn: &Connection) -> Result<Vec<DirectoryUser>, StoreError>
         )
         .map_err(StoreError::sqlite(ctx))?;
     let rows = st
-        .query_map([], |r| {
-            Ok(DirectoryUser {
-                id: r.get(0)?,
-                upn: r.get(1)?,
-                display_name: r.get(2)?,
-                on_prem_sid: r.get(3)?,
-            })
-        })
+        .query_map([], user_row)
         .map_err(StoreError::sqlite(ctx))?;
     rows.collect::<Result<Vec<_>, _>>()
         .map_err(StoreError::sqlite(ctx))
@@ -159,15 +132,28 @@ pub fn all_users(conn: &Connection) -> Result<Vec<DirectoryUser>, StoreError> {
         )
         .map_err(StoreError::sqlite(ctx))?;
     let rows = st
-        .query_map([], |r| {
-            Ok(DirectoryUser {
-                id: r.get(0)?,
-                upn: r.get(1)?,
-                display_name: r.get(2)?,
-                on_prem_sid: r.get(3)?,
-            })
-        })
+        .query_map([], user_row)
         .map_err(StoreError::sqlite(ctx))?;
     rows.collect::<Result<Vec<_>, _>>()
         .map_err(StoreError::sqlite(ctx))
+}
+
+/// A `directory_users` row (`id, upn, display_name, on_prem_sid`).
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DirectoryUser> {
+    Ok(DirectoryUser {
+        id: r.get(0)?,
+        upn: r.get(1)?,
+        display_name: r.get(2)?,
+        on_prem_sid: r.get(3)?,
+    })
+}
+
+/// Text for a `LIKE … ESCAPE '^'` pattern that matches it literally.
+pub(crate) fn like_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|ch| match ch {
+            '%' | '_' | '^' => vec!['^', ch],
+            ch => vec![ch],
+        })
+        .collect()
 }

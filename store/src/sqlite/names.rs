@@ -192,13 +192,7 @@ pub fn sids_named(c: &Connection, name: &str) -> Result<Vec<String>, StoreError>
              WHERE name = ?1 COLLATE NOCASE OR name LIKE ?2 ESCAPE '^' LIMIT 16",
         )
         .map_err(StoreError::sqlite("find principal names"))?;
-    let escaped: String = name
-        .chars()
-        .flat_map(|ch| match ch {
-            '%' | '_' | '^' => vec!['^', ch],
-            ch => vec![ch],
-        })
-        .collect();
+    let escaped = super::directory::like_escape(name);
     stmt.query_map(params![name, format!("%\\{escaped}")], |r| r.get(0))
         .and_then(|rows| rows.collect())
         .map_err(StoreError::sqlite("find principal names"))

@@ -1,7 +1,5 @@
 //! The single writer: SQLite write connection + the indexing thread.
 
-use std::path::PathBuf;
-
 use chrono::{DateTime, Utc};
 use privtrail_model::{Event, Reject};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
@@ -39,7 +37,6 @@ type OutboxFn<'a> = &'a dyn Fn(&Event) -> Vec<OutboxEntry>;
 /// index catches up from SQLite on the next open).
 pub struct Writer {
     conn: Connection,
-    db_path: PathBuf,
     head_seq: i64,
     head_hash: Hash,
     fields: Fields,
@@ -49,6 +46,8 @@ pub struct Writer {
     /// Links are HMACs with this key from `keyed_from` on.
     key: Option<crate::chain::ChainKey>,
     keyed_from: Option<i64>,
+    /// Compresses `raw` (dictionaries per record shape).
+    encoder: crate::sqlite::raw::Encoder,
     /// Dropped after `indexer` is shut down (see `Drop`), which frees the store for a new writer.
     _open_flag: FlagGuard,
 }
@@ -56,7 +55,7 @@ pub struct Writer {
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Writer")
-            .field("db", &self.db_path)
+            .field("db", &self.conn.path())
             .field("head_seq", &self.head_seq)
             .finish_non_exhaustive()
     }
@@ -65,17 +64,16 @@ impl std::fmt::Debug for Writer {
 impl Writer {
     pub(crate) fn new(
         conn: Connection,
-        db_path: PathBuf,
         head: (i64, Hash),
         fields: Fields,
         indexer: Indexer,
         open_flag: FlagGuard,
         key: Option<crate::chain::ChainKey>,
+        encoder: crate::sqlite::raw::Encoder,
     ) -> Writer {
         let keyed_from = meta::keyed_from(&conn).ok().flatten();
         Writer {
             conn,
-            db_path,
             head_seq: head.0,
             head_hash: head.1,
             fields,
@@ -83,6 +81,7 @@ impl Writer {
             origin: "unknown".to_owned(),
             key,
             keyed_from,
+            encoder,
             _open_flag: open_flag,
         }
     }
@@ -275,7 +274,8 @@ impl Writer {
                     }
                 };
                 let hash = chain::link_hash_with(link_key(&key, keyed_from, seq + 1), &prev, e);
-                let stored = events::insert(&mut insert, seq + 1, e, &times, &hash).map_err(
+                let raw = self.encoder.encode(e.source.as_str(), &e.raw);
+                let stored = events::insert(&mut insert, seq + 1, e, &raw, &times, &hash).map_err(
                     StoreError::sqlite(format!("insert into events (id {})", e.id)),
                 )?;
                 if !stored {
@@ -297,7 +297,8 @@ impl Writer {
                             &prev,
                             &c.event,
                         );
-                        if events::insert(&mut insert, seq + 1, &c.event, &times, &hash)
+                        let raw = self.encoder.encode(c.event.source.as_str(), &c.event.raw);
+                        if events::insert(&mut insert, seq + 1, &c.event, &raw, &times, &hash)
                             .map_err(StoreError::sqlite("insert the conflict's event"))?
                         {
                             seq += 1;
@@ -321,6 +322,7 @@ impl Writer {
             }
         }
         learned.save(&tx)?;
+        self.encoder.save_new(&tx, now)?;
         for r in rejects {
             meta::insert_reject(&tx, now, r).map_err(StoreError::sqlite(format!(
                 "insert into rejects ({})",
@@ -344,6 +346,7 @@ impl Writer {
             meta::set_head(&tx, seq, &prev).map_err(StoreError::sqlite("update chain head"))?;
         }
         tx.commit().map_err(StoreError::sqlite("commit batch"))?;
+        self.encoder.committed();
         if enqueued > 0 {
             tracing::debug!(enqueued, "events forwarded to the outbox");
         }

@@ -195,8 +195,10 @@ fn a_store_from_before_names_learns_them_from_its_events_when_migrated() {
     {
         // What a store written by the previous version looks like: no table, version 8.
         let c = rusqlite::Connection::open(dir.path().join(privtrail_store::DB_FILE)).unwrap();
-        c.execute_batch("DROP TABLE principal_names; PRAGMA user_version = 8;")
-            .unwrap();
+        c.execute_batch(
+            "DROP TABLE principal_names; DROP TABLE dictionaries; PRAGMA user_version = 8;",
+        )
+        .unwrap();
     }
     let store = Store::open(dir.path()).unwrap();
     let names: Vec<String> = store

@@ -246,7 +246,7 @@ pub fn anchors(conn: &Connection) -> Result<Vec<crate::chain::Anchor>, StoreErro
 pub fn purge_base(conn: &Connection) -> Result<Option<(i64, Hash)>, StoreError> {
     let raw: Option<String> = conn
         .query_row(
-            "SELECT raw FROM events WHERE action = 'store.purged' ORDER BY seq DESC LIMIT 1",
+            "SELECT raw_text(raw) FROM events WHERE action = 'store.purged' ORDER BY seq DESC LIMIT 1",
             [],
             |r| r.get(0),
         )

@@ -12,6 +12,7 @@ pub mod events;
 pub mod meta;
 pub mod names;
 pub mod outbox;
+pub mod raw;
 pub mod schema;
 pub mod state;
 
@@ -29,8 +30,17 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Idle read connections kept for reuse.
 const MAX_IDLE_READERS: usize = 4;
 
-/// Opens a connection with the pragmas every connection needs.
+/// Opens a connection with the pragmas every connection needs and the `raw_text` function.
 pub fn open(path: &Path, writer: bool) -> Result<Connection, StoreError> {
+    open_with_dictionaries(path, writer).map(|(conn, _)| conn)
+}
+
+/// [`open`], also returning the connection's decoding dictionaries (the writer adds the ones it
+/// trains, before they are committed).
+pub fn open_with_dictionaries(
+    path: &Path,
+    writer: bool,
+) -> Result<(Connection, std::sync::Arc<raw::Dictionaries>), StoreError> {
     let ctx = || format!("open {}", path.display());
     let conn = Connection::open(path).map_err(StoreError::sqlite(ctx()))?;
     conn.busy_timeout(BUSY_TIMEOUT)
@@ -58,7 +68,9 @@ pub fn open(path: &Path, writer: bool) -> Result<Connection, StoreError> {
             .map_err(StoreError::sqlite(ctx()))?;
     }
     conn.set_prepared_statement_cache_capacity(32);
-    Ok(conn)
+    let dicts = raw::Dictionaries::new(path);
+    raw::register(&conn, dicts.clone()).map_err(StoreError::sqlite(ctx()))?;
+    Ok((conn, dicts))
 }
 
 /// A few reusable read connections.

@@ -226,6 +226,16 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (sid, name)
     ) WITHOUT ROWID;
     "#,
+    // 10: compression dictionaries of the `raw` column (`sqlite::raw`): one per record shape,
+    // written in the transaction of the first row compressed with it, never changed.
+    r#"
+    CREATE TABLE dictionaries (
+        id         INTEGER PRIMARY KEY,
+        shape      TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        body       BLOB    NOT NULL
+    );
+    "#,
 ];
 
 /// The migration after which [`super::names::backfill`] runs.

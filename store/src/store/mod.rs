@@ -168,7 +168,8 @@ impl Store {
     /// in another process).
     pub fn writer(&self) -> Result<Writer, StoreError> {
         let guard = self.claim_writer()?;
-        let conn = sqlite::open(&self.db_path, true)?;
+        let (conn, dicts) = sqlite::open_with_dictionaries(&self.db_path, true)?;
+        let encoder = sqlite::raw::Encoder::load(&conn, dicts)?;
         let head = writer::chain_head(&conn)?;
         let state = self.state();
         let iw = state
@@ -179,12 +180,12 @@ impl Store {
         let indexer = Indexer::spawn(iw, state, seq, added > 0 || cleared)?;
         Ok(Writer::new(
             conn,
-            self.db_path.clone(),
             head,
             fields,
             indexer,
             guard,
             self.chain_key.clone(),
+            encoder,
         ))
     }
 

@@ -289,6 +289,17 @@ pub struct BenchIngestArgs {
     #[arg(long, default_value_t = 200)]
     pub evtx_repeat: u32,
 
+    /// Events in the store before each measured import (generated Winlogbeat events, not
+    /// measured): the throughput at that store size.
+    #[arg(long, default_value_t = 0)]
+    pub stored: u64,
+
+    /// Also measure the components alone on the same inputs: the `evtx` crate's parse,
+    /// privtrail's parse + normalize without storing, a bare SQLite insert and a bare tantivy
+    /// index of generated events.
+    #[arg(long)]
+    pub reference: bool,
+
     /// Working folder (default: a temporary folder, removed afterwards).
     #[arg(long)]
     pub work_dir: Option<PathBuf>,

@@ -20,7 +20,7 @@ use crate::link::link_pim_pairs;
 use crate::writer::WriteHandle;
 
 /// Batches handed to the writer and not yet stored, per import.
-pub const IN_FLIGHT: usize = 4;
+pub const IN_FLIGHT: usize = 2;
 
 /// What happened to one input.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -102,19 +102,27 @@ pub(crate) fn store_batch(
     let store = Arc::clone(store);
     let forward = Arc::clone(forward);
     let handle = writer.clone();
+    // Compressed here, on the producer's thread, while the writer stores earlier batches. An
+    // Entra batch is put in time order first, as linking (on the writer) would, so that the
+    // compressed records still line up with their events.
+    if batch.events.iter().any(|e| e.source == Source::Entra) {
+        batch.events.sort_by_key(|e| e.time);
+    }
+    let raws = writer.raw_encoder().prepare(&batch.events);
     writer.submit(move |w| {
         let started = std::time::Instant::now();
         w.set_origin(&origin);
-        // Entra imports: the PIM and Core Directory records of one change count once.
+        // Entra imports: the PIM and Core Directory records of one change count once (linking
+        // sets `linked_to`, never `raw`, so the compressed records still match).
         let linked = if batch.events.iter().any(|e| e.source == Source::Entra) {
             link_pim_pairs(&store, &mut batch.events)?
         } else {
             0
         };
         let cp = checkpoint.as_ref().map(|(k, v)| (k.as_str(), v.as_str()));
-        let stats = w.write_batch_with_outbox(&batch.events, &batch.rejects, cp, &*forward)?;
         // A batch holds one source (one file or one page).
         let source = batch.events.first().map_or(Source::Windows, |e| e.source);
+        let stats = w.write_prepared(batch.events, raws, &batch.rejects, cp, &*forward)?;
         handle.telemetry().batch(
             source,
             stats.stored,

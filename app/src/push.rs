@@ -65,12 +65,14 @@ pub fn push_documents(app: &App, docs: &[(u64, &str)], origin: &str) -> Result<V
     let forward = std::sync::Arc::clone(app.forward());
     let handle = writer.clone();
     let origin = origin.to_owned();
+    // Compressed on this (the request's) thread, not the writer's.
+    let raws = writer.raw_encoder().prepare(&events);
     let (stats, stored) = writer.call(move |w| {
         let started = Instant::now();
         w.set_origin(&origin);
-        let r = w.write_batch_detailed(&events, &rejects, &*forward);
+        let source = events.first().map_or(Source::Windows, |e| e.source);
+        let r = w.write_prepared_detailed(events, raws, &rejects, &*forward);
         if let Ok((s, _)) = &r {
-            let source = events.first().map_or(Source::Windows, |e| e.source);
             handle.telemetry().batch(
                 source,
                 s.stored,

@@ -40,6 +40,8 @@ pub struct WriteHandle {
 
 struct Shared {
     telemetry: Telemetry,
+    /// Producers compress their batches with it before handing them over.
+    raw: privtrail_store::RawEncoder,
     stored: Notify,
     outbox: Notify,
     /// Bumped each time events are stored (jobs compare it to know whether to run again).
@@ -62,6 +64,7 @@ impl WriteHandle {
     /// Opens the store's writer and starts its thread.
     pub fn start(store: &Store) -> Result<(WriteHandle, WriterThread)> {
         let mut writer = store.writer()?;
+        let raw = writer.raw_encoder();
         let (tx, rx) = crossbeam_channel::bounded::<Msg>(QUEUE);
         let join = std::thread::Builder::new()
             .name("store-writer".into())
@@ -86,12 +89,19 @@ impl WriteHandle {
             tx,
             shared: Arc::new(Shared {
                 telemetry: Telemetry::default(),
+                raw,
                 stored: Notify::new(),
                 outbox: Notify::new(),
                 generation: AtomicU64::new(0),
             }),
         };
         Ok((handle, WriterThread { join: Some(join) }))
+    }
+
+    /// The store's `raw` compressor, for batches handed over with
+    /// [`privtrail_store::Writer::write_prepared`]: the calling thread compresses, not the writer.
+    pub fn raw_encoder(&self) -> &privtrail_store::RawEncoder {
+        &self.shared.raw
     }
 
     /// Runs `f` on the writer thread and returns its result (blocking this thread).

@@ -192,7 +192,7 @@ impl Default for Options {
                 "ForwardedEvents".to_owned(),
             ],
             extra_privileged_groups: Vec::new(),
-            batch_size: 2048,
+            batch_size: 8192,
             tenant: None,
             host: None,
             limits: Limits::default(),
@@ -553,4 +553,19 @@ pub fn normalize_json_line(line: &str, opts: &Options) -> Result<Option<Event>, 
         &opts.extra_privileged_groups,
         chrono::Utc::now(),
     )))
+}
+
+/// Parses every record of the EVTX file at `path` to JSON with the `evtx` crate and nothing
+/// else (the settings privtrail's reader uses): the parse-only ceiling `privtrail bench ingest
+/// --reference` compares an import with. Returns how many records parsed.
+pub fn evtx_parse_only(path: &Path) -> Result<u64, IngestError> {
+    let parser = evtx::EvtxParser::from_path(path)
+        .map_err(|e| IngestError::io(path, std::io::Error::other(e.to_string())))?;
+    let mut parser = parser.with_configuration(
+        evtx::ParserSettings::new()
+            .num_threads(1)
+            .indent(false)
+            .separate_json_attributes(false),
+    );
+    Ok(parser.records_json().filter(|r| r.is_ok()).count() as u64)
 }

@@ -342,6 +342,6 @@ fn format_names_round_trip() {
     assert!("csv".parse::<Format>().is_err());
     let d = Options::default();
     assert_eq!(d.format, Format::Auto);
-    assert_eq!(d.batch_size, 2048);
+    assert_eq!(d.batch_size, 8192);
     assert_eq!(d.channels, vec!["Security", "System", "ForwardedEvents"]);
 }

@@ -48,6 +48,7 @@ mod index;
 mod private;
 mod purge;
 pub mod query;
+pub mod reference;
 mod sqlite;
 mod store;
 pub mod timefmt;
@@ -59,6 +60,7 @@ pub use error::StoreError;
 pub use private::{create_private_dir, create_private_file};
 pub use purge::PurgePlan;
 pub use sqlite::names::{KnownNames, PrincipalName};
+pub use sqlite::raw::{PreparedRaws, RawEncoder};
 pub use store::{DB_FILE, Store};
 pub use types::{
     AlertRow, BrokenLink, DirectoryUser, ElevationRow, EventFilter, OutboxEntry, OutboxMessage,

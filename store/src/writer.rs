@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use crate::chain::{self, Hash};
 use crate::index::Fields;
 use crate::index::indexer::Indexer;
+use crate::sqlite::raw::{Encoded, PreparedRaws, RawEncoder};
 use crate::sqlite::{directory, events, meta, names, outbox, state};
 use crate::store::FlagGuard;
 use crate::{
@@ -14,7 +15,7 @@ use crate::{
     WriteStats,
 };
 
-/// What became of one event of a batch ([`Writer::write_batch_detailed`]).
+/// What became of one event of a batch ([`Writer::write_prepared_detailed`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventOutcome {
     Stored,
@@ -46,8 +47,11 @@ pub struct Writer {
     /// Links are HMACs with this key from `keyed_from` on.
     key: Option<crate::chain::ChainKey>,
     keyed_from: Option<i64>,
-    /// Compresses `raw` (dictionaries per record shape).
-    encoder: crate::sqlite::raw::Encoder,
+    /// Compresses `raw` (dictionaries per record shape); shared with producers that compress
+    /// their batches before handing them over ([`Writer::raw_encoder`]).
+    encoder: RawEncoder,
+    /// Copies the WAL into the database on another thread.
+    checkpointer: crate::sqlite::checkpoint::Checkpointer,
     /// Dropped after `indexer` is shut down (see `Drop`), which frees the store for a new writer.
     _open_flag: FlagGuard,
 }
@@ -69,10 +73,12 @@ impl Writer {
         indexer: Indexer,
         open_flag: FlagGuard,
         key: Option<crate::chain::ChainKey>,
-        encoder: crate::sqlite::raw::Encoder,
-    ) -> Writer {
+        encoder: RawEncoder,
+    ) -> Result<Writer, StoreError> {
         let keyed_from = meta::keyed_from(&conn).ok().flatten();
-        Writer {
+        let path = std::path::PathBuf::from(conn.path().unwrap_or_default());
+        let checkpointer = crate::sqlite::checkpoint::Checkpointer::spawn(&path)?;
+        Ok(Writer {
             conn,
             head_seq: head.0,
             head_hash: head.1,
@@ -82,8 +88,9 @@ impl Writer {
             key,
             keyed_from,
             encoder,
+            checkpointer,
             _open_flag: open_flag,
-        }
+        })
     }
 
     /// Drops every event up to `plan.through_seq` (retention), in one transaction with the chained
@@ -115,17 +122,24 @@ impl Writer {
             .newest
             .and_then(|t| crate::timefmt::to_nanos(&t))
             .unwrap_or(i64::MAX);
-        let stats = self.write_batch_with(&[event], &[], None, None, None, &move |tx| {
-            state::archive_elevations(tx, newest)?;
-            tx.execute("DELETE FROM events WHERE seq <= ?1", [through])
-                .map_err(StoreError::sqlite("delete purged events"))?;
-            tx.execute(
-                "UPDATE chain SET base_seq = ?1, base_hash = ?2 WHERE id = 1",
-                rusqlite::params![through, &last_hash[..]],
-            )
-            .map_err(StoreError::sqlite("move the chain base"))?;
-            Ok(())
-        })?;
+        let stats = self.write_batch_with(
+            Input::Borrowed(&[event]),
+            &[],
+            None,
+            None,
+            None,
+            &move |tx| {
+                state::archive_elevations(tx, newest)?;
+                tx.execute("DELETE FROM events WHERE seq <= ?1", [through])
+                    .map_err(StoreError::sqlite("delete purged events"))?;
+                tx.execute(
+                    "UPDATE chain SET base_seq = ?1, base_hash = ?2 WHERE id = 1",
+                    rusqlite::params![through, &last_hash[..]],
+                )
+                .map_err(StoreError::sqlite("move the chain base"))?;
+                Ok(())
+            },
+        )?;
         self.indexer.delete_through(through);
         tracing::info!(through_seq = through, events = plan.events, "events purged");
         Ok(stats)
@@ -202,20 +216,6 @@ impl Writer {
         self.write_batch_inner(events, rejects, checkpoint, Some(outbox), None)
     }
 
-    /// [`Writer::write_batch_with_outbox`] that also says what became of each event, in order
-    /// (the bulk endpoint answers per document).
-    pub fn write_batch_detailed(
-        &mut self,
-        events: &[Event],
-        rejects: &[Reject],
-        outbox: &dyn Fn(&Event) -> Vec<OutboxEntry>,
-    ) -> Result<(WriteStats, Vec<EventOutcome>), StoreError> {
-        let mut outcomes = Vec::with_capacity(events.len());
-        let stats =
-            self.write_batch_inner(events, rejects, None, Some(outbox), Some(&mut outcomes))?;
-        Ok((stats, outcomes))
-    }
-
     fn write_batch_inner(
         &mut self,
         events: &[Event],
@@ -224,14 +224,21 @@ impl Writer {
         forward: Option<OutboxFn<'_>>,
         outcomes: Option<&mut Vec<EventOutcome>>,
     ) -> Result<WriteStats, StoreError> {
-        self.write_batch_with(events, rejects, checkpoint, forward, outcomes, &|_| Ok(()))
+        self.write_batch_with(
+            Input::Borrowed(events),
+            rejects,
+            checkpoint,
+            forward,
+            outcomes,
+            &|_| Ok(()),
+        )
     }
 
     /// The one write path: events (deduplicated, conflicts kept, chained), rejects, a checkpoint,
     /// forwarded events' outbox entries, and `extra` work, all in one transaction.
     fn write_batch_with(
         &mut self,
-        events: &[Event],
+        input: Input<'_>,
         rejects: &[Reject],
         checkpoint: Option<(&str, &str)>,
         forward: Option<OutboxFn<'_>>,
@@ -243,7 +250,32 @@ impl Writer {
         let mut stats = WriteStats::default();
         let mut seq = self.head_seq;
         let mut prev = self.head_hash;
-        let mut docs = Vec::with_capacity(events.len());
+        let events = input.events();
+        // Compressed before the transaction (by the caller for a prepared batch), so the lock
+        // on the encoder is never held while SQLite works. A prepared record that no longer
+        // matches its event (the batch was reordered) is compressed again here.
+        let own_raws: Vec<Option<Vec<u8>>>;
+        let raws: Vec<Option<&[u8]>> = match &input {
+            Input::Owned { raws, .. } => {
+                let stale: Vec<usize> = (0..events.len())
+                    .filter(|&i| !raws.get(i).is_some_and(|p| p.is_for(&events[i])))
+                    .collect();
+                let redo: Vec<Event> = stale.iter().map(|&i| events[i].clone()).collect();
+                own_raws = self.encoder.encode_all(&redo);
+                let mut redone = stale.iter().copied().zip(&own_raws).peekable();
+                (0..events.len())
+                    .map(|i| match redone.next_if(|(j, _)| *j == i) {
+                        Some((_, b)) => b.as_deref(),
+                        None => raws[i].blob.as_deref(),
+                    })
+                    .collect()
+            }
+            Input::Borrowed(_) => {
+                own_raws = self.encoder.encode_all(events);
+                own_raws.iter().map(|b| b.as_deref()).collect()
+            }
+        };
+        let mut to_index: Vec<ToIndex> = Vec::with_capacity(events.len());
         let mut learned = names::Learned::default();
         let (key, keyed_from) = (self.key.clone(), self.keyed_from);
         let tx = self
@@ -254,7 +286,7 @@ impl Writer {
             let mut insert = tx
                 .prepare_cached(events::INSERT)
                 .map_err(StoreError::sqlite("prepare insert into events"))?;
-            for e in events {
+            for (i, e) in events.iter().enumerate() {
                 let times = match events::EncodedTimes::new(e) {
                     Ok(t) => t,
                     Err(reason) => {
@@ -274,7 +306,10 @@ impl Writer {
                     }
                 };
                 let hash = chain::link_hash_with(link_key(&key, keyed_from, seq + 1), &prev, e);
-                let raw = self.encoder.encode(e.source.as_str(), &e.raw);
+                let raw = match raws[i] {
+                    Some(blob) => Encoded::Blob(blob),
+                    None => Encoded::Text(&e.raw),
+                };
                 let stored = events::insert(&mut insert, seq + 1, e, &raw, &times, &hash).map_err(
                     StoreError::sqlite(format!("insert into events (id {})", e.id)),
                 )?;
@@ -297,13 +332,17 @@ impl Writer {
                             &prev,
                             &c.event,
                         );
-                        let raw = self.encoder.encode(c.event.source.as_str(), &c.event.raw);
+                        let blob = self.encoder.encode_all(std::slice::from_ref(&c.event));
+                        let raw = match blob.first() {
+                            Some(Some(b)) => Encoded::Blob(b),
+                            _ => Encoded::Text(&c.event.raw),
+                        };
                         if events::insert(&mut insert, seq + 1, &c.event, &raw, &times, &hash)
                             .map_err(StoreError::sqlite("insert the conflict's event"))?
                         {
                             seq += 1;
                             prev = hash;
-                            docs.push(self.fields.document(seq, &c.event));
+                            to_index.push(ToIndex::Made(seq, Box::new(c.event)));
                         }
                     }
                     continue;
@@ -315,14 +354,14 @@ impl Writer {
                 prev = hash;
                 stats.stored += 1;
                 learned.note(e, times.time);
-                docs.push(self.fields.document(seq, e));
+                to_index.push(ToIndex::Input(seq, i));
                 if let Some(forward) = forward {
                     enqueued += outbox::enqueue(&tx, &forward(e), now)?;
                 }
             }
         }
         learned.save(&tx)?;
-        self.encoder.save_new(&tx, now)?;
+        let dictionaries = self.encoder.save_new(&tx, now)?;
         for r in rejects {
             meta::insert_reject(&tx, now, r).map_err(StoreError::sqlite(format!(
                 "insert into rejects ({})",
@@ -346,7 +385,8 @@ impl Writer {
             meta::set_head(&tx, seq, &prev).map_err(StoreError::sqlite("update chain head"))?;
         }
         tx.commit().map_err(StoreError::sqlite("commit batch"))?;
-        self.encoder.committed();
+        self.encoder.committed(&dictionaries);
+        self.checkpointer.nudge();
         if enqueued > 0 {
             tracing::debug!(enqueued, "events forwarded to the outbox");
         }
@@ -356,10 +396,99 @@ impl Writer {
         }
         self.head_seq = seq;
         self.head_hash = prev;
-        if !docs.is_empty() {
-            self.indexer.send(docs, seq);
+        if !to_index.is_empty() {
+            self.index(input, to_index, seq);
         }
         Ok(stats)
+    }
+
+    /// The handle producers compress batches with before handing them to
+    /// [`Writer::write_prepared`] (on their own thread, beside the writer's).
+    pub fn raw_encoder(&self) -> RawEncoder {
+        self.encoder.clone()
+    }
+
+    /// [`Writer::write_batch_with_outbox`] for a batch the writer may keep: `raws` from
+    /// [`RawEncoder::prepare`] on these events (compressed on the caller's thread), and the
+    /// stored events move on to the indexing thread, which builds their search documents there.
+    /// Either way the work leaves the writer's thread, which every event waits for.
+    pub fn write_prepared(
+        &mut self,
+        events: Vec<Event>,
+        raws: PreparedRaws,
+        rejects: &[Reject],
+        checkpoint: Option<(&str, &str)>,
+        forward: &dyn Fn(&Event) -> Vec<OutboxEntry>,
+    ) -> Result<WriteStats, StoreError> {
+        self.write_batch_with(
+            Input::Owned {
+                events,
+                raws: raws.0,
+            },
+            rejects,
+            checkpoint,
+            Some(forward),
+            None,
+            &|_| Ok(()),
+        )
+    }
+
+    /// [`Writer::write_prepared`] that also says what became of each event, in order (the bulk
+    /// endpoint answers per document).
+    pub fn write_prepared_detailed(
+        &mut self,
+        events: Vec<Event>,
+        raws: PreparedRaws,
+        rejects: &[Reject],
+        forward: &dyn Fn(&Event) -> Vec<OutboxEntry>,
+    ) -> Result<(WriteStats, Vec<EventOutcome>), StoreError> {
+        let mut outcomes = Vec::with_capacity(events.len());
+        let stats = self.write_batch_with(
+            Input::Owned {
+                events,
+                raws: raws.0,
+            },
+            rejects,
+            None,
+            Some(forward),
+            Some(&mut outcomes),
+            &|_| Ok(()),
+        )?;
+        Ok((stats, outcomes))
+    }
+
+    /// Hands what a batch stored to the indexing thread: documents built here for borrowed
+    /// events, the events themselves (without `raw`) for owned ones.
+    fn index(&mut self, input: Input<'_>, to_index: Vec<ToIndex>, last_seq: i64) {
+        match input {
+            Input::Borrowed(events) => {
+                let docs = to_index
+                    .iter()
+                    .map(|t| match t {
+                        ToIndex::Input(seq, i) => self.fields.document(*seq, &events[*i]),
+                        ToIndex::Made(seq, e) => self.fields.document(*seq, e),
+                    })
+                    .collect();
+                self.indexer.send(docs, last_seq);
+            }
+            Input::Owned { events, .. } => {
+                let mut events: Vec<Option<Event>> = events.into_iter().map(Some).collect();
+                let out = to_index
+                    .into_iter()
+                    .filter_map(|t| match t {
+                        ToIndex::Input(seq, i) => {
+                            events.get_mut(i).and_then(Option::take).map(|mut e| {
+                                // The index never reads `raw`: free it here, not in the queue.
+                                e.raw = String::new();
+                                (seq, e)
+                            })
+                        }
+                        ToIndex::Made(seq, e) => Some((seq, *e)),
+                    })
+                    .collect();
+                self.indexer.send_events(out, last_seq);
+            }
+        }
     }
 
     /// The last checkpoint saved for `collector`.
@@ -510,7 +639,7 @@ impl Writer {
         events: &[Event],
     ) -> Result<WriteStats, StoreError> {
         let rows = alerts.to_vec();
-        self.write_batch_with(events, &[], None, None, None, &move |tx| {
+        self.write_batch_with(Input::Borrowed(events), &[], None, None, None, &move |tx| {
             for a in &rows {
                 state::upsert_alert(tx, a)?;
             }
@@ -586,7 +715,7 @@ impl Writer {
         events: &[Event],
     ) -> Result<WriteStats, StoreError> {
         let row = s.clone();
-        self.write_batch_with(events, &[], None, None, None, &move |tx| {
+        self.write_batch_with(Input::Borrowed(events), &[], None, None, None, &move |tx| {
             state::add_silence(tx, &row)
         })
     }
@@ -688,4 +817,31 @@ pub(crate) fn chain_head(conn: &Connection) -> Result<(i64, Hash), StoreError> {
         .map_err(StoreError::sqlite("read last event hash"))?;
     let hash: Hash = hash.as_slice().try_into().unwrap_or(chain::ZERO_HASH);
     Ok((max_seq, hash))
+}
+
+/// The events of one write.
+enum Input<'a> {
+    /// The caller keeps them: compressed and made into documents on the writer's thread.
+    Borrowed(&'a [Event]),
+    /// Handed over with their compressed `raw` ([`Writer::write_prepared`]).
+    Owned {
+        events: Vec<Event>,
+        raws: Vec<crate::sqlite::raw::Prepared>,
+    },
+}
+
+impl Input<'_> {
+    fn events(&self) -> &[Event] {
+        match self {
+            Input::Borrowed(e) => e,
+            Input::Owned { events, .. } => events,
+        }
+    }
+}
+
+/// An event a batch stored, to be indexed: one of the input's (by position) or one the writer
+/// made (the record of a conflict).
+enum ToIndex {
+    Input(i64, usize),
+    Made(i64, Box<Event>),
 }

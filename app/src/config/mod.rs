@@ -92,7 +92,7 @@ pub struct IngestConfig {
     /// Default: Security, System, ForwardedEvents.
     #[serde(default)]
     pub channels: Vec<String>,
-    /// Records per storage transaction (default 2048).
+    /// Records per storage transaction (default 8192).
     pub batch_size: Option<usize>,
     /// One record (JSON line, `<Event>`, tag or export line) at most this long (default 4 MiB).
     pub max_record_bytes: Option<usize>,

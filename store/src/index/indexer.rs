@@ -22,13 +22,18 @@ pub const COMMIT_INTERVAL: Duration = Duration::from_secs(5);
 /// ...or after this many documents, whichever comes first.
 pub const COMMIT_DOCS: u64 = 500_000;
 /// Batches in flight between the writer and this thread.
-const CHANNEL_BATCHES: usize = 8;
+const CHANNEL_BATCHES: usize = 4;
 /// How often the thread wakes up to check the commit interval when idle.
 const TICK: Duration = Duration::from_millis(500);
 
 enum Msg {
     Docs {
         docs: Vec<TantivyDocument>,
+        last_seq: i64,
+    },
+    /// Stored events (their `raw` dropped) whose documents this thread builds, off the writer.
+    Events {
+        events: Vec<(i64, privtrail_model::Event)>,
         last_seq: i64,
     },
     Commit(SyncSender<Result<(), String>>),
@@ -108,6 +113,22 @@ impl Indexer {
         }
     }
 
+    /// Hands stored events (committed to SQLite, in seq order, with their seqs) to the thread,
+    /// which builds their documents: that work leaves the writer's thread. Never fails, as
+    /// [`Indexer::send`].
+    pub fn send_events(&mut self, events: Vec<(i64, privtrail_model::Event)>, last_seq: i64) {
+        let sent = self
+            .tx
+            .as_ref()
+            .is_some_and(|tx| tx.send(Msg::Events { events, last_seq }).is_ok());
+        if !sent && !self.warned {
+            self.warned = true;
+            tracing::warn!(
+                "search indexing is not running; events are stored but not yet searchable"
+            );
+        }
+    }
+
     /// Drops the documents of events up to `seq` (purged by retention); committed with the next
     /// commit.
     pub fn delete_through(&mut self, seq: i64) {
@@ -170,18 +191,16 @@ impl Worker {
         loop {
             match rx.recv_timeout(TICK) {
                 Ok(Msg::Docs { docs, last_seq }) => {
-                    self.pending += docs.len() as u64;
-                    self.dirty = true;
-                    for doc in docs {
-                        self.writer
-                            .add_document(doc)
-                            .map_err(StoreError::index(&self.state.dir, "add document"))?;
-                    }
-                    self.last_seq = last_seq;
-                    if self.pending >= COMMIT_DOCS || self.last_commit.elapsed() >= COMMIT_INTERVAL
-                    {
-                        self.commit()?;
-                    }
+                    self.add(docs, last_seq)?;
+                }
+                Ok(Msg::Events { events, last_seq }) => {
+                    let fields = &self.state.fields;
+                    let docs = events
+                        .iter()
+                        .map(|(seq, e)| fields.document(*seq, e))
+                        .collect();
+                    drop(events);
+                    self.add(docs, last_seq)?;
                 }
                 Ok(Msg::DeleteThrough(seq)) => {
                     let q = tantivy::query::RangeQuery::new(
@@ -213,6 +232,21 @@ impl Worker {
                 Err(RecvTimeoutError::Disconnected) => return self.commit(),
             }
         }
+    }
+
+    fn add(&mut self, docs: Vec<TantivyDocument>, last_seq: i64) -> Result<(), StoreError> {
+        self.pending += docs.len() as u64;
+        self.dirty = true;
+        for doc in docs {
+            self.writer
+                .add_document(doc)
+                .map_err(StoreError::index(&self.state.dir, "add document"))?;
+        }
+        self.last_seq = last_seq;
+        if self.pending >= COMMIT_DOCS || self.last_commit.elapsed() >= COMMIT_INTERVAL {
+            self.commit()?;
+        }
+        Ok(())
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {

@@ -7,6 +7,7 @@
 //! Connections: the [`crate::Writer`] owns the only write connection; reads go through a small
 //! [`ReadPool`] so that `Store` is `Sync` and readers never wait for the writer (WAL).
 
+pub mod checkpoint;
 pub mod directory;
 pub mod events;
 pub mod meta;

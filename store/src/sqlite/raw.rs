@@ -162,7 +162,7 @@ pub fn register(conn: &Connection, dicts: Arc<Dictionaries>) -> rusqlite::Result
 #[derive(Debug)]
 pub enum Encoded<'a> {
     Text(&'a str),
-    Blob(Vec<u8>),
+    Blob(&'a [u8]),
 }
 
 impl ToSql for Encoded<'_> {
@@ -250,10 +250,10 @@ impl Encoder {
         })
     }
 
-    /// The value to store for `raw`, a record of `source`.
-    pub fn encode<'a>(&mut self, source: &str, raw: &'a str) -> Encoded<'a> {
+    /// The compressed value to store for `raw`, a record of `source`; `None`: store it as text.
+    pub fn encode(&mut self, source: &str, raw: &str) -> Option<Vec<u8>> {
         if raw.len() < MIN_COMPRESS {
-            return Encoded::Text(raw);
+            return None;
         }
         let key = shape(source, raw);
         if !self.shapes.contains_key(&key) && self.shapes.len() < MAX_SHAPES {
@@ -316,14 +316,20 @@ impl Encoder {
                 let mut out = Vec::with_capacity(header.len() + n);
                 out.extend_from_slice(&header);
                 out.extend_from_slice(&self.scratch[..n]);
-                Encoded::Blob(out)
+                Some(out)
             }
-            _ => Encoded::Text(raw),
+            _ => None,
         }
     }
 
-    /// Writes the dictionaries trained since the last commit (in the caller's transaction).
-    pub fn save_new(&self, tx: &rusqlite::Transaction<'_>, now: i64) -> Result<(), StoreError> {
+    /// Writes the dictionaries trained and not yet committed (in the caller's transaction);
+    /// returns their ids, for [`Encoder::committed`].
+    pub fn save_new(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        now: i64,
+    ) -> Result<Vec<u32>, StoreError> {
+        let mut saved = Vec::new();
         for (shape, state) in &self.shapes {
             if let Shape::Trained {
                 id,
@@ -338,17 +344,100 @@ impl Encoder {
                     params![i64::from(*id), shape, now, body],
                 )
                 .map_err(StoreError::sqlite("insert into dictionaries"))?;
+                saved.push(*id);
             }
         }
-        Ok(())
+        Ok(saved)
     }
 
-    /// The transaction that wrote [`Encoder::save_new`]'s dictionaries committed.
-    pub fn committed(&mut self) {
+    /// The transaction that wrote dictionaries `ids` ([`Encoder::save_new`]) committed. Only
+    /// those: one trained meanwhile by a producer is still to be written.
+    pub fn committed(&mut self, ids: &[u32]) {
         for state in self.shapes.values_mut() {
-            if let Shape::Trained { persisted, .. } = state {
+            if let Shape::Trained { id, persisted, .. } = state
+                && ids.contains(id)
+            {
                 *persisted = true;
             }
+        }
+    }
+}
+
+/// The writer's [`Encoder`], shared: producers compress their batches on their own threads
+/// ([`RawEncoder::prepare`]) while the writer stores earlier ones. The lock is held for one
+/// batch's compression, never across a transaction.
+#[derive(Debug, Clone)]
+pub struct RawEncoder(Arc<std::sync::Mutex<Encoder>>);
+
+/// The compressed `raw` of each event of a batch, in order ([`RawEncoder::prepare`]). Each
+/// remembers its event (id and `raw` length): should the batch be reordered or changed before
+/// it is written, the writer compresses the events that no longer match again instead of
+/// storing another event's record.
+#[derive(Debug, Default)]
+pub struct PreparedRaws(pub(crate) Vec<Prepared>);
+
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    id: privtrail_model::EventId,
+    raw_len: usize,
+    pub(crate) blob: Option<Vec<u8>>,
+}
+
+impl Prepared {
+    /// Whether this was prepared from `e` as it is now.
+    pub(crate) fn is_for(&self, e: &privtrail_model::Event) -> bool {
+        self.raw_len == e.raw.len() && self.id == e.id
+    }
+}
+
+impl RawEncoder {
+    pub(crate) fn new(encoder: Encoder) -> Self {
+        RawEncoder(Arc::new(std::sync::Mutex::new(encoder)))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Encoder> {
+        // A panic while compressing leaves nothing half-done that matters: go on.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Compresses the `raw` of each event (training a shape's dictionary when it has enough
+    /// samples), for [`crate::Writer::write_prepared`] with the same events.
+    pub fn prepare(&self, events: &[privtrail_model::Event]) -> PreparedRaws {
+        let blobs = self.encode_all(events);
+        PreparedRaws(
+            events
+                .iter()
+                .zip(blobs)
+                .map(|(e, blob)| Prepared {
+                    id: e.id.clone(),
+                    raw_len: e.raw.len(),
+                    blob,
+                })
+                .collect(),
+        )
+    }
+
+    pub(crate) fn encode_all(&self, events: &[privtrail_model::Event]) -> Vec<Option<Vec<u8>>> {
+        let mut enc = self.lock();
+        events
+            .iter()
+            .map(|e| enc.encode(e.source.as_str(), &e.raw))
+            .collect()
+    }
+
+    pub(crate) fn save_new(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        now: i64,
+    ) -> Result<Vec<u32>, StoreError> {
+        self.lock().save_new(tx, now)
+    }
+
+    pub(crate) fn committed(&self, ids: &[u32]) {
+        if !ids.is_empty() {
+            self.lock().committed(ids);
         }
     }
 }
@@ -406,19 +495,22 @@ mod tests {
         let records: Vec<String> = (0..TRAIN_SAMPLES + 50).map(record).collect();
         let tx = conn.transaction().expect("tx");
         for r in &records {
-            let v = enc.encode("windows", r);
+            let blob = enc.encode("windows", r);
+            let v = match &blob {
+                Some(b) => Encoded::Blob(b),
+                None => Encoded::Text(r),
+            };
             tx.execute("INSERT INTO t (raw) VALUES (?1)", [&v])
                 .expect("insert");
         }
         // Short records stay text.
-        tx.execute(
-            "INSERT INTO t (raw) VALUES (?1)",
-            [&enc.encode("windows", "{}")],
-        )
-        .expect("insert short");
-        enc.save_new(&tx, 0).expect("save");
+        assert!(enc.encode("windows", "{}").is_none());
+        tx.execute("INSERT INTO t (raw) VALUES (?1)", [&Encoded::Text("{}")])
+            .expect("insert short");
+        let saved = enc.save_new(&tx, 0).expect("save");
+        assert_eq!(saved.len(), 1);
         tx.commit().expect("commit");
-        enc.committed();
+        enc.committed(&saved);
 
         let mut stmt = conn
             .prepare("SELECT raw_text(raw), typeof(raw), length(raw) FROM t ORDER BY rowid")
@@ -456,10 +548,8 @@ mod tests {
         assert_eq!(last, records[TRAIN_SAMPLES + 49]);
         // A restarted writer keeps using the stored dictionary.
         let mut enc2 = Encoder::load(&conn, Dictionaries::new(Path::new("unused"))).expect("load");
-        match enc2.encode("windows", &records[3]) {
-            Encoded::Blob(b) => assert_eq!(b[0], TAG_DICT),
-            Encoded::Text(_) => panic!("not compressed"),
-        }
+        let b = enc2.encode("windows", &records[3]).expect("compressed");
+        assert_eq!(b[0], TAG_DICT);
     }
 
     #[test]

@@ -169,7 +169,7 @@ impl Store {
     pub fn writer(&self) -> Result<Writer, StoreError> {
         let guard = self.claim_writer()?;
         let (conn, dicts) = sqlite::open_with_dictionaries(&self.db_path, true)?;
-        let encoder = sqlite::raw::Encoder::load(&conn, dicts)?;
+        let encoder = sqlite::raw::RawEncoder::new(sqlite::raw::Encoder::load(&conn, dicts)?);
         let head = writer::chain_head(&conn)?;
         let state = self.state();
         let iw = state
@@ -178,7 +178,7 @@ impl Store {
         let (seq, added, cleared) = index::catch_up(&state, &iw, &conn)?;
         let fields = state.fields.clone();
         let indexer = Indexer::spawn(iw, state, seq, added > 0 || cleared)?;
-        Ok(Writer::new(
+        Writer::new(
             conn,
             head,
             fields,
@@ -186,7 +186,7 @@ impl Store {
             guard,
             self.chain_key.clone(),
             encoder,
-        ))
+        )
     }
 
     /// The newest `req.limit` matching events (after `req.after`), newest first, loaded in full

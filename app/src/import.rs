@@ -169,14 +169,44 @@ pub fn import(
         })
         .collect();
     (progress.start)(&paths);
+    // One queue of batches in flight across files: the next file is read while the last
+    // batches of the previous one are stored (a folder of small EVTX files would otherwise
+    // leave one core idle at every file boundary).
+    let mut inflight = Inflight::default();
+    let first = files.len();
+    let mut failure = None;
     for (idx, path) in paths.iter().enumerate() {
         if (progress.stop)() {
-            return Err(AppError::Cancelled);
+            failure = Some(AppError::Cancelled);
+            break;
         }
-        let (summary, result) =
-            import_file(store, writer, path, opts, progress, idx, hook, forward);
+        let slot = files.len();
+        let (summary, result) = read_file_into(
+            store,
+            writer,
+            path,
+            opts,
+            progress,
+            idx,
+            hook,
+            forward,
+            (slot, &mut inflight),
+        );
         files.push(summary);
-        result?;
+        if let Err(e) = result {
+            failure = Some(e);
+            break;
+        }
+        if inflight.failed() {
+            break;
+        }
+    }
+    inflight.drain();
+    for (slot, f) in files.iter_mut().enumerate().skip(first) {
+        f.add_stored(&inflight.stats(slot));
+    }
+    if let Some(e) = failure.or_else(|| inflight.take_failure()) {
+        return Err(e);
     }
     if !paths.is_empty() {
         // Everything imported is searchable when this returns.
@@ -215,36 +245,117 @@ pub(crate) fn import_file(
     hook: Option<BatchHook<'_>>,
     forward: &ForwardFn,
 ) -> (FileSummary, Result<()>) {
+    let mut inflight = Inflight::default();
+    let (mut summary, result) = read_file_into(
+        store,
+        writer,
+        path,
+        opts,
+        progress,
+        idx,
+        hook,
+        forward,
+        (0, &mut inflight),
+    );
+    inflight.drain();
+    summary.add_stored(&inflight.stats(0));
+    let failure = result.err().or_else(|| inflight.take_failure());
+    (summary, failure.map_or(Ok(()), Err))
+}
+
+impl FileSummary {
+    /// What the writer did with the file's batches.
+    fn add_stored(&mut self, s: &WriteStats) {
+        self.stored += s.stored;
+        self.duplicates += s.duplicates;
+        self.rejected += s.rejected;
+        self.conflicts += s.conflicts;
+    }
+}
+
+/// Batches handed to the writer and not yet settled, with the file (slot) each belongs to, and
+/// what the settled ones stored per file.
+#[derive(Default)]
+struct Inflight {
+    pending: VecDeque<(usize, Pending)>,
+    stats: Vec<WriteStats>,
+    failure: Option<AppError>,
+}
+
+impl Inflight {
+    fn settle_one(&mut self) {
+        let Some((slot, rx)) = self.pending.pop_front() else {
+            return;
+        };
+        match settle(&rx) {
+            Ok((s, _)) => {
+                if self.stats.len() <= slot {
+                    self.stats.resize_with(slot + 1, WriteStats::default);
+                }
+                self.stats[slot].add(s);
+            }
+            Err(e) => {
+                self.failure.get_or_insert(e);
+            }
+        }
+    }
+
+    fn push(&mut self, slot: usize, rx: Pending) {
+        while self.pending.len() >= IN_FLIGHT {
+            self.settle_one();
+        }
+        self.pending.push_back((slot, rx));
+    }
+
+    fn drain(&mut self) {
+        while !self.pending.is_empty() {
+            self.settle_one();
+        }
+    }
+
+    fn stats(&self, slot: usize) -> WriteStats {
+        self.stats.get(slot).copied().unwrap_or_default()
+    }
+
+    fn failed(&self) -> bool {
+        self.failure.is_some()
+    }
+
+    fn take_failure(&mut self) -> Option<AppError> {
+        self.failure.take()
+    }
+}
+
+/// Reads one file and hands its batches to the writer through `inflight` (not waiting for the
+/// last ones); the summary's stored counts come from `inflight` once settled.
+#[allow(clippy::too_many_arguments)]
+fn read_file_into(
+    store: &Arc<Store>,
+    writer: &WriteHandle,
+    path: &Path,
+    opts: &Options,
+    progress: &Progress<'_>,
+    idx: usize,
+    hook: Option<BatchHook<'_>>,
+    forward: &ForwardFn,
+    (slot, inflight): (usize, &mut Inflight),
+) -> (FileSummary, Result<()>) {
     let mut summary = FileSummary {
         path: path.display().to_string(),
         ..FileSummary::default()
     };
     let origin = format!("file {}", path.display());
-    let mut pending: VecDeque<Pending> = VecDeque::new();
     let mut failure: Option<AppError> = None;
-    let mut stats = WriteStats::default();
-    let take =
-        |rx: Pending, stats: &mut WriteStats, failure: &mut Option<AppError>| match settle(&rx) {
-            Ok((s, _)) => stats.add(s),
-            Err(e) => {
-                failure.get_or_insert(e);
-            }
-        };
     let read = {
         let mut sink = |mut batch: Batch| {
-            if failure.is_some() || (progress.stop)() {
+            if failure.is_some() || inflight.failed() || (progress.stop)() {
                 return ControlFlow::Break(());
             }
             if let Some(h) = hook {
                 h(idx, &mut batch);
             }
-            while pending.len() >= IN_FLIGHT {
-                if let Some(rx) = pending.pop_front() {
-                    take(rx, &mut stats, &mut failure);
-                }
-            }
             match store_batch(store, writer, batch, None, &origin, forward) {
-                Ok(rx) => pending.push_back(rx),
+                Ok(rx) => inflight.push(slot, rx),
                 Err(e) => {
                     failure.get_or_insert(e);
                     return ControlFlow::Break(());
@@ -254,13 +365,6 @@ pub(crate) fn import_file(
         };
         privtrail_ingest::read_file(path, opts, &|n| (progress.bytes)(idx, n), &mut sink)
     };
-    for rx in pending.drain(..) {
-        take(rx, &mut stats, &mut failure);
-    }
-    summary.stored = stats.stored;
-    summary.duplicates = stats.duplicates;
-    summary.rejected = stats.rejected;
-    summary.conflicts = stats.conflicts;
     match read {
         Ok(report) => {
             summary.format = report.format.map(|f| f.to_string());
@@ -268,7 +372,7 @@ pub(crate) fn import_file(
             summary.skipped = report.skipped;
             summary.errors = report.error_count;
             summary.messages = report.errors;
-            tracing::info!(file = %path.display(), records = report.records, stored = stats.stored, errors = report.error_count, "file read");
+            tracing::info!(file = %path.display(), records = report.records, errors = report.error_count, "file read");
         }
         Err(e) => {
             tracing::warn!(file = %path.display(), error = %e, "input could not be read");

@@ -47,12 +47,12 @@ pub fn link_pim_pairs(store: &Store, batch: &mut [Event]) -> Result<usize, Store
     };
     let stored = store.events_near(Source::Entra, from, to, MAX_STORED)?;
     let stored_ids: HashSet<&EventId> = stored.iter().map(|e| &e.id).collect();
-    let mut groups: HashMap<(String, String), Vec<&Event>> = HashMap::new();
+    let mut groups: HashMap<(String, String), Group<&Event>> = HashMap::new();
     for e in stored.iter().filter(|e| candidate(e)) {
-        groups.entry(group_key(e)).or_default().push(e);
+        groups.entry(group_key(e)).or_default().push(e, e);
     }
     // Earlier events of this batch that may be partners, by index (they are not stored yet).
-    let mut batch_groups: HashMap<(String, String), Vec<usize>> = HashMap::new();
+    let mut batch_groups: HashMap<(String, String), Group<usize>> = HashMap::new();
     let mut linked = 0;
     for i in 0..batch.len() {
         // An event already stored is a duplicate: it will not be written again.
@@ -61,15 +61,19 @@ pub fn link_pim_pairs(store: &Store, batch: &mut [Event]) -> Result<usize, Store
         }
         let key = group_key(&batch[i]);
         let e = &batch[i];
-        let in_batch = batch_groups.get(&key).and_then(|idx| {
-            idx.iter()
+        let in_batch = batch_groups.get(&key).and_then(|g| {
+            g.candidates(e)
                 .map(|&j| &batch[j])
                 .find(|p| p.id != e.id && same_change(p, e))
         });
         let partner = in_batch.map(|p| p.id.clone()).or_else(|| {
             groups
                 .get(&key)
-                .and_then(|ps| ps.iter().find(|p| p.id != e.id && same_change(p, e)))
+                .and_then(|g| {
+                    g.candidates(e)
+                        .copied()
+                        .find(|p| p.id != e.id && same_change(p, e))
+                })
                 .map(|p| p.id.clone())
         });
         match partner {
@@ -77,8 +81,70 @@ pub fn link_pim_pairs(store: &Store, batch: &mut [Event]) -> Result<usize, Store
                 batch[i].linked_to = Some(p);
                 linked += 1;
             }
-            None => batch_groups.entry(key).or_default().push(i),
+            None => {
+                let e = &batch[i];
+                batch_groups.entry(key).or_default().push(i, e);
+            }
         }
     }
     Ok(linked)
+}
+
+/// The members of one (tenant, target) group in time order, with an index by correlation id.
+/// [`same_change`] pairs only records at most a minute apart or sharing a correlation id, so an
+/// event's possible partners are found by a binary search and a lookup instead of a scan of the
+/// whole group (a busy tenant's generated history made that scan quadratic: 29 % of the writer).
+struct Group<T> {
+    members: Vec<T>,
+    /// Milliseconds since the epoch of each member, ascending (members are pushed in time order).
+    times: Vec<i64>,
+    by_correlation: HashMap<String, Vec<usize>>,
+}
+
+impl<T> Default for Group<T> {
+    fn default() -> Self {
+        Group {
+            members: Vec::new(),
+            times: Vec::new(),
+            by_correlation: HashMap::new(),
+        }
+    }
+}
+
+impl<T> Group<T> {
+    fn push(&mut self, member: T, e: &Event) {
+        if let Some(c) = correlation(e) {
+            self.by_correlation
+                .entry(c)
+                .or_default()
+                .push(self.members.len());
+        }
+        self.times.push(e.time.timestamp_millis());
+        self.members.push(member);
+    }
+
+    /// The members that may be `e`'s partner, in the order they were pushed (so the first match
+    /// is the one a scan of the whole group would find).
+    fn candidates(&self, e: &Event) -> impl Iterator<Item = &T> {
+        // A second of slack around the window: this only narrows, `same_change` decides.
+        let slack = (WINDOW_SECS + 1) * 1000;
+        let t = e.time.timestamp_millis();
+        let lo = self.times.partition_point(|&x| x < t.saturating_sub(slack));
+        let hi = self
+            .times
+            .partition_point(|&x| x <= t.saturating_add(slack));
+        let mut at: Vec<usize> = (lo..hi).collect();
+        if let Some(more) = correlation(e).and_then(|c| self.by_correlation.get(&c)) {
+            at.extend(more.iter().copied().filter(|&k| k < lo || k >= hi));
+            at.sort_unstable();
+        }
+        at.into_iter().filter_map(|k| self.members.get(k))
+    }
+}
+
+fn correlation(e: &Event) -> Option<String> {
+    e.correlation_id
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(str::to_lowercase)
 }

@@ -272,3 +272,65 @@ fn gzip_and_utf8_bom() {
         assert_eq!(r.events[0].id, want);
     }
 }
+
+/// `contrib/windows/Grant-TemporaryAdmin.ps1` writes these values, in this order, in the invariant
+/// culture; the fixture is `reg query "HKLM\SOFTWARE\Org\AdminAccessAudit"` after it ran. If the
+/// script's value names or time format change, this must change with them.
+#[test]
+fn the_grant_scripts_tag_reads_back_as_written() {
+    let script = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../contrib/windows/Grant-TemporaryAdmin.ps1"),
+    )
+    .unwrap();
+    // What the fixture assumes about the script: its value names (the `$values` table it writes
+    // into the key), their order and the time format.
+    let block = script
+        .split_once("$values = [ordered]@{")
+        .and_then(|(_, rest)| rest.split_once('}'))
+        .map(|(b, _)| b)
+        .unwrap();
+    let names: Vec<&str> = block
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(n, _)| n.trim()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "LastAdminGranted",
+            "ExpiresAt",
+            "GrantedTo",
+            "GrantedToSid",
+            "GrantedBy",
+            "Ticket",
+            "Reason",
+            "Host"
+        ]
+    );
+    assert!(script.contains("$TimeFormat = 'yyyy-MM-ddTHH:mm:ssZ'"));
+
+    let r = read(&fixture("tags/reg_query_grant_script.txt"));
+    assert_eq!(r.report.format, Some(Format::Regtag));
+    assert_eq!(
+        (r.report.records, r.events.len(), r.rejects.len()),
+        (1, 1, 0)
+    );
+    let e = &r.events[0];
+    assert_eq!(e.action, Action::EndpointAdminTag);
+    assert_eq!(e.host.as_deref(), Some("WS-0142.contoso.local"));
+    assert_eq!(e.time, t("2026-11-30T09:00:00Z"));
+    assert_eq!(e.expires_at, Some(t("2026-11-30T11:00:00Z")));
+    assert_eq!(
+        e.target.as_deref(),
+        Some("S-1-5-21-3623811015-3361044348-30300820-1104")
+    );
+    assert_eq!(e.target_name.as_deref(), Some("CONTOSO\\alice"));
+    assert_eq!(e.actor.as_deref(), Some("CONTOSO\\helpdesk1"));
+    assert_eq!(e.privilege_id.as_deref(), Some("S-1-5-32-544"));
+    assert!(
+        e.justification
+            .as_deref()
+            .unwrap_or("")
+            .contains("CHG-4711")
+    );
+}

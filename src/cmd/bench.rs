@@ -121,19 +121,7 @@ fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
             files.push(dst);
         }
         // Each copy gets its own stream id, so copies are stored instead of deduplicated.
-        let salt = |idx: usize, batch: &mut Batch| {
-            for e in &mut batch.events {
-                let host = format!("{}#{idx}", e.host.as_deref().unwrap_or(""));
-                // Same id scheme as a real record (ordered within its stream), under another host.
-                let record = e
-                    .record_id
-                    .as_deref()
-                    .and_then(|r| r.parse().ok())
-                    .unwrap_or(0);
-                e.id = EventId::windows(&host, "Security", record);
-                e.host = Some(host);
-            }
-        };
+        let salt = |idx: usize, batch: &mut Batch| rehost(batch, |h| format!("{h}#{idx}"));
         let label = format!(
             "{} x{}",
             args.evtx
@@ -222,6 +210,22 @@ fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Moves every event of `batch` to another host (`host_of` its host), with the id a real record
+/// of that host would have (ordered within its stream): copies of one input are stored, not
+/// deduplicated.
+fn rehost(batch: &mut Batch, host_of: impl Fn(&str) -> String) {
+    for e in &mut batch.events {
+        let host = host_of(e.host.as_deref().unwrap_or(""));
+        let record = e
+            .record_id
+            .as_deref()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0);
+        e.id = EventId::windows(&host, "Security", record);
+        e.host = Some(host);
+    }
 }
 
 /// Lines of the generated file a `--stored` fill imports again and again.
@@ -359,18 +363,7 @@ fn fill_store(app: &App, fill: &Fill, opts: &Options) -> Result<u64> {
     let mut stored = 0;
     for pass in 0..passes {
         eprintln!("filling the store: pass {} of {passes} …", pass + 1);
-        let salt = move |_: usize, batch: &mut Batch| {
-            for e in &mut batch.events {
-                let host = format!("fill{pass}-{}", e.host.as_deref().unwrap_or(""));
-                let record = e
-                    .record_id
-                    .as_deref()
-                    .and_then(|r| r.parse().ok())
-                    .unwrap_or(0);
-                e.id = EventId::windows(&host, "Security", record);
-                e.host = Some(host);
-            }
-        };
+        let salt = move |_: usize, batch: &mut Batch| rehost(batch, |h| format!("fill{pass}-{h}"));
         let summary = import::import(
             app.store(),
             app.writer()?,

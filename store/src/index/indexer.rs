@@ -101,26 +101,18 @@ impl Indexer {
     /// Hands documents (already committed to SQLite, in seq order) to the thread. Never fails:
     /// if indexing stopped, the events are safe in SQLite and the next open catches up.
     pub fn send(&mut self, docs: Vec<TantivyDocument>, last_seq: i64) {
-        let sent = self
-            .tx
-            .as_ref()
-            .is_some_and(|tx| tx.send(Msg::Docs { docs, last_seq }).is_ok());
-        if !sent && !self.warned {
-            self.warned = true;
-            tracing::warn!(
-                "search indexing is not running; events are stored but not yet searchable"
-            );
-        }
+        self.hand_over(Msg::Docs { docs, last_seq });
     }
 
     /// Hands stored events (committed to SQLite, in seq order, with their seqs) to the thread,
     /// which builds their documents: that work leaves the writer's thread. Never fails, as
     /// [`Indexer::send`].
     pub fn send_events(&mut self, events: Vec<(i64, privtrail_model::Event)>, last_seq: i64) {
-        let sent = self
-            .tx
-            .as_ref()
-            .is_some_and(|tx| tx.send(Msg::Events { events, last_seq }).is_ok());
+        self.hand_over(Msg::Events { events, last_seq });
+    }
+
+    fn hand_over(&mut self, msg: Msg) {
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(msg).is_ok());
         if !sent && !self.warned {
             self.warned = true;
             tracing::warn!(

@@ -1,0 +1,70 @@
+//! `privtrail bench ingest` reports what issue 12 asks of it: throughput at a given store size
+//! (`--stored`), CPU per event, cores, bytes on disk and written per event, peak RSS, and the
+//! components alone (`--reference`). Only the shape and the sanity of the figures are checked
+//! here; the figures themselves are measured on a quiet machine, never asserted.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::Command;
+
+#[test]
+fn bench_ingest_reports_each_workload_at_a_store_size_and_the_references() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_privtrail"))
+        .args([
+            "bench",
+            "ingest",
+            "--events",
+            "3000",
+            "--graph",
+            "400",
+            "--evtx",
+            &common::data("evtx/security.evtx"),
+            "--evtx-repeat",
+            "1",
+            "--stored",
+            "2500",
+            "--reference",
+            "--json",
+            "--work-dir",
+        ])
+        .arg(dir.path())
+        .env_remove("PRIVTRAIL_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let runs: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["workload"].is_string()).collect();
+    let refs: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["reference"].is_string())
+        .collect();
+    assert_eq!(runs.len(), 3, "{lines:?}");
+    assert_eq!(refs.len(), 5, "{lines:?}");
+    let expected = [3000, 400, 2261];
+    for (r, want) in runs.iter().zip(expected) {
+        assert_eq!(r["stored"], want, "{r}");
+        // The fill imports whole passes of its file: at least what was asked.
+        assert!(r["stored_before"].as_u64().unwrap() >= 2500, "{r}");
+        let disk = r["disk_bytes_per_event"].as_f64().unwrap();
+        assert!(disk > 50.0 && disk < 20_000.0, "{r}");
+        assert!(r["cpu_us_per_event"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["cores_used"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["written_bytes_per_event"].is_number(), "{r}");
+        assert!(r["peak_rss_mb"].as_f64().unwrap() > 1.0, "{r}");
+    }
+    for r in &refs {
+        assert!(r["events"].as_u64().unwrap() > 0, "{r}");
+        assert!(r["events_per_sec"].as_f64().unwrap() > 0.0, "{r}");
+    }
+}

@@ -106,11 +106,19 @@ if ([Math]::Abs($now - $stamp) -gt $MaxSkewSeconds) {
     exit 2
 }
 
-$request = $Body | ConvertFrom-Json
+try {
+    $request = $Body | ConvertFrom-Json
+}
+catch {
+    Write-Result -Status 'refused' -Reason 'body is not JSON' -Request $null
+    exit 2
+}
 $fqdn = [System.Net.Dns]::GetHostEntry([string]'localhost').HostName
-$names = @($env:COMPUTERNAME, $fqdn) | ForEach-Object { $_.ToLowerInvariant() }
 $target = ([string]$request.host).ToLowerInvariant()
-if ($names -notcontains $target -and $names -notcontains ($target -split '\.')[0]) {
+# The full name must match; a bare name only when the request gives no domain at all.
+$isThisHost = ($target -eq $fqdn.ToLowerInvariant()) -or
+    (($target -notmatch '\.') -and ($target -eq $env:COMPUTERNAME.ToLowerInvariant()))
+if (-not $isThisHost) {
     Write-Result -Status 'refused' -Reason "addressed to $($request.host), not this machine" -Request $request
     exit 2
 }

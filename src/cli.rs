@@ -294,6 +294,12 @@ pub struct BenchIngestArgs {
     #[arg(long, default_value_t = 0)]
     pub stored: u64,
 
+    /// Date the `--stored` events before the measured ones (each pass a year earlier), as a
+    /// store that has run for a while holds them; by default they share the measured events'
+    /// time range (a backfill of overlapping history, the harder case for the time index).
+    #[arg(long)]
+    pub stored_older: bool,
+
     /// Also measure the components alone on the same inputs: the `evtx` crate's parse,
     /// privtrail's parse + normalize without storing, a bare SQLite insert and a bare tantivy
     /// index of generated events.

@@ -59,6 +59,7 @@ fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
             file,
             lines,
             total: args.stored,
+            older: args.stored_older,
         })
     } else {
         None
@@ -355,6 +356,9 @@ struct Fill {
     file: PathBuf,
     lines: u64,
     total: u64,
+    /// Each pass dated a year earlier than the last (`--stored-older`), instead of the measured
+    /// events' own time range.
+    older: bool,
 }
 
 fn fill_store(app: &App, fill: &Fill, opts: &Options) -> Result<u64> {
@@ -363,7 +367,16 @@ fn fill_store(app: &App, fill: &Fill, opts: &Options) -> Result<u64> {
     let mut stored = 0;
     for pass in 0..passes {
         eprintln!("filling the store: pass {} of {passes} …", pass + 1);
-        let salt = move |_: usize, batch: &mut Batch| rehost(batch, |h| format!("fill{pass}-{h}"));
+        let older = fill.older;
+        let salt = move |_: usize, batch: &mut Batch| {
+            rehost(batch, |h| format!("fill{pass}-{h}"));
+            if older {
+                let back = chrono::Duration::days(365 * (i64::try_from(pass).unwrap_or(0) + 1));
+                for e in &mut batch.events {
+                    e.time -= back;
+                }
+            }
+        };
         let summary = import::import(
             app.store(),
             app.writer()?,

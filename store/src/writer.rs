@@ -197,7 +197,7 @@ impl Writer {
         rejects: &[Reject],
         checkpoint: Option<(&str, &str)>,
     ) -> Result<WriteStats, StoreError> {
-        self.write_batch_inner(events, rejects, checkpoint, None, None)
+        self.write_batch_inner(events, rejects, checkpoint, None)
     }
 
     /// [`Writer::write_batch_with_checkpoint`] plus event forwarding: `outbox` is called for each
@@ -213,7 +213,7 @@ impl Writer {
         checkpoint: Option<(&str, &str)>,
         outbox: &dyn Fn(&Event) -> Vec<OutboxEntry>,
     ) -> Result<WriteStats, StoreError> {
-        self.write_batch_inner(events, rejects, checkpoint, Some(outbox), None)
+        self.write_batch_inner(events, rejects, checkpoint, Some(outbox))
     }
 
     fn write_batch_inner(
@@ -222,14 +222,13 @@ impl Writer {
         rejects: &[Reject],
         checkpoint: Option<(&str, &str)>,
         forward: Option<OutboxFn<'_>>,
-        outcomes: Option<&mut Vec<EventOutcome>>,
     ) -> Result<WriteStats, StoreError> {
         self.write_batch_with(
             Input::Borrowed(events),
             rejects,
             checkpoint,
             forward,
-            outcomes,
+            None,
             &|_| Ok(()),
         )
     }

@@ -4,10 +4,11 @@
 //! run by the writer (SQLite's auto-checkpoint) it was 7–10 % of the writer thread, the one
 //! thread every event waits for. Here a second connection runs `PASSIVE` checkpoints, nudged
 //! after commits and at most once per [`INTERVAL`], on whichever core is free: a passive
-//! checkpoint never blocks the writer (nor readers); a `RESTART` checkpoint right after it copies
-//! what was committed meanwhile and makes the next write transaction start the WAL over from its
-//! beginning (without it a busy writer would keep the WAL growing). The writer keeps a far larger
-//! auto-checkpoint as a safety net, so the WAL stays bounded even if this thread falls behind.
+//! checkpoint never blocks the writer (nor readers). The writer keeps SQLite's auto-checkpoint
+//! (64 MB of WAL, `sqlite::open`): it then finds most frames already copied, and it is what
+//! restarts the WAL and keeps it bounded. (Tried and measured worse: leaving restarts to this
+//! thread — with PASSIVE only the WAL grew and reads slowed; a blocking RESTART held the writer
+//! back while readers such as the rules job finished.)
 
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
@@ -29,9 +30,8 @@ pub struct Checkpointer {
 impl Checkpointer {
     pub fn spawn(path: &Path) -> Result<Checkpointer, StoreError> {
         let conn = super::open(path, false)?;
-        // Never wait for a lock: a RESTART that would have to wait for the writer or for a
-        // reader still on an old snapshot (a long search, the rules job) gives up at once and
-        // is tried again next time, instead of holding the writer back meanwhile.
+        // Never wait for a lock: a checkpoint that would have to wait gives up at once and is
+        // tried again next round.
         conn.busy_timeout(Duration::ZERO)
             .map_err(StoreError::sqlite("set the checkpointer's busy timeout"))?;
         let (tx, rx) = mpsc::sync_channel::<()>(1);

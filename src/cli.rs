@@ -58,6 +58,8 @@ pub enum Command {
     Rules(RulesCommand),
     /// The delivery outbox: list messages, deliver what is due, retry dead letters.
     Outbox(OutboxArgs),
+    /// Remediation actions (`[remediation]`): list, show, approve, reject, and run what is due.
+    Remediate(RemediateArgs),
     /// Run the daemon: scheduled collection, watched folders, rules and delivery, the API and web UI
     /// (SPEC §7).
     Run(RunArgs),
@@ -496,6 +498,41 @@ pub enum AlertsCommand {
     },
     /// The silences in force.
     Silences,
+}
+
+#[derive(Debug, Args)]
+pub struct RemediateArgs {
+    #[command(subcommand)]
+    pub command: Option<RemediateCommand>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table, global = true)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RemediateCommand {
+    /// List actions, newest first (the default).
+    List,
+    /// Show one action (by its id, a prefix of it, or its alert's id) with its history.
+    Show { id: String },
+    /// Approve a proposed (or failed) action: the next run sends it. Recorded with your user name.
+    Approve {
+        id: String,
+        /// Why, for the record.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Reject a proposed (or failed) action: it is never sent. Recorded with your user name.
+    Reject {
+        id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Plan new actions from the open alerts and send the approved ones, as the daemon does.
+    Run {
+        /// Say what would be proposed and sent; store and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -473,10 +473,13 @@ async fn reviewer_path(b: &Browser, token: &str) {
     b.click("form.act button[type=submit]").await;
     let deadline = Instant::now() + STEP;
     loop {
-        let history = match b.find_all("ol.history").await.first() {
-            Some(h) => step("history", h.text()).await,
-            None => String::new(),
-        };
+        // Read in one script: the page may be replaced between finding and reading an element.
+        let history = b
+            .js("const h = document.querySelector('ol.history'); return h ? h.innerText : '';")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         if history.contains(note) {
             assert!(history.contains("admin acknowledged it"), "{history}");
             break;
@@ -490,4 +493,44 @@ async fn reviewer_path(b: &Browser, token: &str) {
     assert_eq!(b.path().await, alert_path, "back on the alert");
     assert!(b.text("main .page-head").await.contains("acknowledged"));
     b.shot("09-alert-acknowledged").await;
+
+    // The demo proposes remediation of every overdue elevation (`[remediation] mode =
+    // "propose"`): the alert shows the action; the reviewer rejects it with a note.
+    if its_alert.is_some() {
+        let section = b.text("section.remediation").await;
+        assert!(section.contains("Remediation: proposed"), "{section}");
+        assert!(
+            section.contains("Remove-LocalGroupMember") || section.contains("adminRemove"),
+            "{section}"
+        );
+        b.js("document.querySelector('section.remediation').scrollIntoView()")
+            .await;
+        b.shot("10-alert-remediation-proposed").await;
+        let why = "Owner still needs it for the migration (browser test)";
+        let field = b.find("#reject-note").await;
+        step("type the reason", field.send_keys(why)).await;
+        b.click("section.remediation form.act:last-of-type button[type=submit]")
+            .await;
+        let deadline = Instant::now() + STEP;
+        loop {
+            let section = b
+                .js("const s = document.querySelector('section.remediation'); return s ? s.innerText : '';")
+                .await
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if section.contains("Remediation: rejected") {
+                assert!(
+                    section.contains(why) && section.contains("admin"),
+                    "{section}"
+                );
+                break;
+            }
+            assert!(Instant::now() < deadline, "not rejected: {section}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        b.js("document.querySelector('section.remediation').scrollIntoView()")
+            .await;
+        b.shot("11-alert-remediation-rejected").await;
+    }
 }

@@ -36,34 +36,69 @@ pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-#[derive(Debug)]
-pub(crate) struct WebhookNotifier {
-    name: String,
+/// Signs and posts JSON bodies to one webhook URL: the one signing path, used by the channel and by
+/// remediation's Windows actions (which hand the RMM the PowerShell to run).
+#[derive(Debug, Clone)]
+pub struct WebhookPoster {
     url: reqwest::Url,
     secret: Secret,
     http: reqwest::Client,
 }
 
-impl WebhookNotifier {
-    pub(crate) fn new(config: &ChannelConfig, c: &WebhookConfig) -> Result<Self, ConfigError> {
+/// A webhook's answer: its status and (the first 4 KiB of) its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookAnswer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// The most of a receiver's body kept in an answer (it becomes evidence).
+const ANSWER_BYTES: usize = 4096;
+
+impl WebhookPoster {
+    /// The poster of a `type = "webhook"` channel; any other channel type is a config error.
+    pub fn new(config: &ChannelConfig) -> Result<Self, ConfigError> {
+        match &config.kind {
+            crate::ChannelKind::Webhook(c) => Self::with(config, c),
+            _ => Err(config.err("type", "must be \"webhook\" here")),
+        }
+    }
+
+    fn with(config: &ChannelConfig, c: &WebhookConfig) -> Result<Self, ConfigError> {
         let url = crate::http::check_url(config, "url", &c.url)?;
         if c.secret.expose().is_empty() {
             return Err(config.err("secret", "must not be empty"));
         }
-        Ok(WebhookNotifier {
-            name: config.name.clone(),
+        Ok(WebhookPoster {
             url,
             secret: c.secret.clone(),
             http: crate::http::client(config, c.ca_file.as_deref())?,
         })
     }
 
-    async fn send_one(&self, m: &Message) -> Result<(), DeliveryError> {
-        let body = serde_json::to_vec(&m.payload)
-            .map_err(|e| DeliveryError::permanent(format!("webhook: cannot encode: {e}")))?;
-        let ts = chrono::Utc::now().timestamp();
+    /// POSTs `body` signed (see the module doc) with `key` as `X-Privtrail-Idempotency-Key`.
+    /// Any HTTP answer is returned (the caller judges the status); only a failed send is an error.
+    pub async fn post(&self, key: &str, body: &[u8]) -> Result<WebhookAnswer, DeliveryError> {
         let resp = self
-            .http
+            .signed(key, body.to_vec())
+            .send()
+            .await
+            .map_err(|e| crate::http::transport_error("webhook", &e))?;
+        let status = resp.status().as_u16();
+        let mut text = resp.text().await.unwrap_or_default();
+        if text.len() > ANSWER_BYTES {
+            let mut cut = ANSWER_BYTES;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+        }
+        Ok(WebhookAnswer { status, body: text })
+    }
+
+    fn signed(&self, key: &str, body: Vec<u8>) -> reqwest::RequestBuilder {
+        let ts = chrono::Utc::now().timestamp();
+        self.http
             .post(self.url.clone())
             .header("Content-Type", "application/json")
             .header("X-Privtrail-Timestamp", ts.to_string())
@@ -71,8 +106,31 @@ impl WebhookNotifier {
                 "X-Privtrail-Signature",
                 sign(self.secret.expose().as_bytes(), ts, &body),
             )
-            .header("X-Privtrail-Idempotency-Key", &m.idempotency_key)
+            .header("X-Privtrail-Idempotency-Key", key)
             .body(body)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct WebhookNotifier {
+    name: String,
+    poster: WebhookPoster,
+}
+
+impl WebhookNotifier {
+    pub(crate) fn new(config: &ChannelConfig, c: &WebhookConfig) -> Result<Self, ConfigError> {
+        Ok(WebhookNotifier {
+            name: config.name.clone(),
+            poster: WebhookPoster::with(config, c)?,
+        })
+    }
+
+    async fn send_one(&self, m: &Message) -> Result<(), DeliveryError> {
+        let body = serde_json::to_vec(&m.payload)
+            .map_err(|e| DeliveryError::permanent(format!("webhook: cannot encode: {e}")))?;
+        let resp = self
+            .poster
+            .signed(&m.idempotency_key, body)
             .send()
             .await
             .map_err(|e| crate::http::transport_error("webhook", &e))?;

@@ -39,6 +39,16 @@ pub fn routes() -> Router<ApiState> {
             "/alerts/{id}/resolve",
             post(resolve).layer(DefaultBodyLimit::max(64 * 1024)),
         )
+        .route("/remediations", get(remediations))
+        .route("/remediations/{id}", get(remediation))
+        .route(
+            "/remediations/{id}/approve",
+            post(approve).layer(DefaultBodyLimit::max(64 * 1024)),
+        )
+        .route(
+            "/remediations/{id}/reject",
+            post(reject).layer(DefaultBodyLimit::max(64 * 1024)),
+        )
         .route("/export", get(export))
         .route("/ingest/windows", post(ingest_windows))
 }
@@ -236,13 +246,87 @@ async fn alert(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     caller.require_read()?;
-    let a = state
+    let (a, r) = state
         .blocking(move |app| {
-            app.alert(&id)?
-                .ok_or_else(|| ApiError::not_found(format!("no alert with id {id:?}")))
+            let a = app
+                .alert(&id)?
+                .ok_or_else(|| ApiError::not_found(format!("no alert with id {id:?}")))?;
+            let r = app.remediations()?.into_iter().find(|r| r.alert_id == a.id);
+            Ok((a, r))
         })
         .await?;
-    Ok(Json(json!(a)))
+    let mut v = json!(a);
+    if let Some(r) = r {
+        v["remediation"] = json!(r);
+    }
+    Ok(Json(v))
+}
+
+async fn remediations(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require_read()?;
+    let all = state.blocking(|app| Ok(app.remediations()?)).await?;
+    Ok(Json(json!({ "remediations": all })))
+}
+
+async fn remediation(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require_read()?;
+    let r = state
+        .blocking(move |app| {
+            app.remediation(&id)?
+                .ok_or_else(|| ApiError::not_found(format!("no remediation {id:?}")))
+        })
+        .await?;
+    Ok(Json(json!(r)))
+}
+
+async fn approve(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    review(state, caller, &headers, id, body, true).await
+}
+
+async fn reject(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    review(state, caller, &headers, id, body, false).await
+}
+
+/// A reviewer's decision on a remediation action (who: the token's name).
+async fn review(
+    state: ApiState,
+    caller: Caller,
+    headers: &HeaderMap,
+    id: String,
+    body: Bytes,
+    approve: bool,
+) -> ApiResult<Json<Value>> {
+    caller.require_review()?;
+    caller.check_csrf(headers.get("x-csrf-token").and_then(|v| v.to_str().ok()))?;
+    let note = note_of(&body)?;
+    let by = caller.name.clone();
+    let r = state
+        .blocking(move |app| {
+            let now = Utc::now();
+            Ok(if approve {
+                app.remediation_approve(&id, now, &by, note.note.as_deref())?
+            } else {
+                app.remediation_reject(&id, now, &by, note.note.as_deref())?
+            })
+        })
+        .await?;
+    Ok(Json(json!(r)))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -254,20 +338,12 @@ struct NoteBody {
 /// Notes longer than this are refused (a note is a sentence or two, not a document).
 const MAX_NOTE: usize = 4000;
 
-async fn transition(
-    state: ApiState,
-    caller: Caller,
-    headers: &HeaderMap,
-    id: String,
-    body: Bytes,
-    resolve: bool,
-) -> ApiResult<Json<Value>> {
-    caller.require_review()?;
-    caller.check_csrf(headers.get("x-csrf-token").and_then(|v| v.to_str().ok()))?;
+/// The optional `{"note": "…"}` body of a reviewer's action.
+fn note_of(body: &[u8]) -> ApiResult<NoteBody> {
     let note: NoteBody = if body.is_empty() {
         NoteBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
+        serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request(format!("body: {{\"note\": \"…\"}} expected: {e}"))
         })?
     };
@@ -280,6 +356,20 @@ async fn transition(
             "the note is longer than {MAX_NOTE} characters"
         )));
     }
+    Ok(note)
+}
+
+async fn transition(
+    state: ApiState,
+    caller: Caller,
+    headers: &HeaderMap,
+    id: String,
+    body: Bytes,
+    resolve: bool,
+) -> ApiResult<Json<Value>> {
+    caller.require_review()?;
+    caller.check_csrf(headers.get("x-csrf-token").and_then(|v| v.to_str().ok()))?;
+    let note = note_of(&body)?;
     let by = caller.name.clone();
     let a = state
         .blocking(move |app| {

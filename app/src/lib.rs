@@ -50,6 +50,7 @@ mod link;
 pub mod lock;
 pub mod names;
 pub mod push;
+pub mod remediate;
 pub mod report;
 pub mod retention;
 pub mod services;

@@ -42,13 +42,25 @@ pub enum Action {
     EvidenceConflict,
     /// Retention dropped the oldest events; the record names the range and the last dropped hash.
     StorePurged,
+    /// Remediation (SPEC §4): an action was proposed for an alert…
+    RemediationProposed,
+    /// …approved (by a reviewer, or by `enforce` mode)…
+    RemediationApproved,
+    /// …or rejected by a reviewer;
+    RemediationRejected,
+    /// it was handed to its receiver (Graph, the RMM's webhook), recorded before the request…
+    RemediationSent,
+    /// …and the receiver's answer: done…
+    RemediationSucceeded,
+    /// …or refused / failed.
+    RemediationFailed,
     EntraAudit,
     WindowsEvent,
 }
 
 impl Action {
     /// Every action with its external name, in declaration order.
-    pub const ALL: [(Action, &'static str); 28] = [
+    pub const ALL: [(Action, &'static str); 34] = [
         (Action::RoleActivationRequested, "role.activation.requested"),
         (Action::RoleActivationDenied, "role.activation.denied"),
         (Action::RoleActivated, "role.activated"),
@@ -78,6 +90,12 @@ impl Action {
         (Action::AlertSilenced, "alert.silenced"),
         (Action::EvidenceConflict, "evidence.conflict"),
         (Action::StorePurged, "store.purged"),
+        (Action::RemediationProposed, "remediation.proposed"),
+        (Action::RemediationApproved, "remediation.approved"),
+        (Action::RemediationRejected, "remediation.rejected"),
+        (Action::RemediationSent, "remediation.sent"),
+        (Action::RemediationSucceeded, "remediation.succeeded"),
+        (Action::RemediationFailed, "remediation.failed"),
         (Action::EntraAudit, "entra.audit"),
         (Action::WindowsEvent, "windows.event"),
     ];

@@ -116,6 +116,13 @@ pub fn show(app: &App, id: &str, format: OutputFormat) -> Result<ExitCode> {
             None => println!("    {} (not stored)", terminal_safe(id.as_str())),
         }
     }
+    if let Some(r) = app
+        .remediations()?
+        .into_iter()
+        .find(|r| r.alert_id == alert.id)
+    {
+        super::remediate::print_detail(&r);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -201,7 +208,7 @@ pub fn silences(app: &App, format: crate::cli::OutputFormat) -> Result<ExitCode>
 
 /// Who runs this command, as the alert's history names them: `os:` and the login name (from the
 /// environment, else the process's user id looked up in /etc/passwd).
-fn os_user() -> String {
+pub(crate) fn os_user() -> String {
     let from_env = ["USER", "LOGNAME", "USERNAME"]
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()));

@@ -93,7 +93,10 @@ pub fn run(args: &DemoArgs, data_dir: Option<PathBuf>) -> Result<ExitCode> {
          [[tenants]]\nname = \"contoso\"\ntenant_id = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n\
          login_url = \"{url}\"\ngraph_url = \"{url}\"\nrate_requests = 100\nrate_window = \"1s\"\n\n\
          [[channels]]\nname = \"demo-file\"\ntype = \"file\"\npath = {:?}\n\n\
-         [[routes]]\nchannels = [\"demo-file\"]\n",
+         [[routes]]\nchannels = [\"demo-file\"]\n\n\
+         [[channels]]\nname = \"demo-rmm\"\ntype = \"webhook\"\n\
+         url = \"http://127.0.0.1:9/privtrail-remediation\"\nsecret = \"demo-rmm-hmac-key\"\n\n\
+         [remediation]\nmode = \"propose\"\nwebhook = \"demo-rmm\"\n",
         privtrail_sim::SIM_TENANT_ID,
         privtrail_sim::SIM_CLIENT_ID,
         privtrail_sim::SIM_CLIENT_SECRET,
@@ -196,6 +199,26 @@ pub fn run(args: &DemoArgs, data_dir: Option<PathBuf>) -> Result<ExitCode> {
     let evaluation = app.rules(Utc::now())?;
     println!("\nRules (SPEC §4) over both sources:");
     super::print_evaluation(&evaluation);
+    // Remediation in `propose` mode: actions wait for a reviewer (nothing is sent here; the
+    // `demo-rmm` webhook stands for the RMM that would run the Windows actions).
+    let remediation = privtrail_app::remediate::run::run(
+        &app,
+        &privtrail_app::remediate::receiver::Receivers::default(),
+        Utc::now(),
+        false,
+    )?;
+    println!(
+        "\nRemediation ([remediation] mode = \"propose\"): actions wait for a reviewer's approval"
+    );
+    for l in &remediation.lines {
+        println!(
+            "  {:<16} {:<8} {} (alert {})",
+            l.id,
+            l.step,
+            crate::output::terminal_safe(&l.detail),
+            l.alert_id
+        );
+    }
     let chans = channels(rt.handle(), &app.config().channels, &app.config().delivery)?;
     let delivery = deliver_due(
         rt.handle(),
@@ -268,6 +291,7 @@ pub fn run(args: &DemoArgs, data_dir: Option<PathBuf>) -> Result<ExitCode> {
         "privtrail {dir} elevations --overdue",
         "privtrail {dir} alerts",
         "privtrail {dir} rules test --since 7d",
+        "privtrail {dir} remediate list",
         "privtrail {dir} verify",
     ] {
         println!("  {}", q.replace("{dir}", &dir_arg));

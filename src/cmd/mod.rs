@@ -12,6 +12,7 @@ mod elevations;
 mod ingest;
 mod maintenance;
 mod outbox;
+mod remediate;
 mod rules;
 mod run;
 mod search;
@@ -25,7 +26,8 @@ use anyhow::Result;
 use privtrail_app::{App, Config, DataDirLock};
 
 use crate::cli::{
-    AlertsCommand, Cli, Command, ConfigCommand, OutboxCommand, RulesCommand, SimCommand,
+    AlertsCommand, Cli, Command, ConfigCommand, OutboxCommand, RemediateCommand, RulesCommand,
+    SimCommand,
 };
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -101,6 +103,25 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     }
                     Some(OutboxCommand::Deliver { wait }) => {
                         outbox::deliver(&write("outbox deliver")?, wait.as_deref())
+                    }
+                },
+                Command::Remediate(args) => match args.command.as_ref() {
+                    None | Some(RemediateCommand::List) => remediate::list(&read()?, args.format),
+                    Some(RemediateCommand::Show { id }) => {
+                        remediate::show(&read()?, id, args.format)
+                    }
+                    Some(RemediateCommand::Approve { id, note }) => {
+                        remediate::review(&write("remediate approve")?, id, true, note.as_deref())
+                    }
+                    Some(RemediateCommand::Reject { id, note }) => {
+                        remediate::review(&write("remediate reject")?, id, false, note.as_deref())
+                    }
+                    Some(RemediateCommand::Run { dry_run }) => {
+                        if *dry_run {
+                            remediate::run(&read()?, true, args.format)
+                        } else {
+                            remediate::run(&write("remediate run")?, false, args.format)
+                        }
                     }
                 },
                 Command::Search(args) => search::run(&read()?, &args),

@@ -114,5 +114,82 @@ pub fn test(app: &App, args: &RulesTestArgs) -> Result<ExitCode> {
             alerts.len()
         );
     }
-    super::alerts::print(&alerts, args.format)
+    let code = super::alerts::print(&alerts, args.format)?;
+    if args.format == OutputFormat::Table {
+        print_remediation(app, &events, &policy, &alerts, now)?;
+    }
+    Ok(code)
+}
+
+/// What `[remediation]` would have done about the replayed alerts: each judged against its
+/// elevation as it stood when the alert opened.
+fn print_remediation(
+    app: &App,
+    events: &[privtrail_model::Event],
+    policy: &privtrail_rules::Policy,
+    alerts: &[privtrail_rules::Alert],
+    now: chrono::DateTime<Utc>,
+) -> Result<()> {
+    use privtrail_app::remediate::plan::Decision;
+    let mode = app.config().remediation.mode;
+    if mode == privtrail_app::config::Mode::Off {
+        println!("remediation: off ([remediation] mode), nothing would have been remediated");
+        return Ok(());
+    }
+    let tracker = privtrail_rules::Tracker::from_events(policy.clone(), events);
+    let mut decisions = Vec::new();
+    for a in alerts {
+        let els: Vec<privtrail_rules::Elevation> = tracker
+            .elevations()
+            .iter()
+            .filter(|e| a.elevation_id.as_deref() == Some(e.id.as_str()))
+            .map(|e| {
+                let mut e = e.clone();
+                if e.ended_at.is_some_and(|t| t > a.opened_at) {
+                    e.ended_at = None;
+                    e.end_reason = None;
+                }
+                e
+            })
+            .collect();
+        // Judged when it fired, even if it resolved later in the replay.
+        let mut live = a.clone();
+        live.status = privtrail_rules::AlertStatus::Open;
+        live.resolved_at = None;
+        decisions.extend(app.remediation_plan(&[live], &els, now, true)?);
+    }
+    let (mut enforce, mut propose, mut skip) = (0, 0, 0);
+    let mut rows = Vec::new();
+    for d in &decisions {
+        match d {
+            Decision::Act(r) => {
+                let what = r.mode.as_str();
+                if r.mode == privtrail_app::config::Mode::Enforce {
+                    enforce += 1;
+                } else {
+                    propose += 1;
+                }
+                let why = r
+                    .capped
+                    .as_deref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default();
+                rows.push(format!("  {}  {what:<8} {}{why}", r.alert_id, r.describe()));
+            }
+            Decision::Skip {
+                alert_id, reason, ..
+            } => {
+                skip += 1;
+                rows.push(format!("  {alert_id}  skip     {reason}"));
+            }
+        }
+    }
+    println!(
+        "remediation ([remediation] mode = \"{}\"): {enforce} would have been enforced, {propose} proposed, {skip} skipped",
+        mode.as_str()
+    );
+    for r in rows {
+        println!("{}", crate::output::terminal_safe(&r));
+    }
+    Ok(())
 }

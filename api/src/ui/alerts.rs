@@ -1,6 +1,7 @@
 //! `/alerts` (filters: status, severity, rule) and `/alerts/{id}`: the evidence (events and
 //! elevation), the history (who acknowledged or resolved it, when, their note) and, for reviewers,
-//! the acknowledge and resolve forms (POST with the session's CSRF token and a note).
+//! the acknowledge and resolve forms (POST with the session's CSRF token and a note), and the
+//! alert's remediation action with its approve and reject forms (`remediation.rs`).
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -149,6 +150,16 @@ struct Detail {
     alert: Alert,
     events: Vec<Event>,
     elevation: Option<ElevationView>,
+    remediation: Option<privtrail_app::remediate::Remediation>,
+}
+
+/// A reviewer's action on an alert's page.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Ack,
+    Resolve,
+    Approve,
+    Reject,
 }
 
 async fn load(state: &ApiState, id: String) -> Result<Detail, ApiError> {
@@ -172,10 +183,15 @@ async fn load(state: &ApiState, id: String) -> Result<Detail, ApiError> {
                     .find(|v| &v.elevation.id == eid),
                 None => None,
             };
+            let remediation = app
+                .remediations()?
+                .into_iter()
+                .find(|r| r.alert_id == alert.id);
             Ok(Detail {
                 alert,
                 events,
                 elevation,
+                remediation,
             })
         })
         .await
@@ -256,6 +272,7 @@ fn detail_page(c: &Caller, d: &Detail, message: Option<&str>) -> Markup {
                 }
             }
         }
+        @if let Some(r) = &d.remediation { (super::remediation::section(c, r)) }
         section {
             h2 { "Evidence: " (a.event_ids.len()) " event" @if a.event_ids.len() != 1 { "s" } }
             @if a.event_ids.len() > MAX_EVIDENCE { p.muted { "The first " (MAX_EVIDENCE) " are shown." } }
@@ -312,7 +329,7 @@ async fn transition(
     caller: MaybeCaller,
     id: String,
     f: NoteForm,
-    resolve: bool,
+    op: Op,
 ) -> Response {
     let Some(c) = caller.0 else {
         return Redirect::to("/login").into_response();
@@ -338,11 +355,14 @@ async fn transition(
     let result = state
         .blocking(move |app| {
             let now = Utc::now();
-            Ok(if resolve {
-                app.resolve_alert(&id2, now, &by, note.as_deref())?
-            } else {
-                app.ack_alert(&id2, now, &by, note.as_deref())?
-            })
+            let note = note.as_deref();
+            match op {
+                Op::Ack => app.ack_alert(&id2, now, &by, note).map(|_| ()),
+                Op::Resolve => app.resolve_alert(&id2, now, &by, note).map(|_| ()),
+                Op::Approve => app.remediation_approve(&id2, now, &by, note).map(|_| ()),
+                Op::Reject => app.remediation_reject(&id2, now, &by, note).map(|_| ()),
+            }
+            .map_err(ApiError::from)
         })
         .await;
     match result {
@@ -372,7 +392,7 @@ pub async fn ack(
     Path(id): Path<String>,
     Form(f): Form<NoteForm>,
 ) -> Response {
-    transition(state, caller, id, f, false).await
+    transition(state, caller, id, f, Op::Ack).await
 }
 
 pub async fn resolve(
@@ -381,5 +401,23 @@ pub async fn resolve(
     Path(id): Path<String>,
     Form(f): Form<NoteForm>,
 ) -> Response {
-    transition(state, caller, id, f, true).await
+    transition(state, caller, id, f, Op::Resolve).await
+}
+
+pub async fn approve(
+    State(state): State<ApiState>,
+    caller: MaybeCaller,
+    Path(id): Path<String>,
+    Form(f): Form<NoteForm>,
+) -> Response {
+    transition(state, caller, id, f, Op::Approve).await
+}
+
+pub async fn reject(
+    State(state): State<ApiState>,
+    caller: MaybeCaller,
+    Path(id): Path<String>,
+    Form(f): Form<NoteForm>,
+) -> Response {
+    transition(state, caller, id, f, Op::Reject).await
 }

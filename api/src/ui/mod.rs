@@ -7,6 +7,7 @@
 mod alerts;
 mod overview;
 mod principal;
+mod remediation;
 mod search;
 pub mod timeline;
 
@@ -46,6 +47,8 @@ pub fn routes() -> Router<ApiState> {
         .route("/alerts/{id}", get(alerts::detail))
         .route("/alerts/{id}/ack", post(alerts::ack))
         .route("/alerts/{id}/resolve", post(alerts::resolve))
+        .route("/alerts/{id}/remediation/approve", post(alerts::approve))
+        .route("/alerts/{id}/remediation/reject", post(alerts::reject))
         .route("/login", get(login_form).post(login))
         .route("/logout", axum::routing::post(logout))
         .route("/assets/app.css", get(css))

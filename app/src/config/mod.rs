@@ -7,13 +7,14 @@
 //! One struct per component: `[ingest]`, `[policy]` and `[rules]` (the rules crate's own types),
 //! `[[tenants]]` ([`TenantConfig`]), `[[windows]]` ([`WindowsConfig`]), `[daemon]`
 //! ([`DaemonConfig`]), `[[channels]]` (the alerts crate's `ChannelConfig`), `[[routes]]`,
-//! `[[forward]]` and `[delivery]` (`delivery.rs`).
+//! `[[forward]]` and `[delivery]` (`delivery.rs`), `[remediation]` ([`RemediationConfig`]).
 
 mod daemon;
 mod delivery;
 mod env;
 mod http;
 mod integrity;
+mod remediation;
 mod retention;
 mod secrets;
 mod tenant;
@@ -28,6 +29,7 @@ pub use http::{EsConfig, HttpConfig};
 pub use integrity::IntegrityConfig;
 pub use privtrail_model::{Secret, Span};
 pub use privtrail_rules::Severity;
+pub use remediation::{DEFAULT_MAX_PER_HOUR, Mode, REMEDIABLE_RULES, RemediationConfig};
 pub use retention::RetentionConfig;
 pub use tenant::{Schedule, TenantConfig};
 
@@ -71,6 +73,9 @@ pub struct Config {
     /// How long events are kept.
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// Whether privtrail may end elevations that outlived their promise (off by default).
+    #[serde(default)]
+    pub remediation: RemediationConfig,
     /// Delivery channels (email, Teams, syslog, Splunk HEC, webhook, file).
     #[serde(default)]
     pub channels: Vec<privtrail_alerts::ChannelConfig>,
@@ -207,6 +212,7 @@ impl Config {
             invalid!("[rules]: {e}");
         }
         delivery::validate(&self.channels, &self.routes, &self.forward)?;
+        self.remediation.validate(&self.channels)?;
         let mut names = std::collections::HashSet::new();
         for t in &self.tenants {
             t.validate()?;

@@ -6,6 +6,8 @@
 //! - per `[[windows]]` entry, a [`Watcher`] scanning every `[daemon] watch_interval`;
 //! - the rules job, woken when events are stored and on `[daemon] sweep_schedule` (overdue
 //!   elevations fire without new events); it judges every event past the stored cursor;
+//! - remediation (`[remediation]` not off), right after each rules run: new actions planned,
+//!   approved ones sent;
 //! - delivery, woken when the outbox may have grown and when the next message is due.
 //!
 //! Each job runs on a blocking thread (SQLite, parsing and `Handle::block_on` for HTTP), never on
@@ -101,6 +103,8 @@ struct Daemon {
     stats: Arc<JobStats>,
     watchers: Vec<Arc<Mutex<Watcher>>>,
     channels: Arc<HashMap<String, Channel>>,
+    /// `None` when `[remediation] mode = "off"`.
+    receivers: Option<Arc<crate::remediate::receiver::Receivers>>,
 }
 
 /// Runs the daemon until `shutdown` is triggered (or, with `once`, until every job ran once).
@@ -119,12 +123,20 @@ pub async fn run(
         .iter()
         .map(|w| Watcher::new(&app, w.clone()).map(|w| Arc::new(Mutex::new(w))))
         .collect::<Result<Vec<_>>>()?;
+    let receivers = if app.config().remediation.mode == crate::config::Mode::Off {
+        None
+    } else {
+        Some(Arc::new(
+            crate::remediate::receiver::Receivers::from_config(&rt, app.config())?,
+        ))
+    };
     let d = Arc::new(Daemon {
         app,
         shutdown,
         stats: Arc::new(JobStats::default()),
         watchers,
         channels: Arc::new(chans),
+        receivers,
     });
     if opts.once {
         d.run_once().await;
@@ -363,6 +375,7 @@ impl Daemon {
                     Ok(())
                 })
                 .await;
+            let _ = self.remediate().await;
             let now = Utc::now();
             let sweep = schedule
                 .next_after(now)
@@ -372,6 +385,25 @@ impl Daemon {
                 return;
             }
         }
+    }
+
+    /// The remediation job, when `[remediation]` is on.
+    async fn remediate(&self) -> Result<()> {
+        let Some(receivers) = self.receivers.clone() else {
+            return Ok(());
+        };
+        let app = Arc::clone(&self.app);
+        self.job("remediate", move || {
+            let report = crate::remediate::run::run(&app, &receivers, Utc::now(), false)?;
+            for l in report.lines.iter().filter(|l| l.step != "skipped") {
+                tracing::info!(action = %l.id, alert = %l.alert_id, step = %l.step, detail = %l.detail, "remediation");
+            }
+            match report.breaker {
+                Some(b) => Err(AppError::failed("remediation", b)),
+                None => Ok(()),
+            }
+        })
+        .await
     }
 
     /// Waits until the writer's notification `which` fires or `d` passes; `true` when stopping.
@@ -461,6 +493,14 @@ impl Daemon {
         let _ = self
             .job("rules", move || app.rules(Utc::now()).map(|_| ()))
             .await;
+        let _ = self.remediate().await;
+        if self.receivers.is_some() {
+            // Its failures are events: judge them in this run.
+            let app = Arc::clone(&self.app);
+            let _ = self
+                .job("rules", move || app.rules(Utc::now()).map(|_| ()))
+                .await;
+        }
         if self.app.config().retention.enabled() {
             let app = Arc::clone(&self.app);
             let _ = self

@@ -190,7 +190,7 @@ impl GraphClient {
         let mut stale: Option<Secret> = None;
         loop {
             attempt += 1;
-            let mut err = match self.attempt(&url, &endpoint, stale.take()).await {
+            let mut err = match self.attempt(&url, &endpoint, stale.take(), None).await {
                 Ok(v) => return Ok(v),
                 Err((_, Some(rejected))) if !refreshed => {
                     // The token was revoked or expired early: fetch a new one, once per request.
@@ -225,19 +225,47 @@ impl GraphClient {
         }
     }
 
-    /// One try: budget, token, request. A 401 comes back with the token it rejected.
+    /// POSTs `body` to a Graph path and parses the JSON answer (200 or 201).
+    ///
+    /// Not retried (a POST that changes the directory may have taken effect even when its answer
+    /// was lost: the caller checks before trying again), except once with a fresh token after a
+    /// 401, which Graph answers before doing anything.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, GraphError> {
+        let url = self.url(path);
+        let endpoint = self.endpoint_of(&url);
+        match self.attempt(&url, &endpoint, None, Some(body)).await {
+            Ok(v) => Ok(v),
+            Err((_, Some(rejected))) => {
+                tracing::info!(tenant = %self.settings.name, %endpoint, "Graph answered 401, refreshing the token");
+                self.attempt(&url, &endpoint, Some(rejected), Some(body))
+                    .await
+                    .map_err(|(e, _)| e)
+            }
+            Err((e, None)) => Err(e),
+        }
+    }
+
+    /// One try: budget, token, request (a GET, or a POST of `body`). A 401 comes back with the
+    /// token it rejected.
     async fn attempt(
         &self,
         url: &str,
         endpoint: &str,
         stale: Option<Secret>,
+        body: Option<&serde_json::Value>,
     ) -> Result<serde_json::Value, (GraphError, Option<Secret>)> {
         let tenant = &self.settings.name;
         let token = self.token(stale.as_ref()).await.map_err(|e| (e, None))?;
         self.limiter.acquire().await;
-        let resp = self
-            .http
-            .get(url)
+        let req = match body {
+            None => self.http.get(url),
+            Some(b) => self.http.post(url).json(b),
+        };
+        let resp = req
             .bearer_auth(token.expose())
             .header(reqwest::header::ACCEPT, "application/json")
             .timeout(self.settings.timeout)
@@ -249,7 +277,7 @@ impl GraphClient {
         let body = read_body(resp, endpoint, tenant)
             .await
             .map_err(|e| (e, None))?;
-        if status == 200 {
+        if status == 200 || status == 201 {
             return serde_json::from_slice(&body).map_err(|e| {
                 let msg = format!("Graph response from {endpoint} is not JSON: {e}");
                 (

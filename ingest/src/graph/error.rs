@@ -79,6 +79,9 @@ pub fn permission_for(endpoint: &str) -> &'static str {
     let e = endpoint.to_ascii_lowercase();
     if e.contains("auditlogs/directoryaudits") {
         "AuditLog.Read.All"
+    } else if e.contains("roleassignmentschedulerequests") {
+        // Remediation's adminRemove (the only request privtrail makes there) writes.
+        "RoleManagement.ReadWrite.Directory"
     } else if e.contains("rolemanagement/directory") {
         "RoleManagement.Read.Directory"
     } else if e.starts_with("/users") {
@@ -300,5 +303,25 @@ mod tests {
             from_graph_response(400, b"", "/x", "t", None).kind,
             ErrorKind::Malformed
         );
+    }
+
+    #[test]
+    fn each_endpoint_names_the_permission_it_needs() {
+        for (endpoint, permission) in [
+            ("/auditLogs/directoryAudits", "AuditLog.Read.All"),
+            (
+                "/roleManagement/directory/roleAssignmentScheduleInstances",
+                "RoleManagement.Read.Directory",
+            ),
+            (
+                "/roleManagement/directory/roleAssignmentScheduleRequests",
+                "RoleManagement.ReadWrite.Directory",
+            ),
+            ("/users/{id}", "User.Read.All"),
+        ] {
+            assert_eq!(permission_for(endpoint), permission, "{endpoint}");
+            let e = from_graph_response(403, b"", endpoint, "t", None);
+            assert!(e.message.contains(permission), "{}", e.message);
+        }
     }
 }

@@ -14,8 +14,10 @@
 //!   are capped per call ([`TenantSettings::max_user_lookups`]). A watermark never passes now +
 //!   [`MAX_CLOCK_SKEW`], and every duration from the config or a server saturates, never overflows.
 //! - [`collector_error_event`] turns a failure into the `collector.error` event users see.
+//! - [`admin_remove`] ends a PIM activation (remediation's one write to Graph) and
+//!   [`find_admin_remove`] finds such a request again by its idempotency key.
 //!
-//! The caller (the binary) owns the store and the schedule; nothing here writes anywhere, so every
+//! The caller (the binary) owns the store and the schedule; nothing here writes to the store, so every
 //! crash-safety decision is visible in the page/checkpoint contract of [`AuditPull`].
 
 mod audit;
@@ -25,6 +27,7 @@ mod event;
 mod paging;
 mod pim;
 mod ratelimit;
+mod requests;
 mod token;
 
 use std::time::Duration;
@@ -40,6 +43,7 @@ pub use pim::{
 };
 pub use privtrail_model::Secret;
 pub use ratelimit::RateLimiter;
+pub use requests::{AdminRemove, admin_remove, find_admin_remove};
 pub use token::{ClientCertificate, MAX_TOKEN_LIFETIME};
 
 /// The public cloud's sign-in endpoint; sovereign clouds configure their own.

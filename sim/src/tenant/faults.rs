@@ -2,7 +2,8 @@
 //! (or `privtrail sim graph --faults FILE`) can pass a file; every field is optional.
 //!
 //! **Request numbers** are 1-based and counted per server: per endpoint (`token`, `directoryAudits`,
-//! `roleAssignmentScheduleInstances`, `roleEligibilityScheduleInstances`, `roleDefinitions`, `users`)
+//! `roleAssignmentScheduleInstances`, `roleEligibilityScheduleInstances`, `roleDefinitions`, `users`,
+//! `roleAssignmentScheduleRequests`)
 //! and globally over all Graph requests (every endpoint but `token` and `/_sim/*`). Every request is
 //! counted, including those answered with an error.
 
@@ -11,13 +12,14 @@ use serde::{Deserialize, Serialize};
 use crate::SimError;
 
 /// The endpoints, by the names used in faults and in `GET /_sim/stats`.
-pub const ENDPOINTS: [&str; 6] = [
+pub const ENDPOINTS: [&str; 7] = [
     "token",
     "directoryAudits",
     "roleAssignmentScheduleInstances",
     "roleEligibilityScheduleInstances",
     "roleDefinitions",
     "users",
+    "roleAssignmentScheduleRequests",
 ];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -35,10 +37,14 @@ pub struct Faults {
     pub throttle: Vec<FaultRule>,
     /// Requests answered 503 `ServiceUnavailable` (with `Retry-After` when the rule has one).
     pub unavailable: Vec<FaultRule>,
-    /// Endpoints answered 403 `Authorization_RequestDenied` (after a valid token).
+    /// Endpoints answered 403 `Authorization_RequestDenied` (after a valid token): the app lacks
+    /// their permission (`roleAssignmentScheduleRequests`: `RoleManagement.ReadWrite.Directory`).
     pub deny: Vec<String>,
     /// Sleep before answering each Graph request (each page), milliseconds.
     pub delay_ms: Option<u64>,
+    /// Sleep after an `adminRemove` took effect, before answering it (milliseconds): a caller
+    /// that dies meanwhile never learns that it worked.
+    pub remove_answer_delay_ms: Option<u64>,
     /// Audit records that appear only from the K-th `directoryAudits` request on.
     pub late_audits: Vec<LateAudit>,
     /// Listing endpoints (`directoryAudits` and the three role management collections) whose last

@@ -16,9 +16,10 @@ use serde_json::{Value, json};
 use super::codec::{self, Cursor};
 use super::server::{Audit, Shared, State, graph_error, graph_json};
 
-type Params = Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>;
+pub(crate) type Params =
+    Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>;
 
-fn params(q: Params) -> Result<HashMap<String, String>, Response> {
+pub(crate) fn params(q: Params) -> Result<HashMap<String, String>, Response> {
     q.map(|Query(m)| m).map_err(|e| {
         graph_error(
             StatusCode::BAD_REQUEST,
@@ -28,7 +29,7 @@ fn params(q: Params) -> Result<HashMap<String, String>, Response> {
     })
 }
 
-fn bad_request(message: &str) -> Response {
+pub(crate) fn bad_request(message: &str) -> Response {
     graph_error(StatusCode::BAD_REQUEST, "BadRequest", message)
 }
 
@@ -141,7 +142,17 @@ pub(crate) async fn audits(
                     .map_err(|_| bad_request("Invalid $skiptoken."))
             })
             .transpose()?;
-        let mut rows = state.audits.iter().filter(|a| {
+        // The tenant's own records and those written while serving, newest first.
+        let live = state.live();
+        let mut merged: Vec<&Audit> = Vec::new();
+        let all: Box<dyn Iterator<Item = &Audit>> = if live.audits.is_empty() {
+            Box::new(state.audits.iter())
+        } else {
+            merged.extend(state.audits.iter().chain(live.audits.iter()));
+            merged.sort_by(|a, b| (b.time, &b.id).cmp(&(a.time, &a.id)));
+            Box::new(merged.iter().copied())
+        };
+        let mut rows = all.filter(|a| {
             a.from_request <= n
                 && codec::matches(&filter, a.time)
                 && after
@@ -207,7 +218,22 @@ pub(crate) async fn list(
             "roleEligibilityScheduleInstances" => &state.sim.eligibilities,
             _ => &state.sim.roles,
         };
-        let chosen: Vec<Value> = all.iter().skip(offset).take(len).cloned().collect();
+        let live = state.live();
+        let removed = &live.removed;
+        let all: Vec<&Value> = all
+            .iter()
+            .filter(|v| {
+                v.get("id")
+                    .and_then(Value::as_str)
+                    .is_none_or(|id| !removed.contains(id))
+            })
+            .collect();
+        let chosen: Vec<Value> = all
+            .iter()
+            .skip(offset)
+            .take(len)
+            .map(|v| (*v).clone())
+            .collect();
         let end = offset + chosen.len();
         let path = format!("roleManagement/directory/{ep}");
         let next = if end < all.len() {

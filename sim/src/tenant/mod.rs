@@ -11,6 +11,9 @@
 //! - `GET /v1.0/roleManagement/directory/{roleAssignmentScheduleInstances,
 //!   roleEligibilityScheduleInstances, roleDefinitions}` — paged the same way;
 //! - `GET /v1.0/users/{id or UPN}` — optional `$select`;
+//! - `POST /v1.0/roleManagement/directory/roleAssignmentScheduleRequests` — `adminRemove` only: the
+//!   body validated, the active instance ended, a PIM audit record written (served from the next
+//!   `directoryAudits` request); `GET` lists the requests made (`$filter=principalId eq '…'`);
 //! - `GET /_sim/stats` — request counters (no auth).
 //!
 //! [`Faults`] injects throttling, outages, token expiry and revocation (any `expires_in`, 2^63
@@ -26,6 +29,9 @@ mod faults;
 mod graph;
 mod noise;
 mod records;
+#[cfg(test)]
+mod request_tests;
+mod requests;
 
 mod scenario;
 #[cfg(test)]

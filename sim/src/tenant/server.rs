@@ -58,6 +58,8 @@ pub(crate) struct State {
     pub secret: String,
     pub counters: Mutex<Counters>,
     pub tokens: Mutex<HashMap<String, Token>>,
+    /// What changed while serving (remediation's `adminRemove`s).
+    pub live: Mutex<super::requests::Live>,
 }
 
 pub(crate) type Shared = Arc<State>;
@@ -113,11 +115,16 @@ impl State {
             secret: super::random_hex(16),
             counters: Mutex::new(Counters::default()),
             tokens: Mutex::new(HashMap::new()),
+            live: Mutex::new(super::requests::Live::default()),
         })
     }
 
     pub(crate) fn counters(&self) -> MutexGuard<'_, Counters> {
         self.counters.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn live(&self) -> MutexGuard<'_, super::requests::Live> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn tokens(&self) -> MutexGuard<'_, HashMap<String, Token>> {
@@ -232,7 +239,8 @@ impl State {
             "tokens_issued": c.tokens_issued,
             "tokens_refused": c.tokens_refused,
             "statuses": statuses,
-            "audits": self.audits.len(),
+            "audits": self.audits.len() + self.live().audits.len(),
+            "schedule_requests": self.live().requests.len(),
         })
     }
 }
@@ -282,6 +290,10 @@ pub(crate) fn router(state: Shared) -> Router {
             get(|s, h, q| super::graph::list(s, h, q, "roleDefinitions")),
         )
         .route("/v1.0/users/{id}", get(super::graph::user))
+        .route(
+            "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests",
+            post(super::requests::create).get(super::requests::list),
+        )
         .route(
             "/_sim/stats",
             get(|AxState(s): AxState<Shared>| async move { Json(s.stats()) }),

@@ -10,9 +10,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::elevation::Elevation;
 use crate::policy::Policy;
 
-/// How bad a finding is. Ordered: `Low < Medium < High < Critical`.
+/// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Severity {
+    /// A notice, not a problem (`activation-notice`): below `Low`, so that a route's
+    /// `min_severity = "low"` keeps notices out.
+    Info,
     Low,
     Medium,
     High,
@@ -22,6 +25,7 @@ pub enum Severity {
 impl Severity {
     pub fn as_str(self) -> &'static str {
         match self {
+            Severity::Info => "info",
             Severity::Low => "low",
             Severity::Medium => "medium",
             Severity::High => "high",
@@ -40,13 +44,14 @@ impl FromStr for Severity {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "info" => Severity::Info,
             "low" => Severity::Low,
             "medium" => Severity::Medium,
             "high" => Severity::High,
             "critical" => Severity::Critical,
             _ => {
                 return Err(format!(
-                    "unknown severity {s:?}: expected low, medium, high or critical"
+                    "unknown severity {s:?}: expected info, low, medium, high or critical"
                 ));
             }
         })
@@ -185,4 +190,26 @@ pub fn inputs_of(rules: &[Box<dyn Rule>]) -> Option<Vec<Action>> {
         }
     }
     Some(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_is_below_low_and_round_trips() {
+        assert!(Severity::Info < Severity::Low);
+        assert!(Severity::Low < Severity::Medium);
+        for s in [
+            Severity::Info,
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ] {
+            assert_eq!(s.as_str().parse::<Severity>(), Ok(s));
+        }
+        assert_eq!(" INFO ".parse::<Severity>(), Ok(Severity::Info));
+        assert!("notice".parse::<Severity>().is_err());
+    }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use privtrail_model::{Action, Event, EventId};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::elevation::Elevation;
+use crate::elevation::{Elevation, Granters, NO_GRANTERS};
 use crate::policy::Policy;
 
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
@@ -114,6 +114,10 @@ pub struct Context<'a> {
     /// The configured delivery channels' health, as the outbox worker recorded it (empty in
     /// backtests).
     pub channels: &'a [ChannelHealth],
+    /// Who has granted privileged group membership, from the same history as `elevations` (the
+    /// tracker's [`Tracker::granters`](crate::Tracker::granters)); `group-burst` asks it whether a
+    /// granter is new.
+    pub granters: &'a Granters,
 }
 
 impl<'a> Context<'a> {
@@ -127,6 +131,7 @@ impl<'a> Context<'a> {
             policy,
             collectors: &[],
             channels: &[],
+            granters: &NO_GRANTERS,
         }
     }
 }
@@ -176,7 +181,24 @@ pub trait Rule: Send + Sync + fmt::Debug {
     fn inputs(&self) -> Option<Vec<Action>> {
         None
     }
+    /// The actions of the new events whose `raw` record this rule reads. The engine reads new
+    /// events back without `raw` (an import may bring millions) and fetches it for these only;
+    /// elsewhere `raw` may be empty, and the rule must cope.
+    fn raw_inputs(&self) -> Vec<Action> {
+        Vec::new()
+    }
     fn evaluate(&self, ctx: &Context<'_>) -> Vec<Finding>;
+}
+
+/// The union of the rules' [`Rule::raw_inputs`].
+pub fn raw_inputs_of(rules: &[Box<dyn Rule>]) -> Vec<Action> {
+    let mut all: Vec<Action> = Vec::new();
+    for a in rules.iter().flat_map(|r| r.raw_inputs()) {
+        if !all.contains(&a) {
+            all.push(a);
+        }
+    }
+    all
 }
 
 /// The union of the rules' [`Rule::inputs`]; `None` when one of them looks at every event.

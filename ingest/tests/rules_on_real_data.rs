@@ -3,8 +3,9 @@
 
 mod common;
 
+use chrono::Duration;
 use common::{data, fixture, read};
-use privtrail_model::Event;
+use privtrail_model::{Event, Span};
 use privtrail_rules::{Context, Finding, Policy, RulesConfig, Tracker, backtest};
 
 const SENSITIVE: &str = "evtx/ID4728-4756-Member added to sensitive domain groups.evtx";
@@ -30,14 +31,25 @@ fn of<'a>(found: &'a [Finding], rule: &str) -> Vec<&'a Finding> {
     found.iter().filter(|f| f.rule == rule).collect()
 }
 
+/// Judges new granters from the first grant on record (the default learns two weeks first).
+fn no_baseline() -> RulesConfig {
+    let mut c = RulesConfig::default();
+    c.group_burst.baseline = Some(Span(Duration::zero()));
+    c
+}
+
 /// A real DC log: `OFFSEC\lambda-user` adds honey-pot1 to Domain Admins, Enterprise Admins,
 /// Enterprise Key Admins and Schema Admins within 11 ms, never having granted one before.
 #[test]
 fn sensitive_domain_groups_raise_a_new_granter_and_with_four_a_burst() {
     let r = read(&data(SENSITIVE));
+    // By default: four groups are below five, and a log of one second is all baseline.
     let found = import(&r.events, &RulesConfig::default());
+    assert!(of(&found, "group-burst").is_empty(), "{found:#?}");
+    assert_eq!(of(&found, "unapproved-local-admin").len(), 4);
+    let found = import(&r.events, &no_baseline());
     let burst = of(&found, "group-burst");
-    // Four groups are below the default five: only the new granter.
+    // Only the new granter.
     assert_eq!(burst.len(), 1, "{burst:#?}");
     assert_eq!(burst[0].subject, "granter|offsec\\lambda-user");
     assert_eq!(burst[0].privilege.as_deref(), Some("Domain Admins"));
@@ -50,7 +62,7 @@ fn sensitive_domain_groups_raise_a_new_granter_and_with_four_a_burst() {
         burst[0].summary
     );
 
-    let mut four = RulesConfig::default();
+    let mut four = no_baseline();
     four.group_burst.count = Some(4);
     let found = import(&r.events, &four);
     let burst: Vec<_> = of(&found, "group-burst")
@@ -128,4 +140,39 @@ fn pim_flows_raise_one_permanent_eligibility_and_one_notice() {
     ]);
     let found = import(&r.events, &on);
     assert_eq!(of(&found, "activation-notice").len(), 2);
+}
+
+/// A real workstation's week: three accounts grant local Administrators for the first time
+/// (the machine account at setup, `fsir` a day later, `archir` seven days later); their adds to
+/// None and Users are no grants, and no one is added to five groups in a minute.
+#[test]
+fn security_evtx_granters_are_learned_by_default_and_new_without_baseline() {
+    let r = read(&data("evtx/security.evtx"));
+    let found = import(&r.events, &RulesConfig::default());
+    assert!(of(&found, "group-burst").is_empty(), "{found:#?}");
+    let found = import(&r.events, &no_baseline());
+    let firsts: Vec<(&str, String)> = of(&found, "group-burst")
+        .into_iter()
+        .map(|f| {
+            let e = r.events.iter().find(|e| e.id == f.event_ids[0]).unwrap();
+            (f.subject.as_str(), privtrail_model::format_time(e.time))
+        })
+        .collect();
+    assert_eq!(
+        firsts,
+        [
+            (
+                "granter|workgroup\\win-03dliiofrra$",
+                "2016-07-08T18:15:23.4292263Z".to_owned()
+            ),
+            (
+                "granter|win-03dliiofrra\\fsir",
+                "2016-07-09T22:25:47.6209057Z".to_owned()
+            ),
+            (
+                "granter|win-03dliiofrra\\archir",
+                "2016-07-16T00:18:31.3954906Z".to_owned()
+            ),
+        ]
+    );
 }

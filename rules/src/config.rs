@@ -18,7 +18,7 @@
 //! count = 5                      # distinct groups within `within` (0: no burst detection)
 //! within = "1m"
 //! new_granters = true            # the first privileged grant of each granter
-//! baseline = "0s"                # history of grants to learn from before reporting new granters
+//! baseline = "14d"               # history of grants learned before a first grant is reported
 //! [rules.permanent-eligibility]
 //! break_glass = ["bg1@contoso.com"]  # in addition to [policy] break_glass
 //! [rules.activation-notice]
@@ -159,7 +159,9 @@ settings!(
         /// Report the first privileged grant of each granter (default true).
         new_granters: Option<bool>,
         /// How long the history of grants must be before a first grant counts as new (default
-        /// 0s: from the first grant on record).
+        /// 14d: the granters of the first two weeks on record are learned, so that installing
+        /// privtrail or importing old logs does not report every admin who ever granted once;
+        /// `"0s"` judges from the first grant on record).
         baseline: Option<Span>,
     }
 );
@@ -338,7 +340,7 @@ impl RulesConfig {
         let c = &self.group_burst;
         if c.enabled {
             let within = c.within.map_or(Duration::minutes(1), |w| w.0);
-            let baseline = c.baseline.map_or(Duration::zero(), |b| b.0);
+            let baseline = c.baseline.map_or(Duration::days(14), |b| b.0);
             if within <= Duration::zero() || baseline < Duration::zero() {
                 return Err(ConfigError::Rule {
                     rule: "group-burst".into(),

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 //! The rules on what this crate reads from real and documented-shape files: what a user is told
 //! after importing them.
 

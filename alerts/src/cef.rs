@@ -2,7 +2,7 @@
 //!
 //! Header fields escape `\` and `|` (newlines become spaces); extension values escape `\`, `=` and
 //! newlines (`\n`, `\r` as the two-character escapes). Class id: the rule for alerts, the action for
-//! events. Severity 0-10: low 3, medium 5, high 8, critical 10; events 3, `audit.log_cleared` 10.
+//! events. Severity 0-10: info 1, low 3, medium 5, high 8, critical 10; events 3, `audit.log_cleared` 10.
 
 use chrono::{DateTime, Utc};
 use privtrail_model::{Action, Event};
@@ -49,6 +49,7 @@ pub fn alert_severity(severity: &str) -> u8 {
         "critical" => 10,
         "high" => 8,
         "medium" => 5,
+        "info" => 1,
         _ => 3,
     }
 }

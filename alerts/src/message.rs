@@ -7,7 +7,7 @@ pub struct AlertNotice {
     pub id: String,
     /// The rule id, e.g. `standing-access`.
     pub rule: String,
-    /// `low` | `medium` | `high` | `critical`.
+    /// `info` | `low` | `medium` | `high` | `critical`.
     pub severity: String,
     pub status: String,
     pub principal: Option<String>,

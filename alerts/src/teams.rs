@@ -246,6 +246,7 @@ fn alert_body(a: &AlertNotice, max_ids: usize, text_limit: usize) -> Vec<Value> 
     let color = match a.severity.as_str() {
         "critical" | "high" => "Attention",
         "medium" => "Warning",
+        "info" => "Default",
         _ => "Accent",
     };
     let facts = [

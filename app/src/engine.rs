@@ -181,6 +181,7 @@ pub fn evaluate(
         .inputs
         .as_ref()
         .map(|a| a.iter().map(|a| a.as_str()).collect());
+    let raw_wanted = privtrail_rules::raw_inputs_of(&engine.rules);
     let mut from = cursor;
     loop {
         let chunk = store.events_after_seq(from, upto, wanted.as_deref(), CHUNK)?;
@@ -192,7 +193,16 @@ pub fn evaluate(
         } else {
             upto
         };
-        let new_events: Vec<Event> = chunk.into_iter().map(|(_, e)| e).collect();
+        let mut new_events: Vec<Event> = chunk.into_iter().map(|(_, e)| e).collect();
+        // The few events whose record a rule reads (an activation's ticket) get their `raw`.
+        for e in new_events
+            .iter_mut()
+            .filter(|e| e.raw.is_empty() && raw_wanted.contains(&e.action))
+        {
+            if let Some(full) = store.get_event(&e.id)? {
+                e.raw = full.raw;
+            }
+        }
         out.judged += new_events.len() as u64;
         let ctx = Context {
             new_events: &new_events,
@@ -202,6 +212,7 @@ pub fn evaluate(
             policy: &policy,
             collectors: &collectors,
             channels: &channels,
+            granters: tracker.granters(),
         };
         let (findings, evaluated) = evaluate_all(&engine.rules, &ctx);
         let existing = load_alerts(store)?;

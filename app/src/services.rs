@@ -378,7 +378,13 @@ impl App {
     /// See [`Status`].
     pub fn status(&self) -> Result<Status> {
         let now = Utc::now();
-        let mut open = [("critical", 0u64), ("high", 0), ("medium", 0), ("low", 0)];
+        let mut open = [
+            ("critical", 0u64),
+            ("high", 0),
+            ("medium", 0),
+            ("low", 0),
+            ("info", 0),
+        ];
         for a in self.alerts(None)?.iter().filter(|a| a.is_active()) {
             if let Some(slot) = open.iter_mut().find(|(s, _)| *s == a.severity.as_str()) {
                 slot.1 += 1;

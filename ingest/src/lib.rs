@@ -131,7 +131,8 @@ pub struct Options {
     /// Channels to keep (compared case-insensitively); records of others are counted as skipped.
     /// Empty keeps every channel.
     pub channels: Vec<String>,
-    /// Group names treated as privileged besides the well-known SIDs (e.g. `DnsAdmins`).
+    /// `[policy] privileged_groups`: group names treated as privileged besides the defaults, and
+    /// `!name` entries switching an optional default off (see `privtrail_model::privilege`).
     pub extra_privileged_groups: Vec<String>,
     /// Events plus rejects per [`Batch`].
     pub batch_size: usize,

@@ -63,6 +63,7 @@ impl Replay<'_> {
             policy: self.policy,
             collectors: &[],
             channels: &[],
+            granters: self.tracker.granters(),
         };
         let (findings, ran) = evaluate_all(self.rules, &ctx);
         let active: Vec<Alert> = self.all.iter().filter(|a| a.is_active()).cloned().collect();

@@ -14,6 +14,16 @@
 //! enabled = false
 //! [rules.delivery-failure]
 //! after = "15m"                  # default; a refused login fires at once
+//! [rules.group-burst]
+//! count = 5                      # distinct groups within `within` (0: no burst detection)
+//! within = "1m"
+//! new_granters = true            # the first privileged grant of each granter
+//! baseline = "14d"               # history of grants learned before a first grant is reported
+//! [rules.permanent-eligibility]
+//! break_glass = ["bg1@contoso.com"]  # in addition to [policy] break_glass
+//! [rules.activation-notice]
+//! enabled = true                 # off by default
+//! roles = ["Global Administrator", "Privileged Role Administrator", "Security Administrator"]
 //! ```
 //! Every section and key is optional; unknown keys are rejected.
 
@@ -23,9 +33,10 @@ use chrono::Duration;
 use serde::Deserialize;
 
 use crate::builtin::{
-    AuditTampering, BUILTIN_IDS, CollectorFailure, DELIVERY_FAILURE, DeliveryFailure,
-    DuplicateElevation, EvidenceConflict, FrequentActivation, OverdueElevation, StandingAccess,
-    TooManyGlobalAdmins, UnapprovedLocalAdmin,
+    ActivationNotice, AuditTampering, BUILTIN_IDS, CollectorFailure, DELIVERY_FAILURE,
+    DeliveryFailure, DuplicateElevation, EvidenceConflict, FrequentActivation, GroupBurst,
+    OverdueElevation, PermanentEligibility, StandingAccess, TooManyGlobalAdmins,
+    UnapprovedLocalAdmin, default_notice_roles,
 };
 use crate::custom::{CustomRule, CustomRuleConfig};
 use crate::rule::{Rule, Severity};
@@ -137,6 +148,49 @@ settings!(
     }
 );
 
+settings!(
+    /// `[rules.group-burst]` (high).
+    GroupBurstSettings {
+        /// Distinct groups one principal must be added to within `within` (default 5; 0 turns
+        /// burst detection off).
+        count: Option<usize>,
+        /// Window of a burst (default 1m).
+        within: Option<Span>,
+        /// Report the first privileged grant of each granter (default true).
+        new_granters: Option<bool>,
+        /// How long the history of grants must be before a first grant counts as new (default
+        /// 14d: the granters of the first two weeks on record are learned, so that installing
+        /// privtrail or importing old logs does not report every admin who ever granted once;
+        /// `"0s"` judges from the first grant on record).
+        baseline: Option<Span>,
+    }
+);
+settings!(
+    /// `[rules.permanent-eligibility]` (medium).
+    EligibilitySettings {
+        /// Exempt principals, in addition to the policy's `break_glass`.
+        #[serde(default)]
+        break_glass: Vec<String>,
+        /// Treat every Entra role as privileged (default false).
+        #[serde(default)]
+        any_role: bool,
+    }
+);
+
+/// `[rules.activation-notice]` (info), **off by default**.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeSettings {
+    /// `true` turns the notices on (default `false`).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Overrides the rule's default severity (`info`).
+    pub severity: Option<Severity>,
+    /// Roles whose activations are reported, by name or template id (default Global
+    /// Administrator, Privileged Role Administrator, Security Administrator).
+    pub roles: Option<Vec<String>>,
+}
+
 /// The `[rules]` section.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -163,6 +217,12 @@ pub struct RulesConfig {
     pub evidence_conflict: ConflictSettings,
     #[serde(default, rename = "delivery-failure")]
     pub delivery_failure: DeliverySettings,
+    #[serde(default, rename = "group-burst")]
+    pub group_burst: GroupBurstSettings,
+    #[serde(default, rename = "permanent-eligibility")]
+    pub permanent_eligibility: EligibilitySettings,
+    #[serde(default, rename = "activation-notice")]
+    pub activation_notice: NoticeSettings,
     /// `[[rules.custom]]`.
     #[serde(default)]
     pub custom: Vec<CustomRuleConfig>,
@@ -275,6 +335,46 @@ impl RulesConfig {
             rules.push(Box::new(DeliveryFailure {
                 severity: sev(c.severity, Severity::High),
                 after,
+            }));
+        }
+        let c = &self.group_burst;
+        if c.enabled {
+            let within = c.within.map_or(Duration::minutes(1), |w| w.0);
+            let baseline = c.baseline.map_or(Duration::days(14), |b| b.0);
+            if within <= Duration::zero() || baseline < Duration::zero() {
+                return Err(ConfigError::Rule {
+                    rule: "group-burst".into(),
+                    message: "`within` must be positive and `baseline` not negative".into(),
+                });
+            }
+            rules.push(Box::new(GroupBurst {
+                severity: sev(c.severity, Severity::High),
+                count: c.count.unwrap_or(5),
+                within,
+                new_granters: c.new_granters.unwrap_or(true),
+                baseline,
+            }));
+        }
+        let c = &self.permanent_eligibility;
+        if c.enabled {
+            rules.push(Box::new(PermanentEligibility {
+                severity: sev(c.severity, Severity::Medium),
+                break_glass: c.break_glass.clone(),
+                any_role: c.any_role,
+            }));
+        }
+        let c = &self.activation_notice;
+        if c.enabled {
+            let roles = c.roles.clone().unwrap_or_else(default_notice_roles);
+            if roles.is_empty() || roles.iter().any(|r| r.trim().is_empty()) {
+                return Err(ConfigError::Rule {
+                    rule: "activation-notice".into(),
+                    message: "`roles` must name at least one role, and no name may be empty".into(),
+                });
+            }
+            rules.push(Box::new(ActivationNotice {
+                severity: sev(c.severity, Severity::Info),
+                roles,
             }));
         }
         let mut ids: HashSet<String> = BUILTIN_IDS.iter().map(|s| (*s).to_owned()).collect();

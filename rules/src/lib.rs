@@ -5,7 +5,7 @@
 //! ```text
 //! Event ──key_of──► ElevationKey ──elevations_for_key / Tracker──► Elevation
 //!                                                                     │
-//!        Context { new_events, recent_events, elevations, now, policy, collectors, channels }
+//!        Context { new_events, recent_events, elevations, granters, now, policy, … }
 //!                                   │ Rule::evaluate
 //!                                   ▼
 //!                               Finding ──apply_findings(existing, …, now)──► AlertChanges / Alert
@@ -53,16 +53,19 @@ pub use alert::{
 pub use backtest::{NameFn, backtest, backtest_named, evaluate_all, max_lookback};
 pub use config::{
     CollectorSettings, ConfigError, ConflictSettings, DeliverySettings, DuplicateSettings,
-    FrequentSettings, GlobalAdminsSettings, LocalAdminSettings, OverdueSettings, RulesConfig,
-    StandingSettings, TamperingSettings,
+    EligibilitySettings, FrequentSettings, GlobalAdminsSettings, GroupBurstSettings,
+    LocalAdminSettings, NoticeSettings, OverdueSettings, RulesConfig, StandingSettings,
+    TamperingSettings,
 };
 pub use elevation::{
-    Changes, ELEVATION_INPUTS, Elevation, ElevationKey, ElevationKind, EndReason, InstanceType,
-    PimInstanceView, Reconciliation, SNAPSHOT_CLOSE_CODE, SNAPSHOT_OPEN_CODE, Tracker, at,
-    elevation_id, elevations_for_key, key_of, reconcile, tag_host,
+    Changes, ELEVATION_INPUTS, Elevation, ElevationKey, ElevationKind, EndReason, Granters,
+    InstanceType, PimInstanceView, Reconciliation, SNAPSHOT_CLOSE_CODE, SNAPSHOT_OPEN_CODE,
+    Tracker, at, elevation_id, elevations_for_key, grant_actor, key_of, reconcile, tag_host,
 };
 pub use policy::{
     GLOBAL_ADMIN_TEMPLATE_ID, IdentityMap, PRIVILEGED_ROLES, Policy, PolicyConfig, PrivilegeConfig,
 };
-pub use rule::{ChannelHealth, CollectorRun, Context, Finding, Rule, Severity, inputs_of};
+pub use rule::{
+    ChannelHealth, CollectorRun, Context, Finding, Rule, Severity, inputs_of, raw_inputs_of,
+};
 pub use time::{DurationError, Span, format_duration, parse_duration};

@@ -150,7 +150,8 @@ pub struct Policy {
     pub break_glass: Vec<String>,
     /// Accounts allowed to add local administrators (`DOMAIN\user` or `user`).
     pub approved_local_admin_granters: Vec<String>,
-    /// Extra privileged Windows group names (groups without a fixed SID, e.g. DnsAdmins).
+    /// The configured privileged Windows groups: extra group names, and `!name` entries that
+    /// switch an optional default off (see [`privtrail_model::privilege::is_privileged`]).
     pub privileged_groups: Vec<String>,
     /// Extra privileged Entra roles (name or template id) for `standing-access`.
     pub privileged_roles: Vec<String>,
@@ -277,7 +278,10 @@ pub struct PolicyConfig {
     pub break_glass: Vec<String>,
     #[serde(default)]
     pub approved_local_admin_granters: Vec<String>,
-    /// Extra privileged Windows group names.
+    /// Extra privileged Windows group names; `"!Cert Publishers"` switches an optional default
+    /// group off (Domain Controllers, Read-only Domain Controllers, Replicator, Cert Publishers,
+    /// DnsAdmins and Exchange's Organization Management, Exchange Trusted Subsystem and Exchange
+    /// Windows Permissions are privileged unless switched off).
     #[serde(default)]
     pub privileged_groups: Vec<String>,
     /// Extra privileged Entra roles (names or template ids).

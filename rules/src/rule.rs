@@ -7,12 +7,15 @@ use chrono::{DateTime, Duration, Utc};
 use privtrail_model::{Action, Event, EventId};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::elevation::Elevation;
+use crate::elevation::{Elevation, Granters, NO_GRANTERS};
 use crate::policy::Policy;
 
-/// How bad a finding is. Ordered: `Low < Medium < High < Critical`.
+/// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Severity {
+    /// A notice, not a problem (`activation-notice`): below `Low`, so that a route's
+    /// `min_severity = "low"` keeps notices out.
+    Info,
     Low,
     Medium,
     High,
@@ -22,6 +25,7 @@ pub enum Severity {
 impl Severity {
     pub fn as_str(self) -> &'static str {
         match self {
+            Severity::Info => "info",
             Severity::Low => "low",
             Severity::Medium => "medium",
             Severity::High => "high",
@@ -40,13 +44,14 @@ impl FromStr for Severity {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "info" => Severity::Info,
             "low" => Severity::Low,
             "medium" => Severity::Medium,
             "high" => Severity::High,
             "critical" => Severity::Critical,
             _ => {
                 return Err(format!(
-                    "unknown severity {s:?}: expected low, medium, high or critical"
+                    "unknown severity {s:?}: expected info, low, medium, high or critical"
                 ));
             }
         })
@@ -109,6 +114,10 @@ pub struct Context<'a> {
     /// The configured delivery channels' health, as the outbox worker recorded it (empty in
     /// backtests).
     pub channels: &'a [ChannelHealth],
+    /// Who has granted privileged group membership, from the same history as `elevations` (the
+    /// tracker's [`Tracker::granters`](crate::Tracker::granters)); `group-burst` asks it whether a
+    /// granter is new.
+    pub granters: &'a Granters,
 }
 
 impl<'a> Context<'a> {
@@ -122,6 +131,7 @@ impl<'a> Context<'a> {
             policy,
             collectors: &[],
             channels: &[],
+            granters: &NO_GRANTERS,
         }
     }
 }
@@ -171,7 +181,24 @@ pub trait Rule: Send + Sync + fmt::Debug {
     fn inputs(&self) -> Option<Vec<Action>> {
         None
     }
+    /// The actions of the new events whose `raw` record this rule reads. The engine reads new
+    /// events back without `raw` (an import may bring millions) and fetches it for these only;
+    /// elsewhere `raw` may be empty, and the rule must cope.
+    fn raw_inputs(&self) -> Vec<Action> {
+        Vec::new()
+    }
     fn evaluate(&self, ctx: &Context<'_>) -> Vec<Finding>;
+}
+
+/// The union of the rules' [`Rule::raw_inputs`].
+pub fn raw_inputs_of(rules: &[Box<dyn Rule>]) -> Vec<Action> {
+    let mut all: Vec<Action> = Vec::new();
+    for a in rules.iter().flat_map(|r| r.raw_inputs()) {
+        if !all.contains(&a) {
+            all.push(a);
+        }
+    }
+    all
 }
 
 /// The union of the rules' [`Rule::inputs`]; `None` when one of them looks at every event.
@@ -185,4 +212,26 @@ pub fn inputs_of(rules: &[Box<dyn Rule>]) -> Option<Vec<Action>> {
         }
     }
     Some(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_is_below_low_and_round_trips() {
+        assert!(Severity::Info < Severity::Low);
+        assert!(Severity::Low < Severity::Medium);
+        for s in [
+            Severity::Info,
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ] {
+            assert_eq!(s.as_str().parse::<Severity>(), Ok(s));
+        }
+        assert_eq!(" INFO ".parse::<Severity>(), Ok(Severity::Info));
+        assert!("notice".parse::<Severity>().is_err());
+    }
 }

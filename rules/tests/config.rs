@@ -17,11 +17,65 @@ fn build_err(s: &str) -> String {
 }
 
 #[test]
-fn defaults_build_every_builtin() {
+fn defaults_build_every_builtin_but_the_notices() {
     let rules = RulesConfig::default().build().unwrap();
     let ids: Vec<&str> = rules.iter().map(|r| r.id()).collect();
-    assert_eq!(ids, privtrail_rules::builtin::BUILTIN_IDS.to_vec());
+    let mut all = privtrail_rules::builtin::BUILTIN_IDS.to_vec();
+    all.retain(|id| *id != "activation-notice");
+    assert_eq!(ids, all);
     assert_eq!(RulesConfig::default().renotify(), Duration::hours(24));
+
+    let rules = cfg("[activation-notice]\nenabled = true\n")
+        .build()
+        .unwrap();
+    let ids: Vec<&str> = rules.iter().map(|r| r.id()).collect();
+    assert_eq!(ids, privtrail_rules::builtin::BUILTIN_IDS.to_vec());
+    let notice = rules.last().unwrap();
+    assert_eq!(notice.severity(), privtrail_rules::Severity::Info);
+    assert!(
+        notice
+            .description()
+            .contains("Privileged Role Administrator"),
+        "{}",
+        notice.description()
+    );
+}
+
+#[test]
+fn new_rules_settings() {
+    let rules = cfg(r#"
+        [group-burst]
+        count = 3
+        within = "2m"
+        new_granters = false
+        severity = "critical"
+        [permanent-eligibility]
+        enabled = false
+        [activation-notice]
+        enabled = true
+        severity = "low"
+        roles = ["Exchange Administrator"]
+    "#)
+    .build()
+    .unwrap();
+    let by = |id: &str| rules.iter().find(|r| r.id() == id);
+    let burst = by("group-burst").unwrap();
+    assert_eq!(burst.severity(), privtrail_rules::Severity::Critical);
+    assert_eq!(burst.lookback(), Duration::minutes(2));
+    assert_eq!(
+        burst.description(),
+        "a principal is added to 3 or more groups within 2m"
+    );
+    assert!(by("permanent-eligibility").is_none());
+    let notice = by("activation-notice").unwrap();
+    assert_eq!(notice.severity(), privtrail_rules::Severity::Low);
+    assert!(notice.description().contains("Exchange Administrator"));
+
+    assert!(build_err("[activation-notice]\nenabled = true\nroles = []\n").contains("roles"));
+    assert!(build_err("[group-burst]\nwithin = \"0s\"\n").contains("group-burst"));
+    assert!(toml::from_str::<RulesConfig>("[group-burst]\ncounts = 3").is_err());
+    assert!(toml::from_str::<RulesConfig>("[activation-notice]\nrole = []").is_err());
+    assert!(toml::from_str::<RulesConfig>("[activation-notice]\nseverity = \"info\"").is_ok());
 }
 
 #[test]
@@ -35,7 +89,11 @@ fn settings_and_unknown_keys() {
         enabled = false
     "#);
     let rules = c.build().unwrap();
-    assert_eq!(rules.len(), 9, "ten built-ins, one disabled");
+    assert_eq!(
+        rules.len(),
+        11,
+        "thirteen built-ins, activation-notice off by default, one disabled"
+    );
     assert_eq!(rules[0].severity(), privtrail_rules::Severity::Critical);
     assert!(toml::from_str::<RulesConfig>("[overdue-elevation]\ngrase = \"1m\"").is_err());
     assert!(toml::from_str::<RulesConfig>("[overdue-elevation]\ngrace = \"soon\"").is_err());

@@ -339,12 +339,37 @@ fn non_privileged_groups_and_failures_are_no_elevation() {
     failed.outcome = privtrail_model::Outcome::Failure;
     assert!(key_of(&users, &p).is_none());
     assert!(key_of(&failed, &p).is_none());
-    let mut dns = users.clone();
-    dns.privilege = Some("DnsAdmins".into());
-    dns.privilege_id = Some("S-1-5-21-1-2-3-1101".into());
+    let mut helpdesk = users.clone();
+    helpdesk.privilege = Some("Helpdesk Admins".into());
+    helpdesk.privilege_id = Some("S-1-5-21-1-2-3-1101".into());
+    assert!(key_of(&helpdesk, &p).is_none());
     let p2 = Policy {
-        privileged_groups: vec!["dnsadmins".into()],
+        privileged_groups: vec!["helpdesk admins".into()],
         ..Policy::default()
     };
-    assert!(key_of(&dns, &p2).is_some());
+    assert!(key_of(&helpdesk, &p2).is_some());
+}
+
+#[test]
+fn groups_attackers_use_are_privileged_by_default_unless_switched_off() {
+    let p = Policy::default();
+    let mut dns = win_add("dc1", 1, "2024-01-01T10:00:00Z", "S-1-5-21-1-2-3-1001", "x");
+    dns.privilege = Some("DnsAdmins".into());
+    dns.privilege_id = Some("S-1-5-21-1-2-3-1101".into());
+    let mut dcs = dns.clone();
+    dcs.privilege = Some("Domain Controllers".into());
+    dcs.privilege_id = Some("S-1-5-21-1-2-3-516".into());
+    let mut exchange = dns.clone();
+    exchange.privilege = Some("Exchange Windows Permissions".into());
+    exchange.privilege_id = Some("S-1-5-21-1-2-3-1121".into());
+    for e in [&dns, &dcs, &exchange] {
+        assert!(key_of(e, &p).is_some(), "{:?}", e.privilege);
+    }
+    let off = Policy {
+        privileged_groups: vec!["!DnsAdmins".into(), "!Domain Controllers".into()],
+        ..Policy::default()
+    };
+    assert!(key_of(&dns, &off).is_none());
+    assert!(key_of(&dcs, &off).is_none());
+    assert!(key_of(&exchange, &off).is_some());
 }

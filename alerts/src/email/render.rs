@@ -18,7 +18,7 @@ pub fn subject(a: &AlertNotice) -> String {
 /// `[privtrail] {n} alerts: 1 critical, 2 high`.
 pub fn digest_subject(alerts: &[&AlertNotice]) -> String {
     let mut parts = Vec::new();
-    for sev in ["critical", "high", "medium", "low"] {
+    for sev in ["critical", "high", "medium", "low", "info"] {
         let n = alerts.iter().filter(|a| a.severity == sev).count();
         if n > 0 {
             parts.push(format!("{n} {sev}"));
@@ -120,6 +120,7 @@ pub fn html(alerts: &[&AlertNotice], tz: Option<Tz>) -> String {
             "critical" => "#8b0000",
             "high" => "#c0392b",
             "medium" => "#d68910",
+            "info" => "#5d6d7e",
             _ => "#2e86c1",
         };
         s.push_str(&format!(

@@ -41,6 +41,8 @@ fn severity(p: &Payload) -> u8 {
             "critical" => 2,
             "high" => 3,
             "medium" => 4,
+            // RFC 5424 6 = Informational: a notice, not a problem.
+            "info" => 6,
             _ => 5,
         },
         Payload::Event(e) if e.action == privtrail_model::Action::AuditLogCleared => 2,

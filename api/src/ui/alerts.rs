@@ -29,7 +29,7 @@ const PAGE: usize = 100;
 const MAX_EVIDENCE: usize = 50;
 /// Notes longer than this are refused.
 const MAX_NOTE: usize = 4000;
-const SEVERITIES: [&str; 4] = ["critical", "high", "medium", "low"];
+const SEVERITIES: [&str; 5] = ["critical", "high", "medium", "low", "info"];
 const STATUSES: [(&str, &str); 5] = [
     ("active", "open or acknowledged"),
     ("open", "open"),

@@ -86,7 +86,9 @@ fn render(ov: &Overview, first: NaiveDate, days: i64, now: chrono::DateTime<Utc>
             }
         }
         section.numbers aria-label="At a glance" {
-            @for (sev, n) in &ov.status.open_alerts {
+            // Notices (`info`) get a number only while some are open: the four severities are
+            // what a reviewer scans for.
+            @for (sev, n) in ov.status.open_alerts.iter().filter(|(s, n)| *s != "info" || *n > 0) {
                 a class=(format!("number sev-edge-{sev}"))
                     href=(format!("/alerts{}", qs(&[("status", "active"), ("severity", sev)]))) {
                     span.n { (fmt_n(*n)) }

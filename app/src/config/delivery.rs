@@ -11,7 +11,8 @@ use crate::error::{AppError, Result};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
-    /// Only alerts at least this severe (`low`, `medium`, `high`, `critical`); default all.
+    /// Only alerts at least this severe (`info`, `low`, `medium`, `high`, `critical`); default all
+    /// (notices of `info` included: `low` keeps them out).
     pub min_severity: Option<Severity>,
     /// Only alerts of these rules; default all.
     #[serde(default)]

@@ -200,13 +200,19 @@ impl Config {
         if self.ingest.channels.iter().any(|c| c.trim().is_empty()) {
             invalid!("[ingest] channels: a channel name is empty");
         }
-        if self
-            .policy
-            .privileged_groups
-            .iter()
-            .any(|c| c.trim().is_empty())
-        {
-            invalid!("[policy] privileged_groups: a group name is empty");
+        for g in &self.policy.privileged_groups {
+            let off = g.trim().strip_prefix('!');
+            if off.unwrap_or(g).trim().is_empty() {
+                invalid!("[policy] privileged_groups: a group name is empty");
+            }
+            // A `!` entry that switches nothing off would leave the reader believing it did.
+            if let Some(off) = off
+                && !privtrail_model::privilege::can_switch_off(off)
+            {
+                invalid!(
+                    "[policy] privileged_groups: {g:?}: only the optional default groups can be switched off (Domain Controllers, Read-only Domain Controllers, Replicator, Cert Publishers, DnsAdmins, Organization Management, Exchange Trusted Subsystem, Exchange Windows Permissions)"
+                );
+            }
         }
         if let Err(e) = self.rules.validate() {
             invalid!("[rules]: {e}");
@@ -273,6 +279,23 @@ mod tests {
         let ok = Config::parse("[policy]\nprivileged_groups = [\"DnsAdmins\"]\n", |_| None)
             .expect("valid");
         assert_eq!(ok.policy.privileged_groups, ["DnsAdmins"]);
+    }
+
+    #[test]
+    fn only_optional_privileged_groups_can_be_switched_off() {
+        let ok = Config::parse(
+            "[policy]\nprivileged_groups = [\"!Cert Publishers\", \"Helpdesk Admins\"]\n",
+            |_| None,
+        );
+        assert!(ok.is_ok(), "{ok:?}");
+        for bad in ["!Domain Admins", "!Helpdesk", "!", " "] {
+            let err = Config::parse(
+                &format!("[policy]\nprivileged_groups = [{bad:?}]\n"),
+                |_| None,
+            )
+            .expect_err(bad);
+            assert!(err.to_string().contains("privileged_groups"), "{err}");
+        }
     }
 
     #[test]

@@ -130,20 +130,27 @@ fn group_name_from_well_known_sid_and_unprivileged_groups() {
     assert!(!users.message.contains("privileged"));
 
     // A configured name makes a group without a fixed SID privileged.
-    let dns = normalize(
-        rec(
-            SECURITY_AUDITING,
-            4728,
-            "Security",
-            &[
-                ("TargetUserName", "DnsAdmins"),
-                ("TargetSid", "S-1-5-21-1-2-3-1101"),
-            ],
-        ),
-        &["dnsadmins".to_owned()],
-        Utc::now(),
-    );
-    assert!(dns.message.ends_with("[privileged]"));
+    let named = |name: &str, config: &[String]| {
+        normalize(
+            rec(
+                SECURITY_AUDITING,
+                4728,
+                "Security",
+                &[
+                    ("TargetUserName", name),
+                    ("TargetSid", "S-1-5-21-1-2-3-1101"),
+                ],
+            ),
+            config,
+            Utc::now(),
+        )
+        .message
+    };
+    assert!(!named("Helpdesk Admins", &[]).contains("[privileged]"));
+    assert!(named("Helpdesk Admins", &["helpdesk admins".to_owned()]).ends_with("[privileged]"));
+    // DnsAdmins is privileged by default (by name: it has no fixed SID), unless switched off.
+    assert!(named("DnsAdmins", &[]).ends_with("[privileged]"));
+    assert!(!named("DnsAdmins", &["!DnsAdmins".to_owned()]).contains("[privileged]"));
 }
 
 #[test]

@@ -4,12 +4,19 @@
 mod delivery;
 mod elevations;
 mod events;
+mod groups;
+mod roles;
 
 pub use delivery::{DELIVERY_FAILURE, DeliveryFailure};
 pub use elevations::{
     DuplicateElevation, FrequentActivation, OverdueElevation, StandingAccess, TooManyGlobalAdmins,
 };
 pub use events::{AuditTampering, CollectorFailure, EvidenceConflict, UnapprovedLocalAdmin};
+pub use groups::GroupBurst;
+pub use roles::{
+    ActivationNotice, NOTICE_ROLES, PRIVILEGED_ROLE_ADMIN_TEMPLATE_ID, PermanentEligibility,
+    SECURITY_ADMIN_TEMPLATE_ID, default_notice_roles,
+};
 
 use privtrail_model::format_time;
 
@@ -17,7 +24,7 @@ use crate::elevation::Elevation;
 use crate::rule::{Finding, Severity};
 
 /// The ids of the built-in rules.
-pub const BUILTIN_IDS: [&str; 10] = [
+pub const BUILTIN_IDS: [&str; 13] = [
     "overdue-elevation",
     "standing-access",
     "duplicate-elevation",
@@ -28,6 +35,9 @@ pub const BUILTIN_IDS: [&str; 10] = [
     "collector-failure",
     "evidence-conflict",
     DELIVERY_FAILURE,
+    "group-burst",
+    "permanent-eligibility",
+    "activation-notice",
 ];
 
 /// A finding about one elevation, with its principal, privilege and scope.

@@ -4,6 +4,7 @@
 //! ([`elevations_for_key`]); [`Tracker`] keeps per-key event lists and recomputes the keys a batch
 //! touches, so late and out-of-order events give the same result as a replay in time order.
 
+mod granters;
 mod reconcile;
 mod tracker;
 mod walk;
@@ -18,6 +19,8 @@ use sha2::{Digest, Sha256};
 use crate::policy::Policy;
 use crate::time::{serde_opt_time, serde_time};
 
+pub(crate) use granters::NO_GRANTERS;
+pub use granters::{Granters, grant_actor};
 pub use reconcile::{InstanceType, PimInstanceView, Reconciliation, reconcile};
 pub use tracker::{Changes, Tracker};
 pub use walk::{at, elevations_for_key};

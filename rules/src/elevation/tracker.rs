@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use privtrail_model::{Event, EventId, Source};
 
-use super::{Elevation, ElevationKey, elevations_for_key, key_of, tag_host};
+use super::{Elevation, ElevationKey, Granters, elevations_for_key, key_of, tag_host};
 use crate::policy::Policy;
 
 #[derive(Debug, Default)]
@@ -48,6 +48,7 @@ pub struct Tracker {
     host_keys: HashMap<String, HashSet<ElevationKey>>,
     elevations: Vec<Elevation>,
     owner: Vec<ElevationKey>,
+    granters: Granters,
 }
 
 impl Tracker {
@@ -60,6 +61,7 @@ impl Tracker {
             host_keys: HashMap::new(),
             elevations: Vec::new(),
             owner: Vec::new(),
+            granters: Granters::default(),
         }
     }
 
@@ -89,6 +91,11 @@ impl Tracker {
         {
             el.principal_name = names(&el.principal, el.started_at);
         }
+    }
+
+    /// Who has granted privileged group membership, from every event applied (`group-burst`).
+    pub fn granters(&self) -> &Granters {
+        &self.granters
     }
 
     /// The open elevations.
@@ -127,6 +134,7 @@ impl Tracker {
             if !self.seen.insert(e.id.clone()) {
                 continue;
             }
+            self.granters.note(e, &self.policy);
             let state = self.keys.entry(key.clone()).or_default();
             if e.source == Source::Windows {
                 for h in [

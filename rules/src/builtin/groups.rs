@@ -1,0 +1,262 @@
+//! `group-burst`: group memberships granted in a burst, or by someone who never granted one.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use chrono::Duration;
+use privtrail_model::{Action, Event, EventId, Outcome, format_time, names};
+
+use crate::elevation::grant_actor;
+use crate::rule::{Context, Finding, Rule, Severity};
+use crate::time::format_duration;
+
+/// Group names a summary lists before "and N more".
+const LISTED: usize = 8;
+
+/// `group-burst`: one principal added to `count` or more distinct groups within `within` (any
+/// groups: an attacker's tooling adds an account to every group it can reach, privileged or not),
+/// or added to a privileged group by a subject that never granted privileged membership before
+/// (a new granter is an account used in a new way).
+///
+/// - **Burst**: occurrence, reported when a new add completes such a window; subject =
+///   `burst|` + member + the UTC day of the window's first add (more adds in the same series
+///   update the alert). A group is its SID (else name) at its scope: Administrators on two hosts
+///   are two groups.
+/// - **New granter**: occurrence, subject = `granter|` + the canonical granter (one alert per new
+///   granter). "Never before" is judged against [`Context::granters`], the first privileged grant
+///   of each granter in the whole stored history (so it holds across runs and restarts); a grant
+///   counts as new only when it is its granter's first. Approved granters
+///   (`approved_local_admin_granters`) are never new. With `baseline`, grants made before the
+///   history is `baseline` long are learned, not reported (a first import would otherwise report
+///   every granter it contains).
+#[derive(Debug, Clone)]
+pub struct GroupBurst {
+    pub severity: Severity,
+    /// Distinct groups that make a burst (0: no burst detection).
+    pub count: usize,
+    pub within: Duration,
+    /// Report the first privileged grant of each granter.
+    pub new_granters: bool,
+    /// How long the history of grants must be before a first grant is reported.
+    pub baseline: Duration,
+}
+
+/// A successful add of a member, not the second record of one change.
+fn is_add(e: &Event) -> bool {
+    e.action == Action::GroupMemberAdded
+        && e.outcome == Outcome::Success
+        && e.linked_to.is_none()
+        && e.target.as_deref().is_some_and(|t| !t.trim().is_empty())
+}
+
+/// A group: its SID (else its name) and its scope (else its host), lower-cased.
+type GroupKey = (String, String);
+
+fn group_key(e: &Event) -> GroupKey {
+    let group = e
+        .privilege_id
+        .as_deref()
+        .or(e.privilege.as_deref())
+        .unwrap_or("?")
+        .trim()
+        .to_lowercase();
+    let scope = e
+        .scope
+        .as_deref()
+        .or(e.host.as_deref())
+        .unwrap_or("")
+        .trim()
+        .to_lowercase();
+    (group, scope)
+}
+
+fn group_name(e: &Event) -> &str {
+    e.privilege
+        .as_deref()
+        .or(e.privilege_id.as_deref())
+        .unwrap_or("unknown group")
+}
+
+fn member(e: &Event) -> String {
+    names::display(e.target.as_deref().unwrap_or("?"), e.target_name.as_deref())
+}
+
+impl GroupBurst {
+    fn bursts(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+        if self.count == 0 {
+            return;
+        }
+        let p = ctx.policy;
+        let principal = |e: &Event| p.canonical(e.target.as_deref().unwrap_or(""));
+        let fresh: Vec<&Event> = ctx.new_events.iter().filter(|e| is_add(e)).collect();
+        if fresh.is_empty() {
+            return;
+        }
+        let wanted: HashSet<String> = fresh.iter().map(|e| principal(e)).collect();
+        let mut seen = HashSet::new();
+        let mut pool: Vec<&Event> = ctx
+            .recent_events
+            .iter()
+            .chain(ctx.new_events)
+            .filter(|e| is_add(e) && seen.insert(&e.id) && wanted.contains(&principal(e)))
+            .collect();
+        pool.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
+        let mut found: BTreeMap<String, (Vec<&Event>, BTreeSet<GroupKey>)> = BTreeMap::new();
+        for e in fresh {
+            let who = principal(e);
+            let from = e.time.checked_sub_signed(self.within).unwrap_or(e.time);
+            let window: Vec<&Event> = pool
+                .iter()
+                .copied()
+                .filter(|x| x.time > from && x.time <= e.time && principal(x) == who)
+                .collect();
+            let groups: BTreeSet<GroupKey> = window.iter().map(|x| group_key(x)).collect();
+            if groups.len() < self.count {
+                continue;
+            }
+            let subject = format!("burst|{who}|{}", window[0].time.date_naive());
+            let entry = found.entry(subject).or_default();
+            for x in window {
+                if !entry.0.iter().any(|y| y.id == x.id) {
+                    entry.0.push(x);
+                }
+            }
+            entry.1.extend(groups);
+        }
+        for (subject, (mut adds, groups)) in found {
+            adds.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
+            let first = adds[0];
+            let last = adds[adds.len() - 1];
+            let mut names: Vec<String> = Vec::new();
+            let mut listed: HashSet<GroupKey> = HashSet::new();
+            let mut privileged = 0;
+            for a in &adds {
+                if listed.insert(group_key(a)) {
+                    let is_privileged = privtrail_model::privilege::is_privileged(
+                        a.privilege_id.as_deref(),
+                        a.privilege.as_deref(),
+                        &p.privileged_groups,
+                    );
+                    if is_privileged {
+                        privileged += 1;
+                    }
+                    names.push(group_name(a).to_owned());
+                }
+            }
+            let more = names.len().saturating_sub(LISTED);
+            names.truncate(LISTED);
+            let mut list = names.join(", ");
+            if more > 0 {
+                list.push_str(&format!(" and {more} more"));
+            }
+            let actors: BTreeSet<&str> = adds.iter().filter_map(|a| a.actor.as_deref()).collect();
+            let summary = format!(
+                "{} was added to {} groups ({privileged} privileged) within {} by {}, from {} to {}: {list}",
+                member(last),
+                groups.len(),
+                format_duration(self.within),
+                if actors.is_empty() {
+                    "unknown actor".to_owned()
+                } else {
+                    actors.into_iter().collect::<Vec<_>>().join(", ")
+                },
+                format_time(first.time),
+                format_time(last.time),
+            );
+            out.push(Finding {
+                rule: self.id().to_owned(),
+                severity: self.severity,
+                subject,
+                principal: last.target.as_deref().map(|t| p.resolve(t)),
+                privilege: None,
+                scope: last.scope.clone().or_else(|| last.host.clone()),
+                summary,
+                event_ids: adds.iter().map(|a| a.id.clone()).collect(),
+                elevation_id: None,
+                condition: false,
+            });
+        }
+    }
+
+    fn new_granters(&self, ctx: &Context<'_>, out: &mut Vec<Finding>) {
+        if !self.new_granters {
+            return;
+        }
+        let p = ctx.policy;
+        let g = ctx.granters;
+        let learned_until = g.since().and_then(|s| s.checked_add_signed(self.baseline));
+        let mut reported: HashSet<&EventId> = HashSet::new();
+        for e in ctx.new_events.iter().filter(|e| g.is_first(e, p)) {
+            if !reported.insert(&e.id) || learned_until.is_some_and(|l| e.time < l) {
+                continue;
+            }
+            let Some(actor) = e.actor.as_deref() else {
+                continue;
+            };
+            if p.is_approved_granter(actor, &[]) {
+                continue;
+            }
+            let canonical = grant_actor(e, p).unwrap_or_default();
+            let since = g.since().filter(|s| *s < e.time).map_or_else(
+                || "no earlier grant by anyone is on record".to_owned(),
+                |s| format!("grants on record since {}", format_time(s)),
+            );
+            out.push(Finding {
+                rule: self.id().to_owned(),
+                severity: self.severity,
+                subject: format!("granter|{canonical}"),
+                principal: e.target.as_deref().map(|t| p.resolve(t)),
+                privilege: Some(group_name(e).to_owned()),
+                scope: e.scope.clone().or_else(|| e.host.clone()),
+                summary: format!(
+                    "{actor} added {} to {} on {} at {}: the first privileged group membership {actor} has granted ({since})",
+                    member(e),
+                    group_name(e),
+                    e.scope.as_deref().or(e.host.as_deref()).unwrap_or("?"),
+                    format_time(e.time),
+                ),
+                event_ids: vec![e.id.clone()],
+                elevation_id: None,
+                condition: false,
+            });
+        }
+    }
+}
+
+impl Rule for GroupBurst {
+    fn id(&self) -> &str {
+        "group-burst"
+    }
+    fn severity(&self) -> Severity {
+        self.severity
+    }
+    fn lookback(&self) -> Duration {
+        if self.count == 0 {
+            Duration::zero()
+        } else {
+            self.within
+        }
+    }
+    fn inputs(&self) -> Option<Vec<Action>> {
+        Some(vec![Action::GroupMemberAdded])
+    }
+    fn description(&self) -> String {
+        let burst = format!(
+            "a principal is added to {} or more groups within {}",
+            self.count,
+            format_duration(self.within)
+        );
+        let granter = "a privileged group membership is granted by someone who never granted one";
+        match (self.count > 0, self.new_granters) {
+            (true, true) => format!("{burst}, or {granter}"),
+            (true, false) => burst,
+            (false, true) => granter.to_owned(),
+            (false, false) => "nothing (burst count 0, new granters off)".to_owned(),
+        }
+    }
+    fn evaluate(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        let mut out = Vec::new();
+        self.bursts(ctx, &mut out);
+        self.new_granters(ctx, &mut out);
+        out
+    }
+}

@@ -17,6 +17,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use privtrail_ingest::graph::{AssignmentType, PimSnapshot};
 use privtrail_model::{Action, Event};
+use privtrail_rules::builtin::KnownSettings;
+use privtrail_rules::builtin::settings::settings_from_rules;
 use privtrail_rules::{
     Alert, CollectorRun, Context, ELEVATION_INPUTS, Elevation, InstanceType, PimInstanceView,
     Policy, Rule, Silence, Tracker, apply_findings, evaluate_all, max_lookback, reconcile,
@@ -103,6 +105,20 @@ const CHUNK: usize = 50_000;
 /// Collector run records are checkpoints with this prefix.
 pub const RUN_PREFIX: &str = "run:";
 
+/// The roles' PIM settings in a tenant's snapshot (none when it did not read them).
+fn known_settings(tenant: &str, snap: &PimSnapshot) -> Vec<KnownSettings> {
+    snap.policies
+        .iter()
+        .flatten()
+        .filter(|p| p.scope_id == "/")
+        .map(|p| KnownSettings {
+            tenant: tenant.to_owned(),
+            role_id: p.role_definition_id.clone(),
+            settings: settings_from_rules(&p.rules),
+        })
+        .collect()
+}
+
 /// Runs the rules job once at `now`: every event past the stored cursor is judged (none may be
 /// skipped, whichever process stored it), condition rules are evaluated, and the cursor moves in
 /// the transaction that stores the results.
@@ -125,6 +141,7 @@ pub fn evaluate(
     let mut tracker = Tracker::from_events(policy.clone(), &inputs);
     drop(inputs);
     let mut reconciled = 0;
+    let mut role_settings = Vec::new();
     for (t, _) in &engine.tenants {
         let Some(snap) = store.latest_snapshot(t, "pim")? else {
             continue;
@@ -132,6 +149,7 @@ pub fn evaluate(
         let snap: PimSnapshot = serde_json::from_str(&snap.body).map_err(AppError::json(
             format!("stored PIM snapshot of tenant {t:?} is unreadable"),
         ))?;
+        role_settings.extend(known_settings(t, &snap));
         let views = pim_views(&snap, upn_of.get(t));
         let open: Vec<Elevation> = tracker.open().cloned().collect();
         let rec = reconcile(&open, &views, snap.taken_at, t, &policy);
@@ -213,6 +231,7 @@ pub fn evaluate(
             collectors: &collectors,
             channels: &channels,
             granters: tracker.granters(),
+            role_settings: &role_settings,
         };
         let (findings, evaluated) = evaluate_all(&engine.rules, &ctx);
         let existing = load_alerts(store)?;

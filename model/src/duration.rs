@@ -42,6 +42,41 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(total)
 }
 
+/// Parses an ISO 8601 duration as Graph writes them (`PT8H`, `PT1H30M`, `P1D`, `P2W`, `P365D`,
+/// `PT0.5H` is refused): Graph's wire format, not a user's — users write [`parse_duration`]'s forms.
+/// Years and months (no fixed length) are refused.
+pub fn parse_iso8601_duration(s: &str) -> Option<Duration> {
+    let rest = s.trim().strip_prefix(['P', 'p'])?;
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = Duration::zero();
+    let mut in_time = false;
+    let mut parts = 0;
+    let mut n = String::new();
+    for c in rest.chars() {
+        match c.to_ascii_uppercase() {
+            'T' if !in_time && n.is_empty() => in_time = true,
+            d if d.is_ascii_digit() => n.push(d),
+            unit => {
+                let v: i64 = n.parse().ok()?;
+                n.clear();
+                let part = match (in_time, unit) {
+                    (false, 'D') => Duration::try_days(v),
+                    (false, 'W') => Duration::try_weeks(v),
+                    (true, 'H') => Duration::try_hours(v),
+                    (true, 'M') => Duration::try_minutes(v),
+                    (true, 'S') => Duration::try_seconds(v),
+                    _ => None,
+                }?;
+                total = total.checked_add(&part)?;
+                parts += 1;
+            }
+        }
+    }
+    (n.is_empty() && parts > 0).then_some(total)
+}
+
 /// Formats a duration in the largest units that describe it exactly (`1h30m`, `7d`, `0s`).
 pub fn format_duration(d: Duration) -> String {
     let mut secs = d.num_seconds();
@@ -122,6 +157,24 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<std::time::D
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso8601_durations_as_graph_writes_them() {
+        let h = Duration::hours;
+        assert_eq!(parse_iso8601_duration("PT8H"), Some(h(8)));
+        assert_eq!(
+            parse_iso8601_duration("PT1H30M"),
+            Some(h(1) + Duration::minutes(30))
+        );
+        assert_eq!(parse_iso8601_duration("P1D"), Some(h(24)));
+        assert_eq!(parse_iso8601_duration("P1DT2H"), Some(h(26)));
+        assert_eq!(parse_iso8601_duration("P2W"), Some(Duration::weeks(2)));
+        for bad in [
+            "", "P", "8h", "PT", "P1M", "P1Y", "PT8", "PT0.5H", "PTT1H", "P-1D",
+        ] {
+            assert_eq!(parse_iso8601_duration(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates_and_is_capped() {

@@ -25,7 +25,10 @@ mod secret;
 mod time;
 
 pub use action::{Action, UnknownAction};
-pub use duration::{MAX_RETRY_AFTER, Span, format_duration, parse_duration, parse_retry_after};
+pub use duration::{
+    MAX_RETRY_AFTER, Span, format_duration, parse_duration, parse_iso8601_duration,
+    parse_retry_after,
+};
 pub use event::{Event, Outcome, Reject, Source};
 pub use id::EventId;
 pub use secret::Secret;

@@ -64,6 +64,7 @@ impl Replay<'_> {
             collectors: &[],
             channels: &[],
             granters: self.tracker.granters(),
+            role_settings: &[],
         };
         let (findings, ran) = evaluate_all(self.rules, &ctx);
         let active: Vec<Alert> = self.all.iter().filter(|a| a.is_active()).cloned().collect();

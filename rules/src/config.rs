@@ -33,10 +33,10 @@ use chrono::Duration;
 use serde::Deserialize;
 
 use crate::builtin::{
-    ActivationNotice, AuditTampering, BUILTIN_IDS, CollectorFailure, DELIVERY_FAILURE,
-    DeliveryFailure, DuplicateElevation, EvidenceConflict, FrequentActivation, GroupBurst,
-    OverdueElevation, PermanentEligibility, StandingAccess, TooManyGlobalAdmins,
-    UnapprovedLocalAdmin, default_notice_roles,
+    ActivationNotice, ActivationWithoutMfa, AuditTampering, BUILTIN_IDS, CollectorFailure,
+    DELIVERY_FAILURE, DeliveryFailure, DuplicateElevation, EvidenceConflict, FrequentActivation,
+    GroupBurst, OverdueElevation, PermanentEligibility, PimSettingWeakened, StandingAccess,
+    TooManyGlobalAdmins, UnapprovedLocalAdmin, default_notice_roles,
 };
 use crate::custom::{CustomRule, CustomRuleConfig};
 use crate::rule::{Rule, Severity};
@@ -93,6 +93,15 @@ settings!(
         #[serde(default)]
         any_role: bool,
     }
+);
+settings!(
+    /// `[rules.pim-setting-weakened]` (high). The maximum activation it compares with is the
+    /// policy's (`[policy] max_duration`, `[policy.privileges."<role>"] max_duration`).
+    SettingWeakenedSettings {}
+);
+settings!(
+    /// `[rules.activation-without-mfa]` (high).
+    WithoutMfaSettings {}
 );
 settings!(
     /// `[rules.duplicate-elevation]` (medium).
@@ -223,6 +232,10 @@ pub struct RulesConfig {
     pub permanent_eligibility: EligibilitySettings,
     #[serde(default, rename = "activation-notice")]
     pub activation_notice: NoticeSettings,
+    #[serde(default, rename = "pim-setting-weakened")]
+    pub pim_setting_weakened: SettingWeakenedSettings,
+    #[serde(default, rename = "activation-without-mfa")]
+    pub activation_without_mfa: WithoutMfaSettings,
     /// `[[rules.custom]]`.
     #[serde(default)]
     pub custom: Vec<CustomRuleConfig>,
@@ -375,6 +388,18 @@ impl RulesConfig {
             rules.push(Box::new(ActivationNotice {
                 severity: sev(c.severity, Severity::Info),
                 roles,
+            }));
+        }
+        let c = &self.pim_setting_weakened;
+        if c.enabled {
+            rules.push(Box::new(PimSettingWeakened {
+                severity: sev(c.severity, Severity::High),
+            }));
+        }
+        let c = &self.activation_without_mfa;
+        if c.enabled {
+            rules.push(Box::new(ActivationWithoutMfa {
+                severity: sev(c.severity, Severity::High),
             }));
         }
         let mut ids: HashSet<String> = BUILTIN_IDS.iter().map(|s| (*s).to_owned()).collect();

@@ -54,8 +54,8 @@ pub use backtest::{NameFn, backtest, backtest_named, evaluate_all, max_lookback}
 pub use config::{
     CollectorSettings, ConfigError, ConflictSettings, DeliverySettings, DuplicateSettings,
     EligibilitySettings, FrequentSettings, GlobalAdminsSettings, GroupBurstSettings,
-    LocalAdminSettings, NoticeSettings, OverdueSettings, RulesConfig, StandingSettings,
-    TamperingSettings,
+    LocalAdminSettings, NoticeSettings, OverdueSettings, RulesConfig, SettingWeakenedSettings,
+    StandingSettings, TamperingSettings, WithoutMfaSettings,
 };
 pub use elevation::{
     Changes, ELEVATION_INPUTS, Elevation, ElevationKey, ElevationKind, EndReason, Granters,

@@ -118,6 +118,9 @@ pub struct Context<'a> {
     /// tracker's [`Tracker::granters`](crate::Tracker::granters)); `group-burst` asks it whether a
     /// granter is new.
     pub granters: &'a Granters,
+    /// The roles' PIM settings from each tenant's latest snapshot (empty in backtests and before
+    /// the first snapshot): what `pim-setting-weakened` and `activation-without-mfa` compare with.
+    pub role_settings: &'a [crate::builtin::KnownSettings],
 }
 
 impl<'a> Context<'a> {
@@ -132,6 +135,7 @@ impl<'a> Context<'a> {
             collectors: &[],
             channels: &[],
             granters: &NO_GRANTERS,
+            role_settings: &[],
         }
     }
 }

@@ -30,7 +30,10 @@ fn defaults_build_every_builtin_but_the_notices() {
         .unwrap();
     let ids: Vec<&str> = rules.iter().map(|r| r.id()).collect();
     assert_eq!(ids, privtrail_rules::builtin::BUILTIN_IDS.to_vec());
-    let notice = rules.last().unwrap();
+    let notice = rules
+        .iter()
+        .find(|r| r.id() == "activation-notice")
+        .unwrap();
     assert_eq!(notice.severity(), privtrail_rules::Severity::Info);
     assert!(
         notice
@@ -91,8 +94,8 @@ fn settings_and_unknown_keys() {
     let rules = c.build().unwrap();
     assert_eq!(
         rules.len(),
-        11,
-        "thirteen built-ins, activation-notice off by default, one disabled"
+        13,
+        "fifteen built-ins, activation-notice off by default, one disabled"
     );
     assert_eq!(rules[0].severity(), privtrail_rules::Severity::Critical);
     assert!(toml::from_str::<RulesConfig>("[overdue-elevation]\ngrase = \"1m\"").is_err());

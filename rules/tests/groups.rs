@@ -427,6 +427,45 @@ fn the_baseline_learns_the_first_granters() {
     assert_eq!(subjects, ["granter|offsec\\carol"]);
 }
 
+/// The daemon may store the later part of a history first (a watched folder's files in any
+/// order): a first grant the shorter history held back as baseline is reported once the older
+/// part arrives, as when the whole history is judged at once.
+#[test]
+fn the_baseline_does_not_depend_on_the_order_history_arrives_in() {
+    let r = GroupBurst {
+        count: 0,
+        baseline: Duration::days(7),
+        ..rule()
+    };
+    let t0 = t("2024-03-01T10:00:00Z");
+    let alice = domain_add(1, t0, LAMBDA, "Domain Admins", 512, "OFFSEC\\alice");
+    let carol = domain_add(
+        3,
+        t0 + Duration::days(8),
+        LAMBDA,
+        "Domain Admins",
+        512,
+        "OFFSEC\\carol",
+    );
+    let now = t0 + Duration::days(9);
+    let subjects = |f: &[Finding]| -> Vec<String> { f.iter().map(|f| f.subject.clone()).collect() };
+    // At once.
+    let mut all = Tracker::new(Policy::default());
+    all.apply(&[alice.clone(), carol.clone()]);
+    let at_once = evaluate(&r, &all, &[alice.clone(), carol.clone()], &[], now);
+    assert_eq!(subjects(&at_once), ["granter|offsec\\carol"]);
+    // Later part first: carol alone is the start of the history, so held back…
+    let mut piecewise = Tracker::new(Policy::default());
+    piecewise.apply(std::slice::from_ref(&carol));
+    assert!(evaluate(&r, &piecewise, std::slice::from_ref(&carol), &[], now).is_empty());
+    // …and reported when alice's older grant moves the start back.
+    piecewise.apply(std::slice::from_ref(&alice));
+    let later = evaluate(&r, &piecewise, std::slice::from_ref(&alice), &[], now);
+    assert_eq!(subjects(&later), ["granter|offsec\\carol"]);
+    // Nothing is reported twice in order: a third run with nothing new is silent.
+    assert!(evaluate(&r, &piecewise, &[], &[], now).is_empty());
+}
+
 // --- properties of the granter memory ---------------------------------------------------------
 
 #[derive(Debug, Clone)]

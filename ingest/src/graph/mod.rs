@@ -26,6 +26,7 @@ mod error;
 mod event;
 mod paging;
 mod pim;
+mod policies;
 mod ratelimit;
 mod requests;
 mod token;
@@ -41,6 +42,7 @@ pub use pim::{
     AssignmentType, DirectoryUser, MemberType, PimInstance, PimSnapshot, RoleDefinition,
     fetch_pim_snapshot, lookup_users,
 };
+pub use policies::{RolePolicy, fetch_role_policies};
 pub use privtrail_model::Secret;
 pub use ratelimit::RateLimiter;
 pub use requests::{AdminRemove, admin_remove, find_admin_remove};

@@ -83,6 +83,10 @@ pub struct PimSnapshot {
     pub assignments: Vec<PimInstance>,
     pub eligibilities: Vec<PimInstance>,
     pub roles: Vec<RoleDefinition>,
+    /// The roles' PIM settings (`None`: not read, e.g. a snapshot taken before privtrail read
+    /// them, or the listing failed).
+    #[serde(default)]
+    pub policies: Option<Vec<super::RolePolicy>>,
 }
 
 impl PimSnapshot {
@@ -223,8 +227,8 @@ fn parse_all<T>(
         .collect()
 }
 
-/// Reads active assignments, eligibilities and role definitions (all pages of each).
-/// Needs `RoleManagement.Read.Directory`.
+/// Reads active assignments, eligibilities, role definitions and the roles' settings (all pages
+/// of each). Needs `RoleManagement.Read.Directory`.
 pub async fn fetch_pim_snapshot(client: &GraphClient) -> Result<PimSnapshot, GraphError> {
     const ASSIGNMENTS: &str = "/roleManagement/directory/roleAssignmentScheduleInstances";
     const ELIGIBILITIES: &str = "/roleManagement/directory/roleEligibilityScheduleInstances";
@@ -233,11 +237,21 @@ pub async fn fetch_pim_snapshot(client: &GraphClient) -> Result<PimSnapshot, Gra
     let a = get_all(client, ASSIGNMENTS).await?;
     let e = get_all(client, ELIGIBILITIES).await?;
     let r = get_all(client, ROLES).await?;
+    // The settings are for judging changes and activations; without them the snapshot still
+    // serves reconciliation, so their failure is logged, not fatal.
+    let policies = match super::fetch_role_policies(client).await {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::warn!(tenant = %client.settings().name, error = %e.message, "PIM role settings not read");
+            None
+        }
+    };
     Ok(PimSnapshot {
         taken_at,
         assignments: parse_all(client, ASSIGNMENTS, &a, PimInstance::from_graph)?,
         eligibilities: parse_all(client, ELIGIBILITIES, &e, PimInstance::from_graph)?,
         roles: parse_all(client, ROLES, &r, RoleDefinition::from_graph)?,
+        policies,
     })
 }
 

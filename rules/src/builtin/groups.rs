@@ -184,8 +184,29 @@ impl GroupBurst {
         let p = ctx.policy;
         let g = ctx.granters;
         let learned_until = g.since().and_then(|s| s.checked_add_signed(self.baseline));
+        let new_ids: HashSet<&EventId> = ctx.new_events.iter().map(|e| &e.id).collect();
+        // Older history arrived (the earliest grant is among the new events): a first grant that
+        // the shorter history held back as baseline may be past the baseline now, whichever
+        // order the events came in. The start before this batch is the earliest first grant
+        // that is not new.
+        let before = g
+            .firsts()
+            .filter(|e| !new_ids.contains(&e.id))
+            .map(|e| e.time)
+            .min()
+            .and_then(|s| s.checked_add_signed(self.baseline));
+        let held_back = g.firsts().filter(|e| {
+            !new_ids.contains(&e.id)
+                && learned_until.is_some_and(|l| e.time >= l)
+                && before.is_some_and(|b| e.time < b)
+        });
         let mut reported: HashSet<&EventId> = HashSet::new();
-        for e in ctx.new_events.iter().filter(|e| g.is_first(e, p)) {
+        for e in ctx
+            .new_events
+            .iter()
+            .filter(|e| g.is_first(e, p))
+            .chain(held_back)
+        {
             if !reported.insert(&e.id) || learned_until.is_some_and(|l| e.time < l) {
                 continue;
             }

@@ -6,6 +6,7 @@ mod elevations;
 mod events;
 mod groups;
 mod roles;
+pub mod settings;
 
 pub use delivery::{DELIVERY_FAILURE, DeliveryFailure};
 pub use elevations::{
@@ -17,6 +18,7 @@ pub use roles::{
     ActivationNotice, NOTICE_ROLES, PRIVILEGED_ROLE_ADMIN_TEMPLATE_ID, PermanentEligibility,
     SECURITY_ADMIN_TEMPLATE_ID, default_notice_roles,
 };
+pub use settings::{ActivationWithoutMfa, KnownSettings, PimSettingWeakened, RoleSettings};
 
 use privtrail_model::format_time;
 
@@ -24,7 +26,7 @@ use crate::elevation::Elevation;
 use crate::rule::{Finding, Severity};
 
 /// The ids of the built-in rules.
-pub const BUILTIN_IDS: [&str; 13] = [
+pub const BUILTIN_IDS: [&str; 15] = [
     "overdue-elevation",
     "standing-access",
     "duplicate-elevation",
@@ -38,6 +40,8 @@ pub const BUILTIN_IDS: [&str; 13] = [
     "group-burst",
     "permanent-eligibility",
     "activation-notice",
+    "pim-setting-weakened",
+    "activation-without-mfa",
 ];
 
 /// A finding about one elevation, with its principal, privilege and scope.

@@ -20,9 +20,11 @@ use crate::policy::Policy;
 /// membership elevation) with an actor. "First" is the least (time, event id), so the result does
 /// not depend on the order events arrive in; keys are canonical (identity-mapped, lower-cased)
 /// actors.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Granters {
-    first: BTreeMap<String, (DateTime<Utc>, EventId)>,
+    /// Per granter, the (time, id) of the first grant and the event itself (without `raw`), so
+    /// that a grant held back by a shorter history can still be reported (`group-burst`).
+    first: BTreeMap<String, (DateTime<Utc>, EventId, Event)>,
     /// The earliest grant by anyone: since when privtrail has known who grants.
     since: Option<DateTime<Utc>>,
 }
@@ -57,11 +59,16 @@ impl Granters {
             return;
         };
         let at = (e.time, e.id.clone());
+        let kept = || {
+            let mut k = e.clone();
+            k.raw = String::new();
+            (e.time, e.id.clone(), k)
+        };
         match self.first.get_mut(&actor) {
-            Some(first) if *first <= at => {}
-            Some(first) => *first = at,
+            Some(first) if (first.0, &first.1) <= (at.0, &at.1) => {}
+            Some(first) => *first = kept(),
             None => {
-                self.first.insert(actor, at);
+                self.first.insert(actor, kept());
             }
         }
         if self.since.is_none_or(|s| e.time < s) {
@@ -73,7 +80,7 @@ impl Granters {
     pub fn first_grant(&self, actor: &str, policy: &Policy) -> Option<(DateTime<Utc>, &EventId)> {
         self.first
             .get(&policy.canonical(actor))
-            .map(|(t, id)| (*t, id))
+            .map(|(t, id, _)| (*t, id))
     }
 
     /// Whether `e` is a grant and the first its actor made: no grant of theirs is noted before it.
@@ -81,7 +88,12 @@ impl Granters {
     pub fn is_first(&self, e: &Event, policy: &Policy) -> bool {
         grant_actor(e, policy)
             .and_then(|a| self.first.get(&a))
-            .is_some_and(|(_, id)| *id == e.id)
+            .is_some_and(|(_, id, _)| *id == e.id)
+    }
+
+    /// Every granter's first grant.
+    pub fn firsts(&self) -> impl Iterator<Item = &Event> {
+        self.first.values().map(|(_, _, e)| e)
     }
 
     /// The time of the earliest grant noted, by anyone.

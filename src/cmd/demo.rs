@@ -96,7 +96,8 @@ pub fn run(args: &DemoArgs, data_dir: Option<PathBuf>) -> Result<ExitCode> {
          [[routes]]\nchannels = [\"demo-file\"]\n\n\
          [[channels]]\nname = \"demo-rmm\"\ntype = \"webhook\"\n\
          url = \"http://127.0.0.1:9/privtrail-remediation\"\nsecret = \"demo-rmm-hmac-key\"\n\n\
-         [remediation]\nmode = \"propose\"\nwebhook = \"demo-rmm\"\n",
+         [remediation]\nmode = \"propose\"\nwebhook = \"demo-rmm\"\n\n\
+         [rules.activation-notice]\nenabled = true\n",
         privtrail_sim::SIM_TENANT_ID,
         privtrail_sim::SIM_CLIENT_ID,
         privtrail_sim::SIM_CLIENT_SECRET,

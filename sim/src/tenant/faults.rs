@@ -3,7 +3,7 @@
 //!
 //! **Request numbers** are 1-based and counted per server: per endpoint (`token`, `directoryAudits`,
 //! `roleAssignmentScheduleInstances`, `roleEligibilityScheduleInstances`, `roleDefinitions`, `users`,
-//! `roleAssignmentScheduleRequests`)
+//! `roleAssignmentScheduleRequests`, `roleManagementPolicyAssignments`)
 //! and globally over all Graph requests (every endpoint but `token` and `/_sim/*`). Every request is
 //! counted, including those answered with an error.
 
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::SimError;
 
 /// The endpoints, by the names used in faults and in `GET /_sim/stats`.
-pub const ENDPOINTS: [&str; 7] = [
+pub const ENDPOINTS: [&str; 8] = [
     "token",
     "directoryAudits",
     "roleAssignmentScheduleInstances",
@@ -20,6 +20,7 @@ pub const ENDPOINTS: [&str; 7] = [
     "roleDefinitions",
     "users",
     "roleAssignmentScheduleRequests",
+    "roleManagementPolicyAssignments",
 ];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -11,6 +11,8 @@
 //! - `GET /v1.0/roleManagement/directory/{roleAssignmentScheduleInstances,
 //!   roleEligibilityScheduleInstances, roleDefinitions}` — paged the same way;
 //! - `GET /v1.0/users/{id or UPN}` — optional `$select`;
+//! - `GET /v1.0/policies/roleManagementPolicyAssignments` — the roles' settings (the scope filter
+//!   Graph requires; `$expand=policy($expand=rules)`);
 //! - `POST /v1.0/roleManagement/directory/roleAssignmentScheduleRequests` — `adminRemove` only: the
 //!   body validated, the active instance ended, a PIM audit record written (served from the next
 //!   `directoryAudits` request); `GET` lists the requests made (`$filter=principalId eq '…'`);
@@ -28,6 +30,7 @@ mod fault_tests;
 mod faults;
 mod graph;
 mod noise;
+mod policies;
 mod records;
 #[cfg(test)]
 mod request_tests;
@@ -78,6 +81,8 @@ pub struct TenantSim {
     pub roles: Vec<serde_json::Value>,
     /// `user`s, with every property the simulator can return (see `$select`).
     pub users: Vec<serde_json::Value>,
+    /// `unifiedRoleManagementPolicyAssignment`s with their policy and rules (the role settings).
+    pub policies: Vec<serde_json::Value>,
 }
 
 impl std::fmt::Debug for TenantSim {
@@ -91,6 +96,7 @@ impl std::fmt::Debug for TenantSim {
             .field("eligibilities", &self.eligibilities.len())
             .field("roles", &self.roles.len())
             .field("users", &self.users.len())
+            .field("policies", &self.policies.len())
             .finish()
     }
 }

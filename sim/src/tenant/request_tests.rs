@@ -167,3 +167,53 @@ async fn without_the_permission_it_is_refused() {
     let (s, _) = post(&app, "not-a-token", "{}").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn role_settings_need_the_scope_filter_and_expand_their_rules() {
+    let (sim, app) = app(json!({}));
+    let tok = token(&app).await;
+    let base = "/v1.0/policies/roleManagementPolicyAssignments";
+    let (s, _, v) = get(&app, &tok, base).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "Graph requires the filter: {v}");
+    let filter = "$filter=scopeId%20eq%20'%2F'%20and%20scopeType%20eq%20'DirectoryRole'";
+    let (s, _, v) = get(&app, &tok, &format!("{base}?{filter}")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(v["value"][0].get("policy").is_none(), "not expanded: {v}");
+    let uri = format!("{base}?{filter}&$expand=policy($expand=rules)");
+    let (s, _, v) = get(&app, &tok, &uri).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let all = v["value"].as_array().unwrap();
+    assert_eq!(all.len(), sim.roles.len());
+    // Security Administrator after the weakening story: no MFA, 24 h.
+    let security = all
+        .iter()
+        .find(|p| p["roleDefinitionId"] == "194ae4cb-b126-40b2-bd5b-6091b380977d")
+        .unwrap();
+    let rules = security["policy"]["rules"].as_array().unwrap();
+    let rule = |id: &str| rules.iter().find(|r| r["id"] == id).unwrap().clone();
+    assert_eq!(
+        rule("Enablement_EndUser_Assignment")["enabledRules"],
+        json!(["Justification"])
+    );
+    assert_eq!(
+        rule("Expiration_EndUser_Assignment")["maximumDuration"],
+        "PT24H"
+    );
+    // The audit log records the change with the rules' JSON, old and new.
+    let change = sim
+        .audits
+        .iter()
+        .find(|a| {
+            a["activityDisplayName"] == "Update role setting in PIM"
+                && a["targetResources"][0]["id"] == "194ae4cb-b126-40b2-bd5b-6091b380977d"
+        })
+        .unwrap();
+    let props = change["targetResources"][1]["modifiedProperties"]
+        .as_array()
+        .unwrap();
+    let old: Value = serde_json::from_str(props[0]["oldValue"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        old["enabledRules"],
+        json!(["MultiFactorAuthentication", "Justification"])
+    );
+}

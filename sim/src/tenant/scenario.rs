@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::records::{
     By, MS_PIM_APP_ID, Person, RoleDef, assignment_instance, eligibility_instance, schedule_id,
 };
-use super::{SIM_CLIENT_ID, SIM_CLIENT_SECRET, SIM_TENANT_ID, TenantSim};
+use super::{SIM_CLIENT_ID, SIM_CLIENT_SECRET, SIM_TENANT_ID, TenantSim, policies};
 use crate::rng::Rng;
 
 pub(crate) const GA: &str = "62e90394-69f5-4237-9190-012177145e10";
@@ -76,6 +76,8 @@ pub(crate) struct Builder {
     pub audits: Vec<Value>,
     pub assignments: Vec<Value>,
     pub eligibilities: Vec<Value>,
+    /// Role settings that differ from the defaults, by role id.
+    pub settings: std::collections::HashMap<String, super::policies::Settings>,
 }
 
 /// The demo tenant. Stories (times before `now`, jittered per seed):
@@ -91,7 +93,10 @@ pub(crate) struct Builder {
 /// - grace makes heidi eligible for Helpdesk Administrator (timebound, 180 days) and gives frank a
 ///   permanent *active* Exchange Administrator assignment in PIM;
 /// - the break-glass account updates a user and assigns ivan Global Administrator outside PIM;
-/// - grace changes the Global Administrator role setting; routine user, group and app management.
+/// - grace changes the Global Administrator role setting (2 h maximum, approval required), and 2 h
+///   ago removes MFA on activation of Security Administrator and raises its maximum to 24 h (erin
+///   activates it 40 min later);
+/// - routine user, group and app management.
 pub fn scenario(now: DateTime<Utc>, seed: u64) -> TenantSim {
     let mut b = Builder::new(now, seed);
     let [alice, bob, carol, dave, erin, frank, grace, heidi, ivan, bg] = std::array::from_fn(|i| i);
@@ -203,7 +208,14 @@ pub fn scenario(now: DateTime<Utc>, seed: u64) -> TenantSim {
         "Incident INC-4471 containment",
     );
     b.role_setting(grace, GA, h(3 * 24 + 6));
+    b.weaken_setting(grace, SECURITY, h(2));
     b.noise(bg, grace, alice);
+    let policy_id = b.rng.uuid();
+    let policies = b
+        .roles
+        .iter()
+        .map(|r| policies::assignment(SIM_TENANT_ID, r.id, &policy_id, &b.settings_of(r.id)))
+        .collect();
 
     TenantSim {
         tenant_id: SIM_TENANT_ID.into(),
@@ -214,6 +226,7 @@ pub fn scenario(now: DateTime<Utc>, seed: u64) -> TenantSim {
         audits: b.audits,
         assignments: b.assignments,
         eligibilities: b.eligibilities,
+        policies,
     }
 }
 
@@ -275,6 +288,7 @@ impl Builder {
             audits: Vec::new(),
             assignments: Vec::new(),
             eligibilities: Vec::new(),
+            settings: std::collections::HashMap::new(),
         }
     }
 

@@ -291,6 +291,10 @@ pub(crate) fn router(state: Shared) -> Router {
         )
         .route("/v1.0/users/{id}", get(super::graph::user))
         .route(
+            "/v1.0/policies/roleManagementPolicyAssignments",
+            get(super::policies::list),
+        )
+        .route(
             "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests",
             post(super::requests::create).get(super::requests::list),
         )

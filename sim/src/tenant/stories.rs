@@ -63,7 +63,7 @@ fn role_details(
 impl Builder {
     /// A PIM record by a person (or by MS-PIM when `by` is `None`).
     #[allow(clippy::too_many_arguments)]
-    fn pim(
+    pub(crate) fn pim_record(
         &mut self,
         corr: &str,
         activity: &'static str,
@@ -157,7 +157,7 @@ impl Builder {
             ("TicketSystem", "ServiceNow".to_owned()),
         ]);
         let targets = pim_targets(&role, &request, &who);
-        self.pim(
+        self.pim_record(
             &corr,
             ADD_REQUESTED,
             requested,
@@ -170,7 +170,7 @@ impl Builder {
         let mut granted = requested;
         if let Some((approver, delay)) = approval {
             granted = self.after(requested + delay, 0, 30_000);
-            self.pim(
+            self.pim_record(
                 &corr,
                 ADD_APPROVED,
                 granted,
@@ -189,7 +189,7 @@ impl Builder {
             ("TicketNumber", ticket),
             ("TicketSystem", "ServiceNow".to_owned()),
         ]);
-        self.pim(
+        self.pim_record(
             &corr,
             ADD_COMPLETED,
             start,
@@ -205,7 +205,7 @@ impl Builder {
             End::Expired => {
                 let corr = self.rng.uuid();
                 let t = self.after(expires, 5_000, 90_000);
-                self.pim(
+                self.pim_record(
                     &corr,
                     EXPIRED,
                     t,
@@ -221,7 +221,7 @@ impl Builder {
             End::Deactivated(after) => {
                 let corr = self.rng.uuid();
                 let t = self.after(start + after, 0, 20_000);
-                self.pim(
+                self.pim_record(
                     &corr,
                     DEACT_REQUESTED,
                     t,
@@ -232,7 +232,7 @@ impl Builder {
                     "",
                 );
                 let done = self.after(t, 1_000, 4_000);
-                self.pim(
+                self.pim_record(
                     &corr,
                     DEACT_COMPLETED,
                     done,
@@ -279,7 +279,7 @@ impl Builder {
         let mut details = role_details(&role, requested, Some(requested + Duration::hours(1)));
         details.push(("Justification", why.to_owned()));
         let targets = pim_targets(&role, &request, &who);
-        self.pim(
+        self.pim_record(
             &corr,
             ADD_REQUESTED,
             requested,
@@ -290,7 +290,7 @@ impl Builder {
             "",
         );
         let t = self.after(requested + delay, 0, 30_000);
-        self.pim(
+        self.pim_record(
             &corr,
             ADD_DENIED,
             t,
@@ -317,7 +317,7 @@ impl Builder {
         let (corr, request) = (self.rng.uuid(), self.rng.uuid());
         let mut details = role_details(&role, t, Some(t + length));
         details.push(("Justification", "Joins the service desk rota".to_owned()));
-        self.pim(
+        self.pim_record(
             &corr,
             ELIGIBLE_TIMEBOUND,
             t,
@@ -354,7 +354,7 @@ impl Builder {
             "Justification",
             "Exchange migration (contract until further notice)".to_owned(),
         ));
-        self.pim(
+        self.pim_record(
             &corr,
             PIM_PERMANENT,
             t,
@@ -387,7 +387,7 @@ impl Builder {
         self.core(&corr, &role, p, true, t, Some(actor));
         let (corr, request) = (self.rng.uuid(), self.rng.uuid());
         let seen = self.after(t, 20_000, 50_000);
-        self.pim(
+        self.pim_record(
             &corr,
             OUTSIDE_PIM,
             seen,
@@ -427,7 +427,7 @@ impl Builder {
             ),
         ];
         let targets = vec![target(role.id, Some(role.name), "Role", None, props)];
-        self.pim(
+        self.pim_record(
             &corr,
             "Update role setting in PIM",
             t,
@@ -437,5 +437,11 @@ impl Builder {
             vec![("RoleDefinitionOriginId", role.id.to_owned())],
             "",
         );
+        let now = super::policies::Settings {
+            max_activation: "PT2H",
+            approval: true,
+            ..self.settings_of(role_id)
+        };
+        self.settings.insert(role_id.to_owned(), now);
     }
 }

@@ -256,33 +256,35 @@ impl Rule for ActivationWithoutMfa {
             .iter()
             .filter(|e| counts(e, Action::RoleActivated))
         {
-            // The latest MFA change of this role before the activation, among these events.
-            let changed = ctx
+            // The role's MFA changes among these events: the state at the activation is the last
+            // change before it, else the old value of the first change after it, else (no change
+            // known) the latest PIM snapshot.
+            let mut mfa_changes: Vec<(chrono::DateTime<chrono::Utc>, SettingChange)> = ctx
                 .new_events
                 .iter()
                 .filter(|c| {
                     counts(c, Action::RoleSettingChanged)
-                        && c.time <= e.time
                         && c.privilege_id.is_some()
                         && c.privilege_id.as_deref().map(str::to_lowercase)
                             == e.privilege_id.as_deref().map(str::to_lowercase)
                 })
-                .filter_map(|c| {
+                .flat_map(|c| {
                     changes_of(&c.raw)
                         .into_iter()
-                        .find(|x| x.setting == Setting::Mfa)
-                        .map(|x| {
-                            (
-                                c.time,
-                                x.new,
-                                format!("the change of {}", format_time(c.time)),
-                            )
-                        })
+                        .filter(|x| x.setting == Setting::Mfa)
+                        .map(move |x| (c.time, x))
                 })
-                .max_by_key(|(t, _, _)| *t);
-            let (mfa, source) = match changed {
-                Some((_, v, source)) => (Some(v), source),
-                None => (
+                .collect();
+            mfa_changes.sort_by_key(|(t, _)| *t);
+            let before = mfa_changes.iter().rev().find(|(t, _)| *t <= e.time);
+            let after = mfa_changes.iter().find(|(t, _)| *t > e.time);
+            let (mfa, source) = match (before, after) {
+                (Some((t, c)), _) => (Some(c.new), format!("the change of {}", format_time(*t))),
+                (None, Some((t, c))) => (
+                    c.old,
+                    format!("the setting before the change of {}", format_time(*t)),
+                ),
+                (None, None) => (
                     known(ctx, e).and_then(|k| k.get(Setting::Mfa)),
                     "the role's settings in the latest PIM snapshot".to_owned(),
                 ),

@@ -67,6 +67,21 @@ fn pim_server(r: &graph_mock::Req, base: &str) -> Resp {
             "id": "62e90394-69f5-4237-9190-012177145e10", "displayName": "Global Administrator",
             "templateId": "62e90394-69f5-4237-9190-012177145e10", "isBuiltIn": true, "isEnabled": true}]}),
         ),
+        ("/v1.0/policies/roleManagementPolicyAssignments", q)
+            if q.contains("scopeType%20eq%20'DirectoryRole'")
+                || q.contains("scopeType eq 'DirectoryRole'") =>
+        {
+            Resp::json(
+                200,
+                json!({"value": [{
+                "id": "Directory_t_p1_62e90394-69f5-4237-9190-012177145e10", "policyId": "Directory_t_p1",
+                "scopeId": "/", "scopeType": "DirectoryRole",
+                "roleDefinitionId": "62e90394-69f5-4237-9190-012177145e10",
+                "policy": {"id": "Directory_t_p1", "rules": [
+                    {"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyEnablementRule",
+                     "id": "Enablement_EndUser_Assignment", "enabledRules": ["MultiFactorAuthentication"]}]}}]}),
+            )
+        }
         ("/v1.0/users/u-1", _) => Resp::json(
             200,
             json!({
@@ -118,7 +133,11 @@ async fn snapshot_reads_every_page_of_every_collection() {
         let back: PimSnapshot =
             serde_json::from_str(&serde_json::to_string(&snap).expect("ser")).expect("de");
         assert_eq!(back, snap);
-        assert_eq!(mock.graph_requests().len(), 4);
+        // The roles' settings, asked with the scope filter Graph requires and expanded.
+        let policies = snap.policies.as_ref().expect("settings read");
+        assert_eq!(policies.len(), 1);
+        assert_eq!(policies[0].rules[0]["id"], "Enablement_EndUser_Assignment");
+        assert_eq!(mock.graph_requests().len(), 5);
     })
     .await
     .expect("test timed out");

@@ -39,13 +39,26 @@ impl RolePolicy {
     }
 }
 
-/// The directory roles' policies (all pages). Graph requires the scope filter on this listing.
-/// Needs `RoleManagementPolicy.Read.Directory` (or `RoleManagement.Read.Directory`).
+/// The directory roles' policies (all pages). Graph requires the scope filter on this listing;
+/// its documentation shows both `scopeType eq 'DirectoryRole'` and the older `'Directory'`, so the
+/// second is asked when the first finds nothing. Needs `RoleManagementPolicy.Read.Directory` (or a
+/// broader role management read permission such as `RoleManagement.Read.Directory`).
 pub async fn fetch_role_policies(client: &GraphClient) -> Result<Vec<RolePolicy>, GraphError> {
+    let found = fetch_scope(client, "DirectoryRole").await?;
+    if !found.is_empty() {
+        return Ok(found);
+    }
+    fetch_scope(client, "Directory").await
+}
+
+async fn fetch_scope(
+    client: &GraphClient,
+    scope_type: &str,
+) -> Result<Vec<RolePolicy>, GraphError> {
     const PATH: &str = "/policies/roleManagementPolicyAssignments";
     let tenant = &client.settings().name;
     let mut url = client.url(&format!(
-        "{PATH}?$filter=scopeId%20eq%20'%2F'%20and%20scopeType%20eq%20'DirectoryRole'\
+        "{PATH}?$filter=scopeId%20eq%20'%2F'%20and%20scopeType%20eq%20'{scope_type}'\
          &$expand=policy($expand=rules)"
     ));
     let mut pager = Pager::new(PATH, &url, client.settings().max_pages);

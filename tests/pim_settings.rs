@@ -45,6 +45,18 @@ fn a_weakened_setting_and_the_activation_it_let_through_are_reported() {
         "{s}"
     );
     assert!(sim.stats()["requests"]["roleManagementPolicyAssignments"] == 1);
+
+    // A backtest has no snapshot: the replayed setting change itself tells what held when erin
+    // activated (the records are read with their raw, as the live job reads them).
+    let replay = env.ok(&[
+        "--config", &cfg, "rules", "test", "--since", "7d", "--format", "json",
+    ]);
+    let replayed: Vec<Value> = replay
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(of(&replayed, "pim-setting-weakened").len(), 1, "{replay}");
+    assert_eq!(of(&replayed, "activation-without-mfa").len(), 1, "{replay}");
 }
 
 #[test]

@@ -3,7 +3,9 @@
 use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Duration, Utc};
-use privtrail_model::Event;
+use privtrail_model::{Action, Event, Outcome};
+
+use crate::builtin::settings::{KnownSettings, RoleSettings, changes_of};
 
 use crate::alert::{Alert, apply_findings};
 use crate::elevation::Tracker;
@@ -47,6 +49,9 @@ struct Replay<'a> {
     /// Every alert opened, in its latest state.
     all: Vec<Alert>,
     index: HashMap<String, usize>,
+    /// The roles' PIM settings as the replayed setting changes left them (a backtest has no
+    /// snapshot; what the history says stands in).
+    settings: Vec<KnownSettings>,
 }
 
 impl Replay<'_> {
@@ -64,7 +69,7 @@ impl Replay<'_> {
             collectors: &[],
             channels: &[],
             granters: self.tracker.granters(),
-            role_settings: &[],
+            role_settings: &self.settings,
         };
         let (findings, ran) = evaluate_all(self.rules, &ctx);
         let active: Vec<Alert> = self.all.iter().filter(|a| a.is_active()).cloned().collect();
@@ -80,6 +85,32 @@ impl Replay<'_> {
             if let Some(&i) = self.index.get(&a.id) {
                 self.all[i] = a;
             }
+        }
+    }
+
+    /// Applies a role setting change's new values (its `raw`) to the replay's known settings.
+    fn learn_settings(&mut self, e: &Event) {
+        if e.action != Action::RoleSettingChanged || e.outcome != Outcome::Success {
+            return;
+        }
+        let (Some(tenant), Some(role)) = (e.tenant.as_deref(), e.privilege_id.as_deref()) else {
+            return;
+        };
+        let i = match self.settings.iter().position(|k| {
+            k.tenant.eq_ignore_ascii_case(tenant) && k.role_id.eq_ignore_ascii_case(role)
+        }) {
+            Some(i) => i,
+            None => {
+                self.settings.push(KnownSettings {
+                    tenant: tenant.to_owned(),
+                    role_id: role.to_owned(),
+                    settings: RoleSettings::default(),
+                });
+                self.settings.len() - 1
+            }
+        };
+        for c in changes_of(&e.raw) {
+            self.settings[i].settings.set(c.setting, c.new);
         }
     }
 
@@ -135,6 +166,7 @@ pub fn backtest_named(
         lookback: max_lookback(rules),
         all: Vec::new(),
         index: HashMap::new(),
+        settings: Vec::new(),
     };
     let mut next_sweep = Some(from);
     let sweep_until =
@@ -154,12 +186,14 @@ pub fn backtest_named(
         if e.time < from {
             r.tracker.apply(std::slice::from_ref(e));
             r.remember(e);
+            r.learn_settings(e);
             continue;
         }
         sweep_until(&mut r, &mut next_sweep, Some(e.time));
         r.tracker.apply(std::slice::from_ref(e));
         r.remember(e);
         r.evaluate(e.time, std::slice::from_ref(e));
+        r.learn_settings(e);
     }
     sweep_until(&mut r, &mut next_sweep, None);
     r.all

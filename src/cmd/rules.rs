@@ -92,6 +92,17 @@ pub fn test(app: &App, args: &RulesTestArgs) -> Result<ExitCode> {
         }
     }
     events.retain(|e| e.time < until);
+    // The few records a rule reads (an activation's ticket, a setting change's old and new
+    // values), as the live rules job gives them.
+    let raw_wanted = privtrail_rules::raw_inputs_of(&engine.rules);
+    for e in events
+        .iter_mut()
+        .filter(|e| e.raw.is_empty() && raw_wanted.contains(&e.action))
+    {
+        if let Some(full) = app.store().get_event(&e.id)? {
+            e.raw = full.raw;
+        }
+    }
     events.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
     // Alerts speak in names, as the live rules do (a failing lookup leaves the identifier).
     let namer = std::cell::RefCell::new(privtrail_app::names::Namer::preloaded(app.store())?);

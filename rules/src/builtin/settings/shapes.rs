@@ -8,7 +8,8 @@
 //! `Expiration_Admin_Eligibility` / `Expiration_Admin_Assignment.isExpirationRequired` (false:
 //! permanent allowed).
 //!
-//! **Audit records** (`Update role setting in PIM`): every target's `modifiedProperties`, either
+//! **Audit records** (`Update role setting in PIM`): every target's `modifiedProperties` (and
+//! `additionalDetails` entries, which carry no old value), either
 //! named by a policy rule's id with the rule's JSON as old and new value (as PIM's API writes
 //! them), or by a setting's name with a plain value (`ActivationMaximumDuration` `"PT8H"`,
 //! `ApprovalRequired` `true`, `MfaRequired`, `JustificationRequired`, `TicketingRequired`,
@@ -129,7 +130,7 @@ fn parse_value(v: &Json) -> Option<Json> {
 fn plain(name: &str, v: &Json) -> Option<(Setting, Value)> {
     let flag = || match v {
         Json::Bool(b) => Some(*b),
-        Json::String(s) => s.trim().parse::<bool>().ok(),
+        Json::String(s) => s.trim().to_ascii_lowercase().parse::<bool>().ok(),
         _ => None,
     };
     let n = name.to_ascii_lowercase().replace(['_', ' ', '.'], "");
@@ -164,13 +165,30 @@ pub fn changes_of(raw: &str) -> Vec<SettingChange> {
         .into_iter()
         .flatten()
         .filter_map(|t| key(t, "modifiedProperties").and_then(Json::as_array))
-        .flatten();
-    for p in props {
-        let name = key(p, "displayName")
-            .and_then(Json::as_str)
-            .unwrap_or_default();
-        let old = key(p, "oldValue").and_then(parse_value);
-        let Some(new) = key(p, "newValue").and_then(parse_value) else {
+        .flatten()
+        .map(|p| {
+            (
+                key(p, "displayName")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default(),
+                key(p, "oldValue").and_then(parse_value),
+                key(p, "newValue").and_then(parse_value),
+            )
+        });
+    // `additionalDetails` may carry a setting or a rule too (new value only).
+    let details = key(&record, "additionalDetails")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            (
+                key(d, "key").and_then(Json::as_str).unwrap_or_default(),
+                None,
+                key(d, "value").and_then(parse_value),
+            )
+        });
+    for (name, old, new) in props.chain(details) {
+        let Some(new) = new else {
             continue;
         };
         let pairs: Vec<(Setting, Option<Value>, Value)> = if new.is_object() {

@@ -200,6 +200,24 @@ fn without_an_old_value_the_snapshot_decides() {
 }
 
 #[test]
+fn a_setting_in_additional_details_counts_too() {
+    let mut e = change(json!([]), t(9));
+    let mut raw: serde_json::Value = serde_json::from_str(&e.raw).unwrap();
+    raw["additionalDetails"] = json!([
+        {"key": "RoleDefinitionOriginId", "value": GA},
+        {"key": "ApprovalRequired", "value": "False"}
+    ]);
+    e.raw = raw.to_string();
+    let f = run(&WEAK, &[e], &known(&policy(true, "PT8H", true, false)));
+    assert!(
+        f[0].summary
+            .contains("approval of activation: required → not required"),
+        "{}",
+        f[0].summary
+    );
+}
+
+#[test]
 fn tightening_and_allowed_durations_are_not_weakening() {
     // The project's fixture shape: 8h → 2h, approval now required.
     let e = change(

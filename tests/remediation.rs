@@ -21,11 +21,6 @@ fn config(env: &Env, sim: &Sim, remediation: &str) -> String {
         sim.tenant_toml()
     );
     let path = env.config(&format!("cfg-{}.toml", common::sim::rand_suffix()), &text);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
     path
 }
 
@@ -191,11 +186,6 @@ fn a_break_glass_account_is_never_touched() {
         sim.tenant_toml()
     );
     let cfg = env.config("bg.toml", &text);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
     collect(&env, &cfg);
     let alerts = env.alerts();
     let alert = alert_of(&alerts, "overdue-elevation", OVERDUE);
@@ -427,30 +417,15 @@ fn a_windows_membership_goes_to_the_rmm_signed_with_the_exact_powershell() {
             rmm.url
         ),
     );
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
     // Added ten hours ago, never removed: past the default 8 h maximum.
     let at = chrono::Utc::now() - chrono::Duration::hours(10);
-    let record = serde_json::json!({
-        "@timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "event": {"code": "4732", "provider": "Microsoft-Windows-Security-Auditing", "outcome": "success"},
-        "host": {"name": "WS-042"},
-        "winlog": {
-            "channel": "Security", "computer_name": "WS-042", "event_id": "4732",
-            "provider_name": "Microsoft-Windows-Security-Auditing", "record_id": 9001,
-            "event_data": {
-                "MemberName": "-", "MemberSid": "S-1-5-21-1004336348-1177238915-682003330-1105",
-                "TargetUserName": "Administrators", "TargetDomainName": "BUILTIN",
-                "TargetSid": "S-1-5-32-544", "SubjectUserSid": "S-1-5-21-1004336348-1177238915-682003330-500",
-                "SubjectUserName": "helpdesk", "SubjectDomainName": "CONTOSO",
-                "SubjectLogonId": "0x3e7", "PrivilegeList": "-"
-            }
-        }
-    })
-    .to_string();
+    let record = common::member_added_record(
+        at,
+        9001,
+        ("CONTOSO", "helpdesk"),
+        "S-1-5-21-1004336348-1177238915-682003330-1105",
+        "WS-042",
+    );
     env.ingest_lines(&cfg, &[record]);
     let alert = alert_of(
         &env.alerts(),
@@ -534,11 +509,6 @@ fn the_daemon_proposes_a_reviewer_approves_through_the_api_and_it_is_sent() {
         sim.tenant_toml()
     );
     let cfg = env.config("daemon.toml", &text);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
     let log = env.dir.path().join("daemon.log");
     let mut d = Daemon::start(&env.data_dir(), std::path::Path::new(&cfg), &log);
     d.wait_log("\"step\":\"proposed\"", Duration::from_secs(60));

@@ -61,6 +61,16 @@ impl fmt::Display for EventId {
     }
 }
 
+/// Whether `s` is a GUID as Graph writes object ids (`8-4-4-4-12` hex digits).
+pub fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && [8, 4, 4, 4, 12]
+            .iter()
+            .zip(&parts)
+            .all(|(n, p)| p.len() == *n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,7 +30,7 @@ pub use duration::{
     parse_retry_after,
 };
 pub use event::{Event, Outcome, Reject, Source};
-pub use id::EventId;
+pub use id::{EventId, is_guid};
 pub use secret::Secret;
 
 /// Whether `host` (a name or an IP literal, IPv6 in brackets or not) names this machine's loopback

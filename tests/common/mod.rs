@@ -139,6 +139,36 @@ impl Env {
 /// attacker's to choose: they come from the host's own log.
 pub fn member_added(record: u64, domain: &str, user: &str, group: &str, host: &str) -> String {
     let at = chrono::Utc::now() - chrono::Duration::minutes(1);
+    member_added_as(
+        at,
+        record,
+        (domain, user),
+        group,
+        "S-1-5-21-1-2-3-1104",
+        host,
+    )
+}
+
+/// [`member_added`] at `at`, of `member_sid`, to Administrators (by name and SID), by
+/// `(domain, user)`.
+pub fn member_added_record(
+    at: chrono::DateTime<chrono::Utc>,
+    record: u64,
+    by: (&str, &str),
+    member_sid: &str,
+    host: &str,
+) -> String {
+    member_added_as(at, record, by, "Administrators", member_sid, host)
+}
+
+fn member_added_as(
+    at: chrono::DateTime<chrono::Utc>,
+    record: u64,
+    (domain, user): (&str, &str),
+    group: &str,
+    member_sid: &str,
+    host: &str,
+) -> String {
     serde_json::json!({
         "@timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "event": {"code": "4732", "provider": "Microsoft-Windows-Security-Auditing", "outcome": "success"},
@@ -147,7 +177,7 @@ pub fn member_added(record: u64, domain: &str, user: &str, group: &str, host: &s
             "channel": "Security", "computer_name": host, "event_id": "4732",
             "provider_name": "Microsoft-Windows-Security-Auditing", "record_id": record,
             "event_data": {
-                "MemberName": "-", "MemberSid": "S-1-5-21-1-2-3-1104",
+                "MemberName": "-", "MemberSid": member_sid,
                 "TargetUserName": group, "TargetDomainName": "BUILTIN", "TargetSid": "S-1-5-32-544",
                 "SubjectUserSid": "S-1-5-21-1-2-3-500", "SubjectUserName": user,
                 "SubjectDomainName": domain, "SubjectLogonId": "0x3e7", "PrivilegeList": "-"

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use privtrail_model::Source;
+use privtrail_model::{Source, is_guid};
 use privtrail_rules::{Alert, Elevation, ElevationKind, Policy};
 
 use super::{Remediation, State, Target, action_id};
@@ -167,15 +167,6 @@ fn decide(
         last_sent_at: None,
         history: Vec::new(),
     })
-}
-
-fn is_guid(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && [8, 4, 4, 4, 12]
-            .iter()
-            .zip(&parts)
-            .all(|(n, p)| p.len() == *n && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// `S-1-<authority>-<sub>…`: digits and dashes only (safe inside PowerShell unquoted).

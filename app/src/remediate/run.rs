@@ -107,7 +107,7 @@ impl App {
                 .filter(|t| is_sid(&t.to_ascii_uppercase()));
         }
         let p = el.principal.trim();
-        if p.len() == 36 && p.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+        if privtrail_model::is_guid(p) {
             return Some(p.to_owned());
         }
         if let Some(t) = &el.tenant

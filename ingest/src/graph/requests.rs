@@ -50,10 +50,7 @@ pub async fn find_admin_remove(
     key: &str,
 ) -> Result<Option<Value>, GraphError> {
     // A GUID only: the id goes into an OData string literal.
-    if !principal_id
-        .bytes()
-        .all(|b| b.is_ascii_hexdigit() || b == b'-')
-    {
+    if !privtrail_model::is_guid(principal_id) {
         return Ok(None);
     }
     let page = client

@@ -23,12 +23,12 @@ pub const NOTICE_ROLES: [&str; 3] = [
 ];
 
 /// A role event that counts: succeeded, and not the second record of one change.
-fn counts(e: &Event, action: Action) -> bool {
+pub(super) fn counts(e: &Event, action: Action) -> bool {
     e.action == action && e.outcome == Outcome::Success && e.linked_to.is_none()
 }
 
 /// `alice@contoso.com`, or `Alice Admin (alice@contoso.com)` when the display name is known.
-fn who(e: &Event) -> String {
+pub(super) fn who(e: &Event) -> String {
     match e.target.as_deref() {
         Some(t) => names::display(t, e.target_name.as_deref()),
         None => e
@@ -38,7 +38,7 @@ fn who(e: &Event) -> String {
     }
 }
 
-fn role(e: &Event) -> &str {
+pub(super) fn role(e: &Event) -> &str {
     e.privilege
         .as_deref()
         .or(e.privilege_id.as_deref())

@@ -6,8 +6,9 @@
 mod shapes;
 
 use chrono::Duration;
-use privtrail_model::{Action, Event, Outcome, format_duration, format_time, names};
+use privtrail_model::{Action, Event, format_duration, format_time, names};
 
+use super::roles::{counts, role, who};
 use crate::rule::{Context, Finding, Rule, Severity};
 pub use shapes::{SettingChange, changes_of, settings_from_rules};
 
@@ -104,17 +105,6 @@ fn known<'a>(ctx: &'a Context<'_>, e: &Event) -> Option<&'a RoleSettings> {
                     .is_none_or(|t| t.eq_ignore_ascii_case(&k.tenant))
         })
         .map(|k| &k.settings)
-}
-
-fn counts(e: &Event, action: Action) -> bool {
-    e.action == action && e.outcome == Outcome::Success && e.linked_to.is_none()
-}
-
-fn role(e: &Event) -> &str {
-    e.privilege
-        .as_deref()
-        .or(e.privilege_id.as_deref())
-        .unwrap_or("unknown role")
 }
 
 /// `pim-setting-weakened`: an `Update role setting in PIM` that removes the MFA, justification or
@@ -292,10 +282,7 @@ impl Rule for ActivationWithoutMfa {
             if mfa != Some(Value::Flag(false)) {
                 continue;
             }
-            let who = e.target.as_deref().map_or_else(
-                || "someone".to_owned(),
-                |t| names::display(t, e.target_name.as_deref()),
-            );
+            let who = who(e);
             out.push(Finding {
                 rule: self.id().to_owned(),
                 severity: self.severity,

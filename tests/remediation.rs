@@ -20,8 +20,7 @@ fn config(env: &Env, sim: &Sim, remediation: &str) -> String {
         "{}\n[policy]\nbreak_glass = [\"breakglass@contoso.com\"]\n\n[remediation]\n{remediation}\n",
         sim.tenant_toml()
     );
-    let path = env.config(&format!("cfg-{}.toml", common::sim::rand_suffix()), &text);
-    path
+    env.config(&format!("cfg-{}.toml", common::sim::rand_suffix()), &text)
 }
 
 fn lines(text: &str) -> Vec<Value> {

@@ -46,6 +46,8 @@ struct Shared {
     outbox: Notify,
     /// Bumped each time events are stored (jobs compare it to know whether to run again).
     generation: AtomicU64,
+    /// Pushed batches waiting for the writer: concurrent requests share a transaction.
+    pushes: crate::push::PushQueue,
 }
 
 impl std::fmt::Debug for WriteHandle {
@@ -93,6 +95,7 @@ impl WriteHandle {
                 stored: Notify::new(),
                 outbox: Notify::new(),
                 generation: AtomicU64::new(0),
+                pushes: crate::push::PushQueue::default(),
             }),
         };
         Ok((handle, WriterThread { join: Some(join) }))
@@ -102,6 +105,11 @@ impl WriteHandle {
     /// [`privtrail_store::Writer::write_prepared`]: the calling thread compresses, not the writer.
     pub fn raw_encoder(&self) -> &privtrail_store::RawEncoder {
         &self.shared.raw
+    }
+
+    /// The queue of pushed batches ([`crate::push`]).
+    pub(crate) fn pushes(&self) -> &crate::push::PushQueue {
+        &self.shared.pushes
     }
 
     /// Runs `f` on the writer thread and returns its result (blocking this thread).

@@ -376,6 +376,13 @@ pub struct RawEncoder(Arc<std::sync::Mutex<Encoder>>);
 #[derive(Debug, Default)]
 pub struct PreparedRaws(pub(crate) Vec<Prepared>);
 
+impl PreparedRaws {
+    /// Appends `other`'s records (for the events appended after this batch's).
+    pub fn append(&mut self, other: PreparedRaws) {
+        self.0.extend(other.0);
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Prepared {
     id: privtrail_model::EventId,

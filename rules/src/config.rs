@@ -24,6 +24,11 @@
 //! [rules.activation-notice]
 //! enabled = true                 # off by default
 //! roles = ["Global Administrator", "Privileged Role Administrator", "Security Administrator"]
+//! [rules.noisy-audit-policy]
+//! threshold = 0.8                # share of a host's day outside the categories that matter
+//! min_events = 1000              # hosts with fewer events that day are not judged
+//! top = 5                        # event ids listed, each with its auditpol advice
+//! expected = ["4663"]            # ids audited on purpose: counted as signal
 //! ```
 //! Every section and key is optional; unknown keys are rejected.
 
@@ -35,7 +40,7 @@ use serde::Deserialize;
 use crate::builtin::{
     ActivationNotice, AuditTampering, BUILTIN_IDS, CollectorFailure, DELIVERY_FAILURE,
     DeliveryFailure, DuplicateElevation, EvidenceConflict, FrequentActivation, GroupBurst,
-    OverdueElevation, PermanentEligibility, StandingAccess, TooManyGlobalAdmins,
+    NoisySettings, OverdueElevation, PermanentEligibility, StandingAccess, TooManyGlobalAdmins,
     UnapprovedLocalAdmin, default_notice_roles,
 };
 use crate::custom::{CustomRule, CustomRuleConfig};
@@ -223,6 +228,8 @@ pub struct RulesConfig {
     pub permanent_eligibility: EligibilitySettings,
     #[serde(default, rename = "activation-notice")]
     pub activation_notice: NoticeSettings,
+    #[serde(default, rename = "noisy-audit-policy")]
+    pub noisy_audit_policy: NoisySettings,
     /// `[[rules.custom]]`.
     #[serde(default)]
     pub custom: Vec<CustomRuleConfig>,
@@ -362,6 +369,10 @@ impl RulesConfig {
                 break_glass: c.break_glass.clone(),
                 any_role: c.any_role,
             }));
+        }
+        let c = &self.noisy_audit_policy;
+        if c.enabled {
+            rules.push(Box::new(c.build()?));
         }
         let c = &self.activation_notice;
         if c.enabled {

@@ -190,6 +190,9 @@ pub fn evaluate(
         .collect();
     let collectors = collector_runs(store, engine, now)?;
     let channels = crate::deliver::channel_health(store, &engine.channels)?;
+    // Once a day: the last completed day's Windows event volume (`noisy-audit-policy`), given to
+    // the first chunk only; the rule sits out the other evaluations (`Rule::judges`).
+    let mut volume = crate::noisy::due(store, engine, now)?;
     let mut out = Evaluation {
         reconciled,
         cursor,
@@ -232,6 +235,7 @@ pub fn evaluate(
             channels: &channels,
             granters: tracker.granters(),
             role_settings: &role_settings,
+            volume: volume.as_ref(),
         };
         let (findings, evaluated) = evaluate_all(&engine.rules, &ctx);
         let existing = load_alerts(store)?;
@@ -268,6 +272,10 @@ pub fn evaluate(
             writer.call(move |w| w.save_rules_result(els.as_deref(), &rows, &entries, next))??;
         out.enqueued += enqueued;
         out.cursor = next;
+        if let Some(v) = volume.take() {
+            // After the results it produced: see `crate::noisy`.
+            crate::noisy::mark_judged(writer, v.day)?;
+        }
         out.opened.extend(changes.opened);
         out.resolved.extend(changes.resolved);
         if !full {

@@ -49,6 +49,7 @@ pub mod import;
 mod link;
 pub mod lock;
 pub mod names;
+pub mod noisy;
 pub mod push;
 pub mod remediate;
 pub mod report;

@@ -8,18 +8,20 @@ use privtrail_model::{Action, Event, Outcome};
 use crate::builtin::settings::{KnownSettings, RoleSettings, changes_of};
 
 use crate::alert::{Alert, apply_findings};
+use crate::builtin::{NOISY_AUDIT_POLICY, VolumeCounter, day_bounds, day_to_judge};
 use crate::elevation::Tracker;
 use crate::policy::Policy;
 use crate::rule::{Context, Finding, Rule};
 
-/// Runs every rule on one context; returns the findings and the ids of the rules that ran.
+/// Runs every rule that [judges](Rule::judges) this context; returns the findings and the ids of
+/// the rules that ran (only their condition alerts may resolve).
 pub fn evaluate_all<'r>(
     rules: &'r [Box<dyn Rule>],
     ctx: &Context<'_>,
 ) -> (Vec<Finding>, Vec<&'r str>) {
     let mut findings = Vec::new();
     let mut ids = Vec::with_capacity(rules.len());
-    for r in rules {
+    for r in rules.iter().filter(|r| r.judges(ctx)) {
         findings.extend(r.evaluate(ctx));
         ids.push(r.id());
     }
@@ -46,6 +48,13 @@ struct Replay<'a> {
     tracker: Tracker,
     recent: VecDeque<Event>,
     lookback: Duration,
+    /// Windows event counts per day, when `noisy-audit-policy` runs: the replay counts the events
+    /// of its window as they pass, as the store does live.
+    volume: Option<VolumeCounter>,
+    /// The replay's start: only days wholly after it were counted whole.
+    from: DateTime<Utc>,
+    /// The last day whose volume was judged.
+    judged: Option<chrono::NaiveDate>,
     /// Every alert opened, in its latest state.
     all: Vec<Alert>,
     index: HashMap<String, usize>,
@@ -60,6 +69,17 @@ impl Replay<'_> {
             self.tracker.name_with(names);
         }
         let recent: Vec<Event> = self.recent.iter().cloned().collect();
+        // Once per day, as live: the last completed day, once it has settled and if the replay
+        // saw all of it (events before `from` were not loaded).
+        let day = day_to_judge(now)
+            .filter(|d| self.judged.is_none_or(|j| *d > j) && day_bounds(*d).0 >= self.from);
+        let volume = match (&mut self.volume, day) {
+            (Some(counter), Some(d)) => {
+                self.judged = Some(d);
+                Some(counter.take(d))
+            }
+            _ => None,
+        };
         let ctx = Context {
             new_events: new,
             recent_events: &recent,
@@ -70,6 +90,7 @@ impl Replay<'_> {
             channels: &[],
             granters: self.tracker.granters(),
             role_settings: &self.settings,
+            volume: volume.as_ref(),
         };
         let (findings, ran) = evaluate_all(self.rules, &ctx);
         let active: Vec<Alert> = self.all.iter().filter(|a| a.is_active()).cloned().collect();
@@ -115,6 +136,9 @@ impl Replay<'_> {
     }
 
     fn remember(&mut self, e: &Event) {
+        if let Some(counter) = &mut self.volume {
+            counter.add(e);
+        }
         if self.lookback <= Duration::zero() {
             return;
         }
@@ -164,6 +188,12 @@ pub fn backtest_named(
         tracker: Tracker::new(policy.clone()),
         recent: VecDeque::new(),
         lookback: max_lookback(rules),
+        volume: rules
+            .iter()
+            .any(|r| r.id() == NOISY_AUDIT_POLICY)
+            .then(VolumeCounter::default),
+        from,
+        judged: None,
         all: Vec::new(),
         index: HashMap::new(),
         settings: Vec::new(),

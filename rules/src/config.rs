@@ -24,6 +24,11 @@
 //! [rules.activation-notice]
 //! enabled = true                 # off by default
 //! roles = ["Global Administrator", "Privileged Role Administrator", "Security Administrator"]
+//! [rules.noisy-audit-policy]
+//! threshold = 0.8                # share of a host's day outside the categories that matter
+//! min_events = 1000              # hosts with fewer events that day are not judged
+//! top = 5                        # event ids listed, each with its auditpol advice
+//! expected = ["4663"]            # ids audited on purpose: counted as signal
 //! ```
 //! Every section and key is optional; unknown keys are rejected.
 
@@ -35,8 +40,8 @@ use serde::Deserialize;
 use crate::builtin::{
     ActivationNotice, ActivationWithoutMfa, AuditTampering, BUILTIN_IDS, CollectorFailure,
     DELIVERY_FAILURE, DeliveryFailure, DuplicateElevation, EvidenceConflict, FrequentActivation,
-    GroupBurst, OverdueElevation, PermanentEligibility, PimSettingWeakened, StandingAccess,
-    TooManyGlobalAdmins, UnapprovedLocalAdmin, default_notice_roles,
+    GroupBurst, NoisySettings, OverdueElevation, PermanentEligibility, PimSettingWeakened,
+    StandingAccess, TooManyGlobalAdmins, UnapprovedLocalAdmin, default_notice_roles,
 };
 use crate::custom::{CustomRule, CustomRuleConfig};
 use crate::rule::{Rule, Severity};
@@ -236,6 +241,8 @@ pub struct RulesConfig {
     pub pim_setting_weakened: SettingWeakenedSettings,
     #[serde(default, rename = "activation-without-mfa")]
     pub activation_without_mfa: WithoutMfaSettings,
+    #[serde(default, rename = "noisy-audit-policy")]
+    pub noisy_audit_policy: NoisySettings,
     /// `[[rules.custom]]`.
     #[serde(default)]
     pub custom: Vec<CustomRuleConfig>,
@@ -375,6 +382,10 @@ impl RulesConfig {
                 break_glass: c.break_glass.clone(),
                 any_role: c.any_role,
             }));
+        }
+        let c = &self.noisy_audit_policy;
+        if c.enabled {
+            rules.push(Box::new(c.build()?));
         }
         let c = &self.activation_notice;
         if c.enabled {

@@ -66,6 +66,7 @@ pub use policy::{
     GLOBAL_ADMIN_TEMPLATE_ID, IdentityMap, PRIVILEGED_ROLES, Policy, PolicyConfig, PrivilegeConfig,
 };
 pub use rule::{
-    ChannelHealth, CollectorRun, Context, Finding, Rule, Severity, inputs_of, raw_inputs_of,
+    ChannelHealth, CodeCount, CollectorRun, Context, DayVolume, Finding, HostVolume, Rule,
+    Severity, inputs_of, raw_inputs_of,
 };
 pub use time::{DurationError, Span, format_duration, parse_duration};

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use privtrail_model::{Action, Event, EventId};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -97,6 +97,41 @@ pub struct ChannelHealth {
     pub last_error: Option<String>,
 }
 
+/// How many events of one event id a host wrote in a day, by outcome (`noisy-audit-policy`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeCount {
+    /// The event id as stored (`event_code`).
+    pub code: String,
+    pub success: u64,
+    pub failure: u64,
+}
+
+impl CodeCount {
+    pub fn total(&self) -> u64 {
+        self.success.saturating_add(self.failure)
+    }
+}
+
+/// One host's Windows events of one day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostVolume {
+    pub host: String,
+    /// Every Windows event of the host that day.
+    pub total: u64,
+    /// Per event id, the most frequent first. The store keeps only the most frequent ids of a
+    /// host (see `Store::windows_volume`); the events of the others count in `total` only.
+    pub codes: Vec<CodeCount>,
+}
+
+/// The Windows events of one completed UTC day, per host: what `noisy-audit-policy` judges. The
+/// rules job computes it once per day (a day of a domain controller is millions of events, far
+/// too many to hand the rules as [`Event`]s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayVolume {
+    pub day: NaiveDate,
+    pub hosts: Vec<HostVolume>,
+}
+
 /// What a rule sees in one evaluation. Rules do no I/O: everything is here, including `now`.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
@@ -121,6 +156,9 @@ pub struct Context<'a> {
     /// The roles' PIM settings from each tenant's latest snapshot (empty in backtests and before
     /// the first snapshot): what `pim-setting-weakened` and `activation-without-mfa` compare with.
     pub role_settings: &'a [crate::builtin::KnownSettings],
+    /// The Windows event volume of the last completed day, on the one evaluation per day that
+    /// judges it (`None` on every other one; see [`Rule::judges`]).
+    pub volume: Option<&'a DayVolume>,
 }
 
 impl<'a> Context<'a> {
@@ -136,6 +174,7 @@ impl<'a> Context<'a> {
             channels: &[],
             granters: &NO_GRANTERS,
             role_settings: &[],
+            volume: None,
         }
     }
 }
@@ -190,6 +229,13 @@ pub trait Rule: Send + Sync + fmt::Debug {
     /// elsewhere `raw` may be empty, and the rule must cope.
     fn raw_inputs(&self) -> Vec<Action> {
         Vec::new()
+    }
+    /// Whether this evaluation judges the rule at all. A rule whose input comes only on some
+    /// evaluations (`noisy-audit-policy`: once a day) returns `false` on the others, so that they
+    /// neither run it nor resolve its condition alerts (which only an evaluation that looked may
+    /// do).
+    fn judges(&self, _ctx: &Context<'_>) -> bool {
+        true
     }
     fn evaluate(&self, ctx: &Context<'_>) -> Vec<Finding>;
 }

@@ -63,9 +63,9 @@ pub use sqlite::names::{KnownNames, PrincipalName};
 pub use sqlite::raw::{PreparedRaws, RawEncoder};
 pub use store::{DB_FILE, Store};
 pub use types::{
-    AlertRow, BrokenLink, DirectoryUser, ElevationRow, EventFilter, OutboxEntry, OutboxMessage,
-    OutboxStatus, SearchCursor, SearchRequest, SilenceRow, Snapshot, StoreStats, StoredConflict,
-    StoredReject, VerifyReport, WriteStats,
+    AlertRow, BrokenLink, CodeVolume, DirectoryUser, ElevationRow, EventFilter, HostVolume,
+    OutboxEntry, OutboxMessage, OutboxStatus, SearchCursor, SearchRequest, SilenceRow, Snapshot,
+    StoreStats, StoredConflict, StoredReject, VerifyReport, WriteStats,
 };
 pub use writer::{EventOutcome, Writer};
 

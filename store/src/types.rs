@@ -257,3 +257,23 @@ pub struct OutboxMessage {
     pub status: OutboxStatus,
     pub delivered_at: Option<DateTime<Utc>>,
 }
+
+/// One host's Windows events in a period ([`crate::Store::windows_volume`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostVolume {
+    /// As first read (hosts differing only in case are merged).
+    pub host: String,
+    /// Every Windows event of the host in the period.
+    pub total: u64,
+    /// Per event code, the most frequent first; at most the `max_codes` asked for (the events of
+    /// the others count in `total` only).
+    pub codes: Vec<CodeVolume>,
+}
+
+/// The events of one event code, by outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeVolume {
+    pub code: String,
+    pub success: u64,
+    pub failure: u64,
+}

@@ -5,6 +5,7 @@ mod delivery;
 mod elevations;
 mod events;
 mod groups;
+mod noisy;
 mod roles;
 pub mod settings;
 
@@ -14,6 +15,10 @@ pub use elevations::{
 };
 pub use events::{AuditTampering, CollectorFailure, EvidenceConflict, UnapprovedLocalAdmin};
 pub use groups::GroupBurst;
+pub use noisy::{
+    Category, MAX_CODES, NOISY_AUDIT_POLICY, NoisyAuditPolicy, NoisySettings, Origin,
+    VolumeCounter, advice, category, day_bounds, day_to_judge, origin, settle,
+};
 pub use roles::{
     ActivationNotice, NOTICE_ROLES, PRIVILEGED_ROLE_ADMIN_TEMPLATE_ID, PermanentEligibility,
     SECURITY_ADMIN_TEMPLATE_ID, default_notice_roles,
@@ -26,7 +31,7 @@ use crate::elevation::Elevation;
 use crate::rule::{Finding, Severity};
 
 /// The ids of the built-in rules.
-pub const BUILTIN_IDS: [&str; 15] = [
+pub const BUILTIN_IDS: [&str; 16] = [
     "overdue-elevation",
     "standing-access",
     "duplicate-elevation",
@@ -39,6 +44,7 @@ pub const BUILTIN_IDS: [&str; 15] = [
     DELIVERY_FAILURE,
     "group-burst",
     "permanent-eligibility",
+    NOISY_AUDIT_POLICY,
     "activation-notice",
     "pim-setting-weakened",
     "activation-without-mfa",

@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod raw;
 pub mod schema;
 pub mod state;
+pub mod volume;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

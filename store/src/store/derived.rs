@@ -6,7 +6,7 @@ use privtrail_model::{Event, EventId};
 
 use super::Store;
 use crate::sqlite::names::{self, KnownNames, PrincipalName};
-use crate::sqlite::{directory, events, meta, outbox, state};
+use crate::sqlite::{directory, events, meta, outbox, state, volume};
 use crate::{
     AlertRow, DirectoryUser, ElevationRow, EventFilter, OutboxMessage, OutboxStatus, SilenceRow,
     Snapshot, StoreError, timefmt,
@@ -201,6 +201,22 @@ impl Store {
         };
         self.readers
             .with(|c| events::between(c, a, b, filter, limit))
+    }
+
+    /// Per host, the Windows events of `from <= time < to`: totals and per event code (at most
+    /// `max_codes`, the most frequent) by outcome. Reads every event of the period once (through
+    /// the `time` index): meant for one call per day, not per evaluation.
+    pub fn windows_volume(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        max_codes: usize,
+    ) -> Result<Vec<crate::HostVolume>, StoreError> {
+        let (Some(a), Some(b)) = (timefmt::to_nanos(&from), timefmt::to_nanos(&to)) else {
+            return Ok(Vec::new());
+        };
+        self.readers
+            .with(|c| volume::windows_volume(c, a, b, max_codes))
     }
 
     /// Whether an event with this id is stored (cheaper than [`Store::get_event`]).

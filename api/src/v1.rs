@@ -290,7 +290,7 @@ async fn approve(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    review(state, caller, &headers, id, body, true).await
+    transition(state, caller, &headers, id, body, Op::Approve).await
 }
 
 async fn reject(
@@ -300,33 +300,7 @@ async fn reject(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    review(state, caller, &headers, id, body, false).await
-}
-
-/// A reviewer's decision on a remediation action (who: the token's name).
-async fn review(
-    state: ApiState,
-    caller: Caller,
-    headers: &HeaderMap,
-    id: String,
-    body: Bytes,
-    approve: bool,
-) -> ApiResult<Json<Value>> {
-    caller.require_review()?;
-    caller.check_csrf(headers.get("x-csrf-token").and_then(|v| v.to_str().ok()))?;
-    let note = note_of(&body)?;
-    let by = caller.name.clone();
-    let r = state
-        .blocking(move |app| {
-            let now = Utc::now();
-            Ok(if approve {
-                app.remediation_approve(&id, now, &by, note.note.as_deref())?
-            } else {
-                app.remediation_reject(&id, now, &by, note.note.as_deref())?
-            })
-        })
-        .await?;
-    Ok(Json(json!(r)))
+    transition(state, caller, &headers, id, body, Op::Reject).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -359,29 +333,42 @@ fn note_of(body: &[u8]) -> ApiResult<NoteBody> {
     Ok(note)
 }
 
+/// A reviewer's action, on an alert or on a remediation action.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Ack,
+    Resolve,
+    Approve,
+    Reject,
+}
+
+/// A reviewer's action with its optional note; who is the token's name. Answers the alert or the
+/// remediation action as it now is.
 async fn transition(
     state: ApiState,
     caller: Caller,
     headers: &HeaderMap,
     id: String,
     body: Bytes,
-    resolve: bool,
+    op: Op,
 ) -> ApiResult<Json<Value>> {
     caller.require_review()?;
     caller.check_csrf(headers.get("x-csrf-token").and_then(|v| v.to_str().ok()))?;
     let note = note_of(&body)?;
     let by = caller.name.clone();
-    let a = state
+    let v = state
         .blocking(move |app| {
             let now = Utc::now();
-            Ok(if resolve {
-                app.resolve_alert(&id, now, &by, note.note.as_deref())?
-            } else {
-                app.ack_alert(&id, now, &by, note.note.as_deref())?
+            let note = note.note.as_deref();
+            Ok(match op {
+                Op::Ack => json!(app.ack_alert(&id, now, &by, note)?),
+                Op::Resolve => json!(app.resolve_alert(&id, now, &by, note)?),
+                Op::Approve => json!(app.remediation_approve(&id, now, &by, note)?),
+                Op::Reject => json!(app.remediation_reject(&id, now, &by, note)?),
             })
         })
         .await?;
-    Ok(Json(json!(a)))
+    Ok(Json(v))
 }
 
 async fn ack(
@@ -391,7 +378,7 @@ async fn ack(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    transition(state, caller, &headers, id, body, false).await
+    transition(state, caller, &headers, id, body, Op::Ack).await
 }
 
 async fn resolve(
@@ -401,7 +388,7 @@ async fn resolve(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    transition(state, caller, &headers, id, body, true).await
+    transition(state, caller, &headers, id, body, Op::Resolve).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,7 +4,8 @@
 //! - [`Remediation`]: one action for one alert (at most one per alert, ever): what it targets
 //!   ([`Target`]: a PIM activation to end through Graph, or a Windows membership handed to the RMM
 //!   through a signed webhook), its [`State`], and its history.
-//! - [`plan`](plan::plan) decides, purely, which alerts lead to an action and at which
+//! - [`plan`](plan::plan) decides, purely (`lookup.rs` reads what it needs from the store), which
+//!   alerts lead to an action and at which
 //!   [`Mode`](crate::config::Mode) (`[remediation]`, break-glass, allow/deny lists, what kind of
 //!   elevation it is); [`run`](run::run) is the job: it stores new proposals, sends what is
 //!   approved through a [`Receiver`](receiver::Receiver), and trips the circuit breaker.
@@ -17,6 +18,7 @@
 //! receiver whether it already took effect (Graph: the request carrying the action's key in its
 //! justification) before sending again with the same idempotency key.
 
+mod lookup;
 pub mod plan;
 pub mod receiver;
 pub mod run;

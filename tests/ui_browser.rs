@@ -496,7 +496,11 @@ async fn reviewer_path(b: &Browser, token: &str) {
 
     // The demo proposes remediation of every overdue elevation (`[remediation] mode =
     // "propose"`): the alert shows the action; the reviewer rejects it with a note.
-    if its_alert.is_some() {
+    assert!(
+        its_alert.is_some(),
+        "the principal's page lists its overdue elevation's alert"
+    );
+    {
         let section = b.text("section.remediation").await;
         assert!(section.contains("Remediation: proposed"), "{section}");
         assert!(

@@ -148,27 +148,30 @@ fn print_remediation(
         return Ok(());
     }
     let tracker = privtrail_rules::Tracker::from_events(policy.clone(), events);
-    let mut decisions = Vec::new();
-    for a in alerts {
-        let els: Vec<privtrail_rules::Elevation> = tracker
-            .elevations()
-            .iter()
-            .filter(|e| a.elevation_id.as_deref() == Some(e.id.as_str()))
-            .map(|e| {
-                let mut e = e.clone();
-                if e.ended_at.is_some_and(|t| t > a.opened_at) {
-                    e.ended_at = None;
-                    e.end_reason = None;
-                }
-                e
-            })
-            .collect();
-        // Judged when it fired, even if it resolved later in the replay.
-        let mut live = a.clone();
-        live.status = privtrail_rules::AlertStatus::Open;
-        live.resolved_at = None;
-        decisions.extend(app.remediation_plan(&[live], &els, now, true)?);
-    }
+    let cases: Vec<(privtrail_rules::Alert, Vec<privtrail_rules::Elevation>)> = alerts
+        .iter()
+        .map(|a| {
+            let els = tracker
+                .elevations()
+                .iter()
+                .filter(|e| a.elevation_id.as_deref() == Some(e.id.as_str()))
+                .map(|e| {
+                    let mut e = e.clone();
+                    if e.ended_at.is_some_and(|t| t > a.opened_at) {
+                        e.ended_at = None;
+                        e.end_reason = None;
+                    }
+                    e
+                })
+                .collect();
+            // Judged when it fired, even if it resolved later in the replay.
+            let mut live = a.clone();
+            live.status = privtrail_rules::AlertStatus::Open;
+            live.resolved_at = None;
+            (live, els)
+        })
+        .collect();
+    let decisions = app.remediation_preview(&cases, now)?;
     let (mut enforce, mut propose, mut skip) = (0, 0, 0);
     let mut rows = Vec::new();
     for d in &decisions {

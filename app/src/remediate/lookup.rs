@@ -10,36 +10,77 @@ use privtrail_rules::{Alert, Elevation, ElevationKind};
 
 use super::plan::{Decision, is_sid, plan};
 use crate::App;
-use crate::engine::joined_policy;
+use crate::config::Mode;
+use crate::engine::{joined_policy, load_elevations};
 use crate::error::Result;
 
 impl App {
-    /// What `[remediation]` would decide for `alerts` (over `elevations`) at `now`, given the
-    /// actions stored so far: the live job's planning, for the job and for `rules test`.
-    /// With `hypothetical` (`rules test`), actions already stored are ignored.
-    pub fn remediation_plan(
+    /// What `[remediation]` decides for the active alerts that have no action yet, over the stored
+    /// elevations: the live job's planning. Reads the elevations and the policy only when some alert
+    /// is a candidate (the daemon runs this after every rules run).
+    pub fn remediation_plan(&self, alerts: &[Alert], now: DateTime<Utc>) -> Result<Vec<Decision>> {
+        let config = &self.config().remediation;
+        let existing: HashSet<String> = self
+            .remediations()?
+            .into_iter()
+            .map(|r| r.alert_id)
+            .collect();
+        let candidates: Vec<Alert> = alerts
+            .iter()
+            .filter(|a| {
+                a.is_active() && config.rule_mode(&a.rule) != Mode::Off && !existing.contains(&a.id)
+            })
+            .cloned()
+            .collect();
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let elevations = load_elevations(self.store())?;
+        self.plan_with(&candidates, &elevations, &existing, now)
+    }
+
+    /// What `[remediation]` would have decided for each alert over the elevations given with it
+    /// (`rules test`: each judged against its elevation as it stood when the alert opened),
+    /// ignoring the actions stored.
+    pub fn remediation_preview(
+        &self,
+        cases: &[(Alert, Vec<Elevation>)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Decision>> {
+        let (policy, _) = joined_policy(self.store(), self.engine())?;
+        let none = HashSet::new();
+        let id_of = |el: &Elevation| self.identifier_of(el);
+        Ok(cases
+            .iter()
+            .flat_map(|(alert, els)| {
+                plan(
+                    std::slice::from_ref(alert),
+                    els,
+                    &self.config().remediation,
+                    &policy,
+                    &none,
+                    &id_of,
+                    now,
+                )
+            })
+            .collect())
+    }
+
+    fn plan_with(
         &self,
         alerts: &[Alert],
         elevations: &[Elevation],
+        existing: &HashSet<String>,
         now: DateTime<Utc>,
-        hypothetical: bool,
     ) -> Result<Vec<Decision>> {
         let (policy, _) = joined_policy(self.store(), self.engine())?;
-        let existing: HashSet<String> = if hypothetical {
-            HashSet::new()
-        } else {
-            self.remediations()?
-                .into_iter()
-                .map(|r| r.alert_id)
-                .collect()
-        };
         let id_of = |el: &Elevation| self.identifier_of(el);
         Ok(plan(
             alerts,
             elevations,
             &self.config().remediation,
             &policy,
-            &existing,
+            existing,
             &id_of,
             now,
         ))

@@ -84,8 +84,7 @@ pub fn run(
 fn propose(app: &App, now: DateTime<Utc>, dry_run: bool, report: &mut RunReport) -> Result<()> {
     let _guard = app.alerts_lock();
     let alerts = app.alerts(None)?;
-    let elevations = load_elevations(app.store())?;
-    for d in app.remediation_plan(&alerts, &elevations, now, false)? {
+    for d in app.remediation_plan(&alerts, now)? {
         match d {
             Decision::Skip {
                 alert_id,
@@ -154,6 +153,7 @@ fn execute(
         .collect();
     due.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
     let waiting = due.len();
+    let mut elevations = None;
     for (i, mut r) in due.into_iter().enumerate() {
         let Some(receiver) = receivers.for_target(&r.target) else {
             report.line(
@@ -200,7 +200,7 @@ fn execute(
                 format!("next attempt at {}", privtrail_model::format_time(at)),
             );
             continue;
-        } else if let Some(why) = no_longer_needed(app, &r)? {
+        } else if let Some(why) = no_longer_needed(app, &r, &mut elevations)? {
             if !dry_run {
                 let e = r.advance(
                     State::Rejected,
@@ -329,7 +329,11 @@ fn answer_summary(answer: &str) -> String {
 
 /// Why an approved action need not be sent any more: its alert was resolved or its elevation
 /// ended (someone removed it by hand, or it expired after all).
-fn no_longer_needed(app: &App, r: &Remediation) -> Result<Option<String>> {
+fn no_longer_needed(
+    app: &App,
+    r: &Remediation,
+    elevations: &mut Option<Vec<privtrail_rules::Elevation>>,
+) -> Result<Option<String>> {
     match app.alert(&r.alert_id)? {
         Some(a) if a.is_active() => {}
         Some(_) => {
@@ -345,8 +349,13 @@ fn no_longer_needed(app: &App, r: &Remediation) -> Result<Option<String>> {
             )));
         }
     }
-    let ended = load_elevations(app.store())?
-        .into_iter()
+    // Read once per run, on the first action that needs them.
+    if elevations.is_none() {
+        *elevations = Some(load_elevations(app.store())?);
+    }
+    let ended = elevations
+        .iter()
+        .flatten()
         .find(|e| e.id == r.elevation_id)
         .is_none_or(|e| e.ended_at.is_some());
     Ok(ended.then(|| "no longer needed: the elevation ended".to_owned()))

@@ -285,3 +285,27 @@ fn an_alert_with_an_action_or_an_ended_elevation_is_not_planned_again() {
         matches!(&got[0], Decision::Skip { reason, .. } if reason == "the elevation already ended")
     );
 }
+
+#[test]
+fn the_tag_values_removed_are_those_the_endpoint_scripts_write() {
+    // contrib/windows/Remove-TemporaryAdmin.ps1 clears what Grant-TemporaryAdmin.ps1 writes; the
+    // PowerShell privtrail hands the RMM must clear the same values.
+    let script = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../contrib/windows/Remove-TemporaryAdmin.ps1"
+    ))
+    .expect("the endpoint script");
+    let line = script
+        .lines()
+        .find(|l| l.trim_start().starts_with("$TagValues = @("))
+        .expect("$TagValues in the script");
+    let names: Vec<&str> = line
+        .split_once("@(")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(list, _)| list)
+        .unwrap_or_default()
+        .split(',')
+        .map(|n| n.trim().trim_matches('\''))
+        .collect();
+    assert_eq!(names, TAG_VALUES);
+}

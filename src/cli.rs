@@ -232,6 +232,10 @@ pub struct BenchApiArgs {
     /// How long the clients push (the searches "during ingest" run meanwhile).
     #[arg(long, default_value_t = 30.0)]
     pub bulk_seconds: f64,
+    /// Push events dated inside the stored events' time range (an agent shipping old history)
+    /// instead of live ones (newer than everything stored, moving forward as agents' events do).
+    #[arg(long)]
+    pub backfill: bool,
     /// Working folder; keeps the store for the next run (default: a temporary folder).
     #[arg(long)]
     pub work_dir: Option<PathBuf>,

@@ -68,3 +68,69 @@ fn bench_ingest_reports_each_workload_at_a_store_size_and_the_references() {
         assert!(r["events_per_sec"].as_f64().unwrap() > 0.0, "{r}");
     }
 }
+
+/// `privtrail bench api` against its own daemon: live pushes land after the stored events, a
+/// backfill starts inside their range, every pushed event is counted from the per-item answers, and the
+/// searches find what the store holds.
+#[test]
+fn bench_api_pushes_live_or_backfilled_events_and_measures_searches() {
+    for backfill in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_privtrail"));
+        cmd.args([
+            "bench",
+            "api",
+            "--events",
+            "3000",
+            "--searches",
+            "3",
+            "--bulk-seconds",
+            "4",
+            "--json",
+            "--work-dir",
+        ])
+        .arg(dir.path())
+        .env_remove("PRIVTRAIL_CONFIG");
+        if backfill {
+            cmd.arg("--backfill");
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(r["stored_events"], 3000, "{r}");
+        assert_eq!(r["bulk_dates"], if backfill { "backfill" } else { "live" });
+        let pushed = r["bulk_events"].as_u64().unwrap();
+        assert!(pushed >= 1000, "{r}");
+        assert_eq!(r["searches"].as_array().unwrap().len(), 6, "{r}");
+        // What the clients counted as created is in the store, dated where the mode says.
+        let store = dir.path().join("data");
+        let q = |sql: &str| -> i64 {
+            let db = rusqlite::Connection::open_with_flags(
+                store.join("privtrail.db"),
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .unwrap();
+            db.query_row(sql, [], |row| row.get(0)).unwrap()
+        };
+        assert_eq!(q("SELECT count(*) FROM events"), 3000 + pushed as i64);
+        let newest_stored = q("SELECT max(time) FROM events WHERE seq <= 3000");
+        let after = q(&format!(
+            "SELECT count(*) FROM events WHERE seq > 3000 AND time > {newest_stored}"
+        ));
+        if backfill {
+            assert!(
+                after < pushed as i64,
+                "backfilled events start inside the stored range"
+            );
+        } else {
+            assert_eq!(
+                after, pushed as i64,
+                "live events are newer than the stored ones"
+            );
+        }
+    }
+}

@@ -20,6 +20,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use privtrail_app::push::{PushOutcome, push_documents};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::ApiState;
@@ -204,6 +205,9 @@ struct Action {
     error: Option<String>,
 }
 
+/// Everything but the response's headers runs on a blocking thread: inflating and checking the
+/// body, parsing, storing, and writing the per-item answer (a few hundred bytes per document:
+/// built as `serde_json::Value`s it cost as much CPU as normalizing the documents).
 async fn bulk(
     state: ApiState,
     caller: Result<Caller, ApiError>,
@@ -217,133 +221,198 @@ async fn bulk(
     };
     let started = std::time::Instant::now();
     let limit = state.app().config().http.max_body_bytes;
-    let text = match crate::v1::body_text(&headers, &body, limit) {
-        Ok(t) => t,
-        Err(e) => return from_api(e),
-    };
     let origin = format!("http:_bulk ({})", caller.name);
     let result = state
         .blocking(move |app| {
-            let mut actions: Vec<Action> = Vec::new();
-            let mut docs: Vec<(u64, &str)> = Vec::new();
-            let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-            let mut item = 0u64;
-            while let Some(line) = lines.next() {
-                item += 1;
-                let parsed: Result<serde_json::Map<String, Value>, _> = serde_json::from_str(line);
-                let Ok(map) = parsed else {
-                    return Err(ApiError::bad_request(format!(
-                        "line of item {item} is not a bulk action: {}",
-                        line.chars().take(120).collect::<String>()
-                    )));
-                };
-                let Some((kind, meta)) = map.into_iter().next() else {
-                    return Err(ApiError::bad_request(format!("item {item}: empty action")));
-                };
-                let index = meta["_index"]
-                    .as_str()
-                    .map_or_else(|| default_index.clone(), str::to_owned);
-                let id = meta["_id"].as_str().map(str::to_owned);
-                match kind.as_str() {
-                    "index" | "create" => {
-                        let Some(doc) = lines.next() else {
-                            return Err(ApiError::bad_request(format!(
-                                "item {item}: the {kind} action has no document"
-                            )));
-                        };
-                        docs.push((item, doc));
-                        actions.push(Action {
-                            kind,
-                            index,
-                            id,
-                            doc: Some(docs.len() - 1),
-                            error: None,
-                        });
-                    }
-                    "update" => {
-                        let _ = lines.next();
-                        actions.push(Action {
-                            kind,
-                            index,
-                            id,
-                            doc: None,
-                            error: Some(
-                                "privtrail keeps events as they arrived: update is not supported"
-                                    .into(),
-                            ),
-                        });
-                    }
-                    "delete" => actions.push(Action {
-                        kind,
-                        index,
-                        id,
-                        doc: None,
-                        error: Some(
-                            "privtrail keeps events as they arrived: delete is not supported"
-                                .into(),
-                        ),
-                    }),
-                    other => {
-                        return Err(ApiError::bad_request(format!(
-                            "item {item}: unknown action {other:?}"
-                        )));
-                    }
-                }
-            }
+            let text = crate::v1::body_text(&headers, &body, limit)?;
+            let (actions, docs) = parse_actions(&text, &default_index)?;
             let outcomes = push_documents(app, &docs, &origin)?;
-            Ok((actions, outcomes))
+            let took = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            answer(took, &actions, &outcomes).map_err(|e| {
+                tracing::error!(error = %e, "writing the bulk answer");
+                ApiError::internal()
+            })
         })
         .await;
-    let (actions, outcomes) = match result {
-        Ok(r) => r,
-        Err(e) => return from_api(e),
-    };
+    match result {
+        Ok(bytes) => {
+            let mut r = (
+                StatusCode::OK,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                bytes,
+            )
+                .into_response();
+            r.headers_mut().insert(
+                "x-elastic-product",
+                HeaderValue::from_static("Elasticsearch"),
+            );
+            r
+        }
+        Err(e) => from_api(e),
+    }
+}
+
+/// A bulk body's documents to store, as `(item number, JSON text)`.
+type Docs<'t> = Vec<(u64, &'t str)>;
+
+/// The NDJSON body's actions, and the documents to store.
+fn parse_actions<'t>(
+    text: &'t str,
+    default_index: &str,
+) -> Result<(Vec<Action>, Docs<'t>), ApiError> {
+    let mut actions: Vec<Action> = Vec::new();
+    let mut docs: Vec<(u64, &str)> = Vec::new();
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let mut item = 0u64;
+    while let Some(line) = lines.next() {
+        item += 1;
+        let parsed: Result<serde_json::Map<String, Value>, _> = serde_json::from_str(line);
+        let Ok(map) = parsed else {
+            return Err(ApiError::bad_request(format!(
+                "line of item {item} is not a bulk action: {}",
+                line.chars().take(120).collect::<String>()
+            )));
+        };
+        let Some((kind, meta)) = map.into_iter().next() else {
+            return Err(ApiError::bad_request(format!("item {item}: empty action")));
+        };
+        let index = meta["_index"]
+            .as_str()
+            .map_or_else(|| default_index.to_owned(), str::to_owned);
+        let id = meta["_id"].as_str().map(str::to_owned);
+        let refused = |why: &str| Action {
+            kind: kind.clone(),
+            index: index.clone(),
+            id: id.clone(),
+            doc: None,
+            error: Some(format!("privtrail keeps events as they arrived: {why}")),
+        };
+        match kind.as_str() {
+            "index" | "create" => {
+                let Some(doc) = lines.next() else {
+                    return Err(ApiError::bad_request(format!(
+                        "item {item}: the {kind} action has no document"
+                    )));
+                };
+                docs.push((item, doc));
+                actions.push(Action {
+                    kind,
+                    index,
+                    id,
+                    doc: Some(docs.len() - 1),
+                    error: None,
+                });
+            }
+            "update" => {
+                let _ = lines.next();
+                actions.push(refused("update is not supported"));
+            }
+            "delete" => actions.push(refused("delete is not supported")),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "item {item}: unknown action {other:?}"
+                )));
+            }
+        }
+    }
+    Ok((actions, docs))
+}
+
+/// Elasticsearch's bulk answer: `{"took", "errors", "items": [{"<action>": {…}}]}`.
+#[derive(Serialize)]
+struct Answer<'a> {
+    took: u64,
+    errors: bool,
+    items: Vec<ItemOf<'a>>,
+}
+
+/// `{"<action>": item}`.
+struct ItemOf<'a>(&'a str, Item<'a>);
+
+impl Serialize for ItemOf<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry(self.0, &self.1)?;
+        m.end()
+    }
+}
+
+#[derive(Serialize)]
+struct Item<'a> {
+    #[serde(rename = "_index")]
+    index: &'a str,
+    #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<&'static str>,
+    #[serde(rename = "_version", skip_serializing_if = "Option::is_none")]
+    version: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ItemError<'a>>,
+}
+
+#[derive(Serialize)]
+struct ItemError<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    reason: &'a str,
+}
+
+fn answer(
+    took: u64,
+    actions: &[Action],
+    outcomes: &[PushOutcome],
+) -> Result<Vec<u8>, serde_json::Error> {
     let mut errors = false;
-    let items: Vec<Value> = actions
-        .into_iter()
+    let items = actions
+        .iter()
         .map(|a| {
-            let (status, extra) = match (&a.error, a.doc.and_then(|i| outcomes.get(i))) {
-                (Some(why), _) => (
-                    400,
-                    json!({ "error": { "type": "illegal_argument_exception", "reason": why } }),
-                ),
-                (None, Some(PushOutcome::Stored(id))) => (
-                    201,
-                    json!({ "_id": id.to_string(), "result": "created", "_version": 1 }),
-                ),
-                (None, Some(PushOutcome::Duplicate(id))) => (
-                    200,
-                    json!({ "_id": id.to_string(), "result": "noop", "_version": 1 }),
-                ),
-                (None, Some(PushOutcome::Skipped)) => {
-                    (200, json!({ "result": "noop", "_version": 1 }))
-                }
-                (None, Some(PushOutcome::Rejected(why))) => (
-                    400,
-                    json!({ "error": { "type": "document_parsing_exception", "reason": why } }),
-                ),
-                (None, None) => (
-                    500,
-                    json!({ "error": { "type": "exception", "reason": "no outcome" } }),
-                ),
+            let mut item = Item {
+                index: &a.index,
+                id: a.id.as_deref(),
+                status: 200,
+                result: None,
+                version: None,
+                error: None,
             };
-            errors |= status >= 400;
-            let mut body = json!({ "_index": a.index, "status": status });
-            if let (Some(obj), Some(ex)) = (body.as_object_mut(), extra.as_object()) {
-                for (k, v) in ex {
-                    obj.insert(k.clone(), v.clone());
+            let failed = |kind, reason| Some(ItemError { kind, reason });
+            match (&a.error, a.doc.and_then(|i| outcomes.get(i))) {
+                (Some(why), _) => {
+                    item.status = 400;
+                    item.error = failed("illegal_argument_exception", why);
                 }
-                if !obj.contains_key("_id")
-                    && let Some(id) = &a.id
-                {
-                    obj.insert("_id".into(), json!(id));
+                (None, Some(PushOutcome::Stored(id))) => {
+                    (item.status, item.id, item.result) = (201, Some(id.as_str()), Some("created"));
+                    item.version = Some(1);
+                }
+                (None, Some(PushOutcome::Duplicate(id))) => {
+                    (item.id, item.result, item.version) =
+                        (Some(id.as_str()), Some("noop"), Some(1));
+                }
+                (None, Some(PushOutcome::Skipped)) => {
+                    (item.result, item.version) = (Some("noop"), Some(1));
+                }
+                (None, Some(PushOutcome::Rejected(why))) => {
+                    item.status = 400;
+                    item.error = failed("document_parsing_exception", why);
+                }
+                (None, None) => {
+                    item.status = 500;
+                    item.error = failed("exception", "no outcome");
                 }
             }
-            json!({ a.kind: body })
+            errors |= item.status >= 400;
+            ItemOf(&a.kind, item)
         })
         .collect();
-    es(
-        StatusCode::OK,
-        json!({ "took": started.elapsed().as_millis() as u64, "errors": errors, "items": items }),
-    )
+    serde_json::to_vec(&Answer {
+        took,
+        errors,
+        items,
+    })
 }

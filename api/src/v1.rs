@@ -502,7 +502,11 @@ fn tokio_stream<T: Send + 'static>(
 }
 
 /// The body as text: gzip (`Content-Encoding: gzip`) inflated up to `limit` bytes.
-pub fn body_text(headers: &HeaderMap, body: &[u8], limit: usize) -> ApiResult<String> {
+pub fn body_text<'b>(
+    headers: &HeaderMap,
+    body: &'b [u8],
+    limit: usize,
+) -> ApiResult<std::borrow::Cow<'b, str>> {
     let gzip = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -519,11 +523,13 @@ pub fn body_text(headers: &HeaderMap, body: &[u8], limit: usize) -> ApiResult<St
                 format!("the body inflates to more than {limit} bytes"),
             ));
         }
-        out
+        String::from_utf8(out)
+            .map(std::borrow::Cow::Owned)
+            .map_err(|e| e.utf8_error())
     } else {
-        body.to_vec()
+        std::str::from_utf8(body).map(std::borrow::Cow::Borrowed)
     };
-    String::from_utf8(bytes).map_err(|e| ApiError::bad_request(format!("body is not UTF-8: {e}")))
+    bytes.map_err(|e| ApiError::bad_request(format!("body is not UTF-8: {e}")))
 }
 
 /// `POST /api/v1/ingest/windows`: JSON lines (Winlogbeat 6/7/8, Elastic Agent, NXLog, the evtx
@@ -536,10 +542,10 @@ async fn ingest_windows(
 ) -> ApiResult<Response> {
     caller.require_ingest()?;
     let limit = state.app().config().http.max_body_bytes;
-    let text = body_text(&headers, &body, limit)?;
     let origin = format!("http:ingest/windows ({})", caller.name);
     let result = state
         .blocking(move |app| {
+            let text = body_text(&headers, &body, limit)?;
             let docs: Vec<(u64, &str)> = text
                 .lines()
                 .enumerate()

@@ -7,7 +7,11 @@
 //!    selective query (one principal, one action), a rare term and a time-bounded `*` — idle, then
 //!    again while 4 clients push through `/_bulk`.
 //! 4. `/_bulk` throughput: 4 concurrent clients sending 1,000-document bulks of new events for
-//!    `--bulk-seconds`; events stored per second (from the per-item answers).
+//!    `--bulk-seconds`; events stored per second (from the per-item answers). The events are live
+//!    ones by default: in time order and newer than everything stored, each round of the
+//!    clients' input dated after the last, as agents ship what happens now. `--backfill` dates
+//!    them inside the stored range instead (an agent shipping old history), where every insert
+//!    into the time index lands on a different page and each commit rewrites most of them.
 
 use std::io::Write;
 use std::path::Path;
@@ -17,6 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
 use privtrail_app::import::{Progress, import};
 use privtrail_app::{App, Config};
 use serde::Serialize;
@@ -36,6 +41,7 @@ struct Latency {
 #[derive(Debug, Serialize)]
 struct Results {
     stored_events: i64,
+    bulk_dates: &'static str,
     searches: Vec<Latency>,
     bulk_clients: usize,
     bulk_seconds: f64,
@@ -65,7 +71,7 @@ impl Drop for Daemon {
 pub fn run(args: &BenchApiArgs) -> Result<ExitCode> {
     let (work, _tmp) = super::bench::work_dir(args.work_dir.as_deref(), "privtrail-bench-api-")?;
     let data = work.join("data");
-    let stored = build_store(&data, &work, args.events)?;
+    let (stored, newest) = build_store(&data, &work, args.events)?;
     eprintln!("store: {stored} events in {}", data.display());
 
     let config = work.join("privtrail.toml");
@@ -132,7 +138,7 @@ pub fn run(args: &BenchApiArgs) -> Result<ExitCode> {
         // Now again while 4 clients push.
         let stop = Arc::new(AtomicBool::new(false));
         let created = Arc::new(AtomicU64::new(0));
-        let base = bulk_lines(20_000)?;
+        let base = Arc::new(BulkInput::new(20_000, (!args.backfill).then_some(newest))?);
         let started = Instant::now();
         let mut pushers = Vec::new();
         for k in 0..args.bulk_clients {
@@ -174,6 +180,7 @@ pub fn run(args: &BenchApiArgs) -> Result<ExitCode> {
         let n = created.load(Ordering::Acquire);
         anyhow::Ok(Results {
             stored_events: stored,
+            bulk_dates: if args.backfill { "backfill" } else { "live" },
             searches,
             bulk_clients: args.bulk_clients,
             bulk_seconds: secs,
@@ -202,8 +209,9 @@ pub fn run(args: &BenchApiArgs) -> Result<ExitCode> {
             );
         }
         println!(
-            "/_bulk, {} clients: {} events in {:.1} s = {:.0} events/s",
+            "/_bulk, {} clients, {} events: {} events in {:.1} s = {:.0} events/s",
             results.bulk_clients,
+            results.bulk_dates,
             results.bulk_events,
             results.bulk_seconds,
             results.bulk_events_per_sec
@@ -212,15 +220,19 @@ pub fn run(args: &BenchApiArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Builds (or reuses) a store of at least `n` generated events; returns how many it holds.
-fn build_store(data: &Path, work: &Path, n: u64) -> Result<i64> {
-    if data.join("privtrail.db").exists() {
+/// Builds (or reuses) a store of at least `n` generated events; returns how many it holds and the
+/// newest event's time.
+fn build_store(data: &Path, work: &Path, n: u64) -> Result<(i64, DateTime<Utc>)> {
+    let held = |data: &Path| -> Result<(i64, DateTime<Utc>)> {
         let store = privtrail_store::Store::open_reader(data)?;
-        let have = store.last_seq()?;
+        let newest = store.stats()?.newest.unwrap_or_else(Utc::now);
+        Ok((store.last_seq()?, newest))
+    };
+    if data.join("privtrail.db").exists() {
+        let (have, newest) = held(data)?;
         if have >= i64::try_from(n)? {
-            return Ok(have);
+            return Ok((have, newest));
         }
-        drop(store);
         std::fs::remove_dir_all(data)?;
     }
     let file = work.join("store-input.ndjson");
@@ -240,10 +252,10 @@ fn build_store(data: &Path, work: &Path, n: u64) -> Result<i64> {
         None,
         app.forward(),
     )?;
-    app.rules(chrono::Utc::now())?;
+    app.rules(Utc::now())?;
     app.close();
     let _ = std::fs::remove_file(&file);
-    Ok(privtrail_store::Store::open_reader(data)?.last_seq()?)
+    held(data)
 }
 
 /// The API and bulk URLs from the daemon's log (waits up to a minute).
@@ -392,34 +404,107 @@ async fn latency(
 
 /// Generated Winlogbeat lines to push (their hosts renamed per client and round, so every
 /// pushed document is a new event).
-fn bulk_lines(n: u64) -> Result<Arc<Vec<String>>> {
-    let mut buf = Vec::new();
-    privtrail_sim::write_bulk_jsonl(n, 7, &mut buf)?;
-    Ok(Arc::new(
-        String::from_utf8(buf)?.lines().map(str::to_owned).collect(),
-    ))
+/// The clients' input: generated Winlogbeat lines, re-sent every round under new host names.
+struct BulkInput {
+    lines: Vec<String>,
+    /// Live input: each line's dates move by `first + round * span` days.
+    live: Option<(i64, i64)>,
+}
+
+impl BulkInput {
+    /// `n` lines; live (time-ordered, dated after `after` and moving on every round) when
+    /// `after` is given, else as generated (inside the stored range).
+    fn new(n: u64, after: Option<DateTime<Utc>>) -> Result<BulkInput> {
+        let mut buf = Vec::new();
+        privtrail_sim::write_bulk_jsonl(n, 7, &mut buf)?;
+        let mut lines: Vec<String> = String::from_utf8(buf)?.lines().map(str::to_owned).collect();
+        let Some(after) = after else {
+            return Ok(BulkInput { lines, live: None });
+        };
+        let stamp = |l: &str| {
+            l.split_once("\"@timestamp\":\"")
+                .and_then(|(_, t)| t.get(..24))
+                .map(str::to_owned)
+                .unwrap_or_default()
+        };
+        lines.sort_by_cached_key(|l| stamp(l));
+        let day = |l: &str| {
+            chrono::NaiveDate::parse_from_str(stamp(l).get(..10).unwrap_or(""), "%Y-%m-%d")
+        };
+        let (Some(first), Some(last)) = (lines.first(), lines.last()) else {
+            bail!("no input generated");
+        };
+        let (first, last) = (day(first)?, day(last)?);
+        let span = (last - first).num_days() + 1;
+        let offset = (after.date_naive() - first).num_days() + 1;
+        Ok(BulkInput {
+            lines,
+            live: Some((offset, span)),
+        })
+    }
+
+    /// Line `line` as sent in round `round` by client `k`.
+    fn render(&self, line: &str, k: usize, round: u64, out: &mut String) {
+        let prefix = format!("\"computer_name\":\"C{k}R{round}-");
+        let line = line.replacen("\"computer_name\":\"", &prefix, 1);
+        match self.live {
+            None => out.push_str(&line),
+            Some((offset, span)) => {
+                let days = offset + span * i64::try_from(round).unwrap_or(0);
+                shift_dates(&line, days, out);
+            }
+        }
+    }
+}
+
+/// Copies `line` to `out` with every JSON string that starts with a date (`"YYYY-MM-DDT…`)
+/// moved by `days`.
+fn shift_dates(line: &str, days: i64, out: &mut String) {
+    let b = line.as_bytes();
+    let mut copied = 0;
+    let mut i = 0;
+    while i + 12 <= b.len() {
+        let is_date = b[i] == b'"'
+            && b[i + 5] == b'-'
+            && b[i + 8] == b'-'
+            && b[i + 11] == b'T'
+            && [1, 2, 3, 4, 6, 7, 9, 10]
+                .iter()
+                .all(|&j| b[i + j].is_ascii_digit());
+        if is_date
+            && let Ok(d) = chrono::NaiveDate::parse_from_str(&line[i + 1..i + 11], "%Y-%m-%d")
+            && let Some(moved) = d.checked_add_signed(chrono::Duration::days(days))
+        {
+            out.push_str(&line[copied..=i]);
+            out.push_str(&moved.format("%Y-%m-%d").to_string());
+            copied = i + 11;
+            i += 11;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&line[copied..]);
 }
 
 async fn push(
     client: reqwest::Client,
     es: String,
     token: String,
-    base: Arc<Vec<String>>,
+    base: Arc<BulkInput>,
     k: usize,
     stop: Arc<AtomicBool>,
     created: Arc<AtomicU64>,
 ) -> Result<()> {
     let mut round = 0u64;
     while !stop.load(Ordering::Acquire) {
-        for chunk in base.chunks(1000) {
+        for chunk in base.lines.chunks(1000) {
             if stop.load(Ordering::Acquire) {
                 return Ok(());
             }
-            let prefix = format!("\"computer_name\":\"C{k}R{round}-");
             let mut body = String::with_capacity(chunk.len() * 1400);
             for line in chunk {
                 body.push_str("{\"create\":{}}\n");
-                body.push_str(&line.replacen("\"computer_name\":\"", &prefix, 1));
+                base.render(line, k, round, &mut body);
                 body.push('\n');
             }
             let v: serde_json::Value = client
@@ -443,4 +528,56 @@ async fn push(
         round += 1;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_move_by_whole_days_and_nothing_else_changes() {
+        let line = r#"{"@timestamp":"2026-01-31T23:59:59.123Z","event":{"created":"2026-02-01T00:00:00.5Z"},"note":"2026-01-31 not a time","id":"1234-56-78T"}"#;
+        let mut out = String::new();
+        shift_dates(line, 1, &mut out);
+        assert_eq!(
+            out,
+            r#"{"@timestamp":"2026-02-01T23:59:59.123Z","event":{"created":"2026-02-02T00:00:00.5Z"},"note":"2026-01-31 not a time","id":"1234-56-78T"}"#
+        );
+        out.clear();
+        shift_dates(line, 0, &mut out);
+        assert_eq!(out, line);
+    }
+
+    #[test]
+    fn live_input_is_in_time_order_after_the_store_and_each_round_later() {
+        let newest = "2026-03-10T12:00:00Z"
+            .parse::<DateTime<Utc>>()
+            .expect("time");
+        let input = BulkInput::new(3_000, Some(newest)).expect("input");
+        let stamp = |l: &str| -> DateTime<Utc> {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            v["@timestamp"]
+                .as_str()
+                .expect("@timestamp")
+                .parse()
+                .expect("time")
+        };
+        let render = |line: &str, round| {
+            let mut s = String::new();
+            input.render(line, 0, round, &mut s);
+            s
+        };
+        let first = stamp(&render(&input.lines[0], 0));
+        let last = stamp(&render(&input.lines[input.lines.len() - 1], 0));
+        assert!(first > newest, "{first} after {newest}");
+        assert!(
+            input.lines.windows(2).all(|w| stamp(&w[0]) <= stamp(&w[1])),
+            "sorted by time"
+        );
+        let next_round = stamp(&render(&input.lines[0], 1));
+        assert!(next_round > last, "round 1 starts after round 0 ended");
+        assert!(render(&input.lines[0], 1).contains("\"computer_name\":\"C0R1-"));
+        let backfill = BulkInput::new(100, None).expect("input");
+        assert!(backfill.live.is_none());
+    }
 }

@@ -27,8 +27,9 @@ pub struct App {
     forward: ForwardFn,
     writer: Option<WriteHandle>,
     writer_thread: Mutex<Option<WriterThread>>,
-    /// One rules evaluation (or alert transition) at a time: they read, decide and write alerts.
-    rules_lock: Mutex<()>,
+    /// One rules evaluation (or alert transition) at a time: they read, decide and write alerts;
+    /// and what the rules job keeps between runs.
+    rules_lock: Mutex<crate::engine::RulesMemory>,
     _lock: Option<DataDirLock>,
 }
 
@@ -101,7 +102,7 @@ impl App {
             engine,
             writer,
             writer_thread: Mutex::new(thread),
-            rules_lock: Mutex::new(()),
+            rules_lock: Mutex::new(crate::engine::RulesMemory::default()),
             _lock: lock,
         })
     }
@@ -138,16 +139,18 @@ impl App {
     /// a run that stores reconciliation events runs once more so that those are judged too.
     pub fn rules(&self, now: DateTime<Utc>) -> Result<Evaluation> {
         let writer = self.writer()?;
-        let _one_at_a_time = self
+        let mut memory = self
             .rules_lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut total = crate::engine::evaluate(&self.store, writer, &self.engine, now)?;
+        let mut total =
+            crate::engine::evaluate(&self.store, writer, &self.engine, now, &mut memory)?;
         for _ in 0..2 {
             if total.reconciled == 0 || self.store.last_seq()? <= total.cursor {
                 break;
             }
-            let more = crate::engine::evaluate(&self.store, writer, &self.engine, now)?;
+            let more =
+                crate::engine::evaluate(&self.store, writer, &self.engine, now, &mut memory)?;
             total.judged += more.judged;
             total.enqueued += more.enqueued;
             total.cursor = more.cursor;
@@ -164,7 +167,7 @@ impl App {
     }
 
     /// Serializes an alert state change with the rules job (see [`crate::services`]).
-    pub(crate) fn alerts_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+    pub(crate) fn alerts_lock(&self) -> std::sync::MutexGuard<'_, crate::engine::RulesMemory> {
         self.rules_lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -138,7 +138,11 @@ pub fn run(args: &BenchApiArgs) -> Result<ExitCode> {
         // Now again while 4 clients push.
         let stop = Arc::new(AtomicBool::new(false));
         let created = Arc::new(AtomicU64::new(0));
-        let base = Arc::new(BulkInput::new(20_000, (!args.backfill).then_some(newest))?);
+        let base = Arc::new(BulkInput::new(
+            20_000,
+            stored,
+            (!args.backfill).then_some(newest),
+        )?);
         let started = Instant::now();
         let mut pushers = Vec::new();
         for k in 0..args.bulk_clients {
@@ -407,6 +411,9 @@ async fn latency(
 /// The clients' input: generated Winlogbeat lines, re-sent every round under new host names.
 struct BulkInput {
     lines: Vec<String>,
+    /// Part of every host name, so that a run on a kept store (`--work-dir`) sends new events,
+    /// not the last run's again: the store's size when the run started.
+    run: i64,
     /// Live input: each line's dates move by `first + round * span` days.
     live: Option<(i64, i64)>,
 }
@@ -414,12 +421,16 @@ struct BulkInput {
 impl BulkInput {
     /// `n` lines; live (time-ordered, dated after `after` and moving on every round) when
     /// `after` is given, else as generated (inside the stored range).
-    fn new(n: u64, after: Option<DateTime<Utc>>) -> Result<BulkInput> {
+    fn new(n: u64, run: i64, after: Option<DateTime<Utc>>) -> Result<BulkInput> {
         let mut buf = Vec::new();
         privtrail_sim::write_bulk_jsonl(n, 7, &mut buf)?;
         let mut lines: Vec<String> = String::from_utf8(buf)?.lines().map(str::to_owned).collect();
         let Some(after) = after else {
-            return Ok(BulkInput { lines, live: None });
+            return Ok(BulkInput {
+                lines,
+                run,
+                live: None,
+            });
         };
         let stamp = |l: &str| {
             l.split_once("\"@timestamp\":\"")
@@ -439,13 +450,14 @@ impl BulkInput {
         let offset = (after.date_naive() - first).num_days() + 1;
         Ok(BulkInput {
             lines,
+            run,
             live: Some((offset, span)),
         })
     }
 
     /// Line `line` as sent in round `round` by client `k`.
     fn render(&self, line: &str, k: usize, round: u64, out: &mut String) {
-        let prefix = format!("\"computer_name\":\"C{k}R{round}-");
+        let prefix = format!("\"computer_name\":\"S{}C{k}R{round}-", self.run);
         let line = line.replacen("\"computer_name\":\"", &prefix, 1);
         match self.live {
             None => out.push_str(&line),
@@ -553,7 +565,7 @@ mod tests {
         let newest = "2026-03-10T12:00:00Z"
             .parse::<DateTime<Utc>>()
             .expect("time");
-        let input = BulkInput::new(3_000, Some(newest)).expect("input");
+        let input = BulkInput::new(3_000, 7, Some(newest)).expect("input");
         let stamp = |l: &str| -> DateTime<Utc> {
             let v: serde_json::Value = serde_json::from_str(l).expect("json");
             v["@timestamp"]
@@ -576,8 +588,8 @@ mod tests {
         );
         let next_round = stamp(&render(&input.lines[0], 1));
         assert!(next_round > last, "round 1 starts after round 0 ended");
-        assert!(render(&input.lines[0], 1).contains("\"computer_name\":\"C0R1-"));
-        let backfill = BulkInput::new(100, None).expect("input");
+        assert!(render(&input.lines[0], 1).contains("\"computer_name\":\"S7C0R1-"));
+        let backfill = BulkInput::new(100, 7, None).expect("input");
         assert!(backfill.live.is_none());
     }
 }

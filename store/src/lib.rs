@@ -67,7 +67,7 @@ pub use types::{
     OutboxEntry, OutboxMessage, OutboxStatus, SearchCursor, SearchRequest, SilenceRow, Snapshot,
     StoreStats, StoredConflict, StoredReject, VerifyReport, WriteStats,
 };
-pub use writer::{EventOutcome, Writer};
+pub use writer::{ElevationWrite, EventOutcome, Writer};
 
 #[cfg(test)]
 mod tests {

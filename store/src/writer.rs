@@ -25,6 +25,18 @@ pub enum EventOutcome {
     Rejected(String),
 }
 
+/// How a rules run updates the stored elevations ([`Writer::save_rules_result`]).
+#[derive(Debug, Clone, Copy)]
+pub enum ElevationWrite<'a> {
+    /// These are all the elevations: the table is replaced.
+    All(&'a [ElevationRow]),
+    /// Only these rows changed (stored over their ids) and these ids are gone.
+    Changed {
+        rows: &'a [ElevationRow],
+        removed: &'a [String],
+    },
+}
+
 /// Makes the outbox entries of one newly stored event (see [`Writer::write_batch_with_outbox`]).
 type OutboxFn<'a> = &'a dyn Fn(&Event) -> Vec<OutboxEntry>;
 
@@ -563,7 +575,7 @@ impl Writer {
     /// it, so an event is judged exactly once. Returns how many outbox entries were newly enqueued.
     pub fn save_rules_result(
         &mut self,
-        elevations: Option<&[ElevationRow]>,
+        elevations: Option<ElevationWrite<'_>>,
         alerts: &[AlertRow],
         outbox: &[OutboxEntry],
         cursor: i64,
@@ -573,8 +585,12 @@ impl Writer {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::sqlite("begin rules result"))?;
-        if let Some(rows) = elevations {
-            state::replace_elevations(&tx, rows)?;
+        match elevations {
+            Some(ElevationWrite::All(rows)) => state::replace_elevations(&tx, rows)?,
+            Some(ElevationWrite::Changed { rows, removed }) => {
+                state::change_elevations(&tx, rows, removed)?;
+            }
+            None => {}
         }
         for a in alerts {
             state::upsert_alert(&tx, a)?;

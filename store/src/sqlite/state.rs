@@ -13,9 +13,29 @@ fn nanos(t: &chrono::DateTime<chrono::Utc>) -> i64 {
 pub fn replace_elevations(conn: &Connection, rows: &[ElevationRow]) -> Result<(), StoreError> {
     conn.execute("DELETE FROM elevations", [])
         .map_err(StoreError::sqlite("clear elevations"))?;
+    upsert_elevations(conn, rows)
+}
+
+/// Stores `rows` over the rows of their ids and deletes the rows of `removed`.
+pub fn change_elevations(
+    conn: &Connection,
+    rows: &[ElevationRow],
+    removed: &[String],
+) -> Result<(), StoreError> {
+    let mut st = conn
+        .prepare_cached("DELETE FROM elevations WHERE id = ?1")
+        .map_err(StoreError::sqlite("prepare delete from elevations"))?;
+    for id in removed {
+        st.execute([id])
+            .map_err(StoreError::sqlite(format!("delete elevation {id}")))?;
+    }
+    upsert_elevations(conn, rows)
+}
+
+fn upsert_elevations(conn: &Connection, rows: &[ElevationRow]) -> Result<(), StoreError> {
     let mut st = conn
         .prepare_cached(
-            "INSERT INTO elevations (id, principal, privilege, scope, started_at, ended_at, \
+            "INSERT OR REPLACE INTO elevations (id, principal, privilege, scope, started_at, ended_at, \
              expected_end, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .map_err(StoreError::sqlite("prepare insert into elevations"))?;

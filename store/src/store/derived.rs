@@ -304,6 +304,14 @@ impl Store {
         self.readers.with(|c| events::with_actions(c, actions))
     }
 
+    /// The sequence number of the oldest stored event (0 when empty); a purge moves it.
+    pub fn first_seq(&self) -> Result<i64, StoreError> {
+        self.readers.with(|c| {
+            c.query_row("SELECT coalesce(min(seq), 0) FROM events", [], |r| r.get(0))
+                .map_err(StoreError::sqlite("read first seq"))
+        })
+    }
+
     /// The sequence number of the newest stored event (0 when empty).
     pub fn last_seq(&self) -> Result<i64, StoreError> {
         self.readers.with(|c| {

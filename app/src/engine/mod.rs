@@ -20,14 +20,16 @@ use privtrail_model::{Action, Event};
 use privtrail_rules::builtin::KnownSettings;
 use privtrail_rules::builtin::settings::settings_from_rules;
 use privtrail_rules::{
-    Alert, CollectorRun, Context, ELEVATION_INPUTS, Elevation, InstanceType, PimInstanceView,
-    Policy, Rule, Silence, Tracker, apply_findings, evaluate_all, max_lookback, reconcile,
+    Alert, CollectorRun, Context, Elevation, InstanceType, PimInstanceView, Policy, Rule, Silence,
+    apply_findings, evaluate_all, max_lookback, reconcile,
 };
 use privtrail_store::{AlertRow, ElevationRow, EventFilter, Store};
 
 use crate::config::{Config, RouteConfig, Schedule};
 use crate::error::{AppError, Result};
 use crate::writer::WriteHandle;
+pub use memory::RulesMemory;
+use memory::Save;
 
 /// The name of the partial index over the events elevations are built from.
 pub const ELEVATION_INDEX: &str = "events_elevation_input";
@@ -98,6 +100,8 @@ pub struct Evaluation {
     pub cursor: i64,
 }
 
+mod memory;
+
 /// New events are read back and given to the rules in chunks of this many (without `raw`), so
 /// that a large import does not hold all its events in memory.
 const CHUNK: usize = 50_000;
@@ -130,16 +134,18 @@ pub fn evaluate(
     writer: &WriteHandle,
     engine: &Engine,
     now: DateTime<Utc>,
+    memory: &mut RulesMemory,
 ) -> Result<Evaluation> {
     let cursor = store.rules_cursor()?;
     // The bound first: every event up to it is in the elevation inputs read next.
     let upto = store.last_seq()?;
     let (policy, upn_of) = joined_policy(store, engine)?;
 
-    let names: Vec<&str> = ELEVATION_INPUTS.iter().map(|a| a.as_str()).collect();
-    let inputs = store.events_with_actions(&names)?;
-    let mut tracker = Tracker::from_events(policy.clone(), &inputs);
-    drop(inputs);
+    let memory::Recalled {
+        mut tracker,
+        first_seq,
+        saved,
+    } = memory.recall(store, &policy, upto)?;
     let mut reconciled = 0;
     let mut role_settings = Vec::new();
     for (t, _) in &engine.tenants {
@@ -164,12 +170,14 @@ pub fn evaluate(
     let mut elevations = tracker.elevations().to_vec();
     // Names before the rules: their summaries and the notifications speak in them.
     crate::names::Namer::preloaded(store)?.fill(&mut elevations)?;
-    let mut elevation_rows = Some(
+    let (save, saved) = memory::changes(
+        saved.as_ref(),
         elevations
             .iter()
             .map(elevation_row)
             .collect::<Result<Vec<_>>>()?,
     );
+    let mut elevation_rows = Some(save);
 
     let lookback = max_lookback(&engine.rules);
     let recent = if lookback > Duration::zero() {
@@ -268,8 +276,9 @@ pub fn evaluate(
             &to_notify,
         )?;
         let els = elevation_rows.take();
-        let enqueued =
-            writer.call(move |w| w.save_rules_result(els.as_deref(), &rows, &entries, next))??;
+        let enqueued = writer.call(move |w| {
+            w.save_rules_result(els.as_ref().map(Save::as_write), &rows, &entries, next)
+        })??;
         out.enqueued += enqueued;
         out.cursor = next;
         if let Some(v) = volume.take() {
@@ -287,6 +296,7 @@ pub fn evaluate(
         writer.notify_outbox();
     }
     out.elevations = elevations;
+    memory.keep(tracker, policy, upto, first_seq, saved);
     Ok(out)
 }
 

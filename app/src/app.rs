@@ -166,11 +166,15 @@ impl App {
         Ok(total)
     }
 
-    /// Serializes an alert state change with the rules job (see [`crate::services`]).
+    /// Serializes an alert state change with the rules job (see [`crate::services`]); the rules
+    /// job's kept alerts are forgotten, since the holder is about to change some.
     pub(crate) fn alerts_lock(&self) -> std::sync::MutexGuard<'_, crate::engine::RulesMemory> {
-        self.rules_lock
+        let mut memory = self
+            .rules_lock
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        memory.forget_alerts();
+        memory
     }
 
     /// Stops the writer (after the jobs already queued), commits the search index and releases

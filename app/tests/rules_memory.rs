@@ -1,13 +1,13 @@
 //! The rules job's memory between runs (`engine::RulesMemory`): a process that judges its events
-//! run after run, keeping its tracker and writing only changed elevation rows, ends with exactly
-//! the elevations a fresh process rebuilds from every stored event.
+//! run after run, keeping its tracker, the active alerts and writing only changed elevation rows,
+//! ends with exactly the elevations and alerts of processes that rebuild everything every run.
 #![allow(clippy::unwrap_used)]
 
 use chrono::{Duration, Utc};
 use privtrail_app::import::{Progress, import};
 use privtrail_app::{App, Config};
 use privtrail_sim::{EstateSpec, generate_estate};
-use privtrail_store::ElevationRow;
+use privtrail_store::{AlertRow, ElevationRow};
 
 fn rows(app: &App) -> Vec<ElevationRow> {
     let mut r = app.store().elevations().unwrap();
@@ -56,29 +56,36 @@ fn runs_that_remember_end_where_a_rebuild_ends() {
         }
     }
     assert!(dealt >= 2, "{:?}", generated.files);
-    let data = dir.path().join("data");
-    let app = App::open_writer(&data, Config::default(), "test").unwrap();
-    let opts = app.config().ingest_options(&[]);
+    assert!(dealt >= 2, "{:?}", generated.files);
+
+    // The same runs twice: in one process that remembers, and with a new process per run (which
+    // rebuilds everything, as every run did before the memory existed). Between runs an alert is
+    // acknowledged, and later one resolved, through the services (the lock's other holders).
+    let remembering = App::open_writer(&dir.path().join("a"), Config::default(), "test").unwrap();
     let mut kept = Vec::new();
-    for files in &runs {
-        import(
-            app.store(),
-            app.writer().unwrap(),
-            files,
-            &opts,
-            &Progress::none(),
-            None,
-            app.forward(),
-        )
-        .unwrap();
-        app.rules(now).unwrap();
-        kept.push(rows(&app));
+    for (i, files) in runs.iter().enumerate() {
+        run(&remembering, files, now + Duration::minutes(i as i64), i);
+        kept.push(rows(&remembering));
     }
     // A run with nothing new keeps everything as it is.
-    app.rules(now).unwrap();
-    let remembered = rows(&app);
-    app.close();
-    drop(app);
+    let later = now + Duration::minutes(10);
+    remembering.rules(later).unwrap();
+    let remembered = (rows(&remembering), alerts(&remembering));
+    remembering.close();
+    drop(remembering);
+
+    let mut rebuilt = None;
+    for (i, files) in runs.iter().enumerate() {
+        let fresh = App::open_writer(&dir.path().join("b"), Config::default(), "test").unwrap();
+        run(&fresh, files, now + Duration::minutes(i as i64), i);
+        if i + 1 == runs.len() {
+            fresh.rules(later).unwrap();
+            rebuilt = Some((rows(&fresh), alerts(&fresh)));
+        }
+        fresh.close();
+    }
+    let rebuilt = rebuilt.unwrap();
+
     // Some elevation stored by one run was rewritten by a later one (same id, other row).
     let rewritten = kept.windows(2).any(|w| {
         w[0].iter()
@@ -88,11 +95,58 @@ fn runs_that_remember_end_where_a_rebuild_ends() {
         rewritten,
         "no run changed an elevation stored by an earlier one"
     );
-    assert!(remembered.len() >= 5, "{}", remembered.len());
-    assert!(remembered.iter().any(|r| r.ended_at.is_some()));
-    assert!(remembered.iter().any(|r| r.ended_at.is_none()));
+    assert!(remembered.0.len() >= 5, "{}", remembered.0.len());
+    assert!(remembered.0.iter().any(|r| r.ended_at.is_some()));
+    assert!(remembered.0.iter().any(|r| r.ended_at.is_none()));
+    assert!(
+        remembered.1.iter().any(|a| a.status == "acknowledged"),
+        "{:?}",
+        remembered.1.iter().map(|a| &a.status).collect::<Vec<_>>()
+    );
+    assert!(remembered.1.iter().any(|a| a.status == "resolved"));
+    assert!(remembered.1.iter().any(|a| a.status == "open"));
+    assert_eq!(remembered.0, rebuilt.0, "elevations");
+    assert_eq!(remembered.1, rebuilt.1, "alerts");
 
-    let fresh = App::open_writer(&data, Config::default(), "test").unwrap();
-    fresh.rules(now).unwrap();
-    assert_eq!(rows(&fresh), remembered);
+    // A process started on the remembering store rebuilds and finds the same elevations.
+    let fresh = App::open_writer(&dir.path().join("a"), Config::default(), "test").unwrap();
+    fresh.rules(later).unwrap();
+    assert_eq!(rows(&fresh), remembered.0);
+}
+
+fn alerts(app: &App) -> Vec<AlertRow> {
+    let mut r = app.store().alerts(None).unwrap();
+    r.sort_by(|a, b| a.id.cmp(&b.id));
+    r
+}
+
+/// Imports `files`, runs the rules at `now` (each run a minute later: alerts opened by a run
+/// that the next one did not know of would open again under a new id); after the second run acknowledges the first open alert, after
+/// the third resolves the first open one.
+fn run(app: &App, files: &[String], now: chrono::DateTime<Utc>, i: usize) {
+    import(
+        app.store(),
+        app.writer().unwrap(),
+        files,
+        &app.config().ingest_options(&[]),
+        &Progress::none(),
+        None,
+        app.forward(),
+    )
+    .unwrap();
+    app.rules(now).unwrap();
+    let first = |status: &str| {
+        alerts(app)
+            .into_iter()
+            .find(|a| a.status == status)
+            .map(|a| a.id)
+    };
+    if i == 1 {
+        let id = first("open").expect("an open alert after the second run");
+        app.ack_alert(&id, now, "tester", Some("looking")).unwrap();
+    }
+    if i == 2 {
+        let id = first("open").expect("an open alert after the third run");
+        app.resolve_alert(&id, now, "tester", Some("done")).unwrap();
+    }
 }

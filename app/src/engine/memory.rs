@@ -1,6 +1,6 @@
 //! What the rules job keeps between runs in a long-running process ([`RulesMemory`], held by
-//! [`crate::App`] under its rules lock): the elevation tracker, and what the `elevations` table
-//! holds.
+//! [`crate::App`] under its rules lock): the elevation tracker, what the `elevations` table holds,
+//! and the active alerts.
 //!
 //! Without it every run rebuilt the tracker from every stored elevation input and rewrote the
 //! whole `elevations` table: work that grows with the history, done whenever events are stored.
@@ -9,15 +9,22 @@
 //! only on the set of events applied, not on their order, so applying the inputs stored since the
 //! last run gives what a rebuild gives; the table gets only the rows that changed.
 //!
+//! The active alerts (open or acknowledged, decoded from their JSON) were likewise read back for
+//! every chunk of every run: a fifth of the request threads' CPU once thousands were open. Only
+//! this process writes the store (one writer per data dir), and every in-process alert write
+//! other than the rules job's own holds the same lock and forgets them ([`crate::App`]'s
+//! `alerts_lock`); the rules job applies its own changes to what it keeps.
+//!
 //! Forgotten (rebuilt from the store) when the policy joined with the directory changed, when
 //! events were purged (the store's first seq moved), and after a run that failed half-way (the
 //! memory is taken out for the run and put back only at its end).
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use privtrail_model::Event;
-use privtrail_rules::{ELEVATION_INPUTS, Policy, Tracker};
+use privtrail_rules::{
+    Alert, AlertChanges, AlertStatus, ELEVATION_INPUTS, Elevation, Policy, Tracker,
+};
 use privtrail_store::{ElevationRow, ElevationWrite, Store};
 
 use crate::error::Result;
@@ -27,7 +34,11 @@ const CHUNK: usize = 50_000;
 
 /// The rules job's memory between runs; empty at first.
 #[derive(Debug, Default)]
-pub struct RulesMemory(Option<Kept>);
+pub struct RulesMemory {
+    kept: Option<Kept>,
+    /// The active alerts as stored.
+    alerts: Option<Vec<Alert>>,
+}
 
 #[derive(Debug)]
 struct Kept {
@@ -36,8 +47,8 @@ struct Kept {
     /// Every elevation input with a seq up to this one is applied.
     upto: i64,
     first_seq: i64,
-    /// What the `elevations` table holds: id → hash of the row.
-    saved: HashMap<String, u64>,
+    /// What the `elevations` table holds.
+    saved: HashMap<String, Elevation>,
 }
 
 /// A run's tracker, and what it needs to save the elevations it ends with.
@@ -46,16 +57,40 @@ pub(crate) struct Recalled {
     /// The store's first seq when the tracker was recalled.
     pub first_seq: i64,
     /// What the `elevations` table holds, when known (see [`changes`]).
-    pub saved: Option<HashMap<String, u64>>,
+    pub saved: Option<HashMap<String, Elevation>>,
 }
 
 impl RulesMemory {
+    /// The active alerts: the kept ones, or as read from the store. Put them back with
+    /// [`RulesMemory::keep_alerts`] once what the run changed is committed and applied to them.
+    pub(crate) fn take_alerts(&mut self, store: &Store) -> Result<Vec<Alert>> {
+        if let Some(a) = self.alerts.take() {
+            return Ok(a);
+        }
+        let mut out = Vec::new();
+        for status in [AlertStatus::Open, AlertStatus::Acknowledged] {
+            for row in store.alerts(Some(status.as_str()))? {
+                out.push(super::decode_alert(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn keep_alerts(&mut self, alerts: Vec<Alert>) {
+        self.alerts = Some(alerts);
+    }
+
+    /// Called by whoever changes alerts outside the rules job (under the same lock).
+    pub(crate) fn forget_alerts(&mut self) {
+        self.alerts = None;
+    }
+
     /// The tracker of a run that judges events up to `upto`: the kept one with the inputs stored
     /// since, or one built from every stored input.
     pub(crate) fn recall(&mut self, store: &Store, policy: &Policy, upto: i64) -> Result<Recalled> {
         let first_seq = store.first_seq()?;
         let names: Vec<&str> = ELEVATION_INPUTS.iter().map(|a| a.as_str()).collect();
-        match self.0.take() {
+        match self.kept.take() {
             Some(k) if k.policy == *policy && k.first_seq == first_seq && k.upto <= upto => {
                 let mut tracker = k.tracker;
                 let mut from = k.upto;
@@ -96,9 +131,9 @@ impl RulesMemory {
         policy: Policy,
         upto: i64,
         first_seq: i64,
-        saved: HashMap<String, u64>,
+        saved: HashMap<String, Elevation>,
     ) {
-        self.0 = Some(Kept {
+        self.kept = Some(Kept {
             tracker,
             policy,
             upto,
@@ -127,31 +162,51 @@ impl Save {
     }
 }
 
-/// What to write of `rows` (every elevation a run ends with) over what the table holds (`saved`),
-/// and what it holds afterwards.
+/// What to write of `elevations` (every elevation a run ends with) over what the table holds
+/// (`saved`, when known), and what it holds afterwards. Only new and changed elevations are turned
+/// into rows (`row`).
 pub(crate) fn changes(
-    saved: Option<&HashMap<String, u64>>,
-    rows: Vec<ElevationRow>,
-) -> (Save, HashMap<String, u64>) {
-    let now: HashMap<String, u64> = rows.iter().map(|r| (r.id.clone(), row_hash(r))).collect();
+    saved: Option<&HashMap<String, Elevation>>,
+    elevations: &[Elevation],
+    row: impl Fn(&Elevation) -> Result<ElevationRow>,
+) -> Result<(Save, HashMap<String, Elevation>)> {
+    let now: HashMap<String, Elevation> = elevations
+        .iter()
+        .map(|e| (e.id.clone(), e.clone()))
+        .collect();
     let Some(saved) = saved else {
-        return (Save::All(rows), now);
+        let rows = elevations.iter().map(row).collect::<Result<_>>()?;
+        return Ok((Save::All(rows), now));
     };
     let removed = saved
         .keys()
         .filter(|id| !now.contains_key(*id))
         .cloned()
         .collect();
-    let rows = rows
-        .into_iter()
-        .filter(|r| saved.get(&r.id) != now.get(&r.id))
-        .collect();
-    (Save::Changed { rows, removed }, now)
+    let rows = elevations
+        .iter()
+        .filter(|e| saved.get(&e.id) != Some(e))
+        .map(row)
+        .collect::<Result<_>>()?;
+    Ok((Save::Changed { rows, removed }, now))
 }
 
-fn row_hash(r: &ElevationRow) -> u64 {
-    let mut h = DefaultHasher::new();
-    (&r.principal, &r.privilege, &r.scope, &r.body).hash(&mut h);
-    (r.started_at, r.ended_at, r.expected_end).hash(&mut h);
-    h.finish()
+/// The active alerts after `changes` (from [`privtrail_rules::apply_findings`] over `alerts`) were
+/// saved.
+pub(crate) fn apply_alert_changes(alerts: &mut Vec<Alert>, changes: &AlertChanges) {
+    let gone: HashMap<&str, ()> = changes
+        .resolved
+        .iter()
+        .map(|a| (a.id.as_str(), ()))
+        .collect();
+    let updated: HashMap<&str, &Alert> =
+        changes.updated.iter().map(|a| (a.id.as_str(), a)).collect();
+    alerts.retain(|a| !gone.contains_key(a.id.as_str()));
+    for a in alerts.iter_mut() {
+        if let Some(u) = updated.get(a.id.as_str()) {
+            a.clone_from(u);
+        }
+    }
+    alerts.extend(changes.opened.iter().cloned());
+    alerts.retain(Alert::is_active);
 }

@@ -170,13 +170,7 @@ pub fn evaluate(
     let mut elevations = tracker.elevations().to_vec();
     // Names before the rules: their summaries and the notifications speak in them.
     crate::names::Namer::preloaded(store)?.fill(&mut elevations)?;
-    let (save, saved) = memory::changes(
-        saved.as_ref(),
-        elevations
-            .iter()
-            .map(elevation_row)
-            .collect::<Result<Vec<_>>>()?,
-    );
+    let (save, saved) = memory::changes(saved.as_ref(), &elevations, elevation_row)?;
     let mut elevation_rows = Some(save);
 
     let lookback = max_lookback(&engine.rules);
@@ -211,6 +205,7 @@ pub fn evaluate(
         .as_ref()
         .map(|a| a.iter().map(|a| a.as_str()).collect());
     let raw_wanted = privtrail_rules::raw_inputs_of(&engine.rules);
+    let mut alerts = memory.take_alerts(store)?;
     let mut from = cursor;
     loop {
         let chunk = store.events_after_seq(from, upto, wanted.as_deref(), CHUNK)?;
@@ -246,9 +241,8 @@ pub fn evaluate(
             volume: volume.as_ref(),
         };
         let (findings, evaluated) = evaluate_all(&engine.rules, &ctx);
-        let existing = load_alerts(store)?;
         let changes = apply_findings(
-            &existing,
+            &alerts,
             &findings,
             &evaluated,
             now,
@@ -285,6 +279,7 @@ pub fn evaluate(
             // After the results it produced: see `crate::noisy`.
             crate::noisy::mark_judged(writer, v.day)?;
         }
+        memory::apply_alert_changes(&mut alerts, &changes);
         out.opened.extend(changes.opened);
         out.resolved.extend(changes.resolved);
         if !full {
@@ -297,6 +292,7 @@ pub fn evaluate(
     }
     out.elevations = elevations;
     memory.keep(tracker, policy, upto, first_seq, saved);
+    memory.keep_alerts(alerts);
     Ok(out)
 }
 
@@ -431,7 +427,7 @@ fn pim_views(snap: &PimSnapshot, upns: Option<&HashMap<String, String>>) -> Vec<
         .collect()
 }
 
-fn elevation_row(e: &Elevation) -> Result<ElevationRow> {
+pub(crate) fn elevation_row(e: &Elevation) -> Result<ElevationRow> {
     Ok(ElevationRow {
         id: e.id.clone(),
         principal: e.principal.clone(),

@@ -7,9 +7,10 @@
 //! commit) the next run of the job judges them exactly once: a crash before the commit judges
 //! them again (nothing was committed), a crash after it never does.
 //!
-//! Elevations are recomputed from every event that opens or closes one (a small share of all
+//! Elevations are computed from every event that opens or closes one (a small share of all
 //! events, read through a partial index on the actions the rules crate declares), which keeps them
-//! correct whatever order events arrive in.
+//! correct whatever order events arrive in. A process computes them once and then keeps them up to
+//! date from the inputs stored since its last run ([`RulesMemory`], with the active alerts).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,16 +21,25 @@ use privtrail_model::{Action, Event};
 use privtrail_rules::builtin::KnownSettings;
 use privtrail_rules::builtin::settings::settings_from_rules;
 use privtrail_rules::{
-    Alert, CollectorRun, Context, Elevation, InstanceType, PimInstanceView, Policy, Rule, Silence,
+    Alert, Context, Elevation, InstanceType, PimInstanceView, Policy, Rule, Silence,
     apply_findings, evaluate_all, max_lookback, reconcile,
 };
-use privtrail_store::{AlertRow, ElevationRow, EventFilter, Store};
+use privtrail_store::{EventFilter, Store};
 
 use crate::config::{Config, RouteConfig, Schedule};
 use crate::error::{AppError, Result};
 use crate::writer::WriteHandle;
+
+mod memory;
+mod rows;
+mod runs;
+
 pub use memory::RulesMemory;
 use memory::Save;
+pub(crate) use rows::elevation_row;
+pub use rows::{alert_row, decode_alert, load_alerts, load_elevations};
+use runs::collector_runs;
+pub use runs::{RUN_PREFIX, RunRecord, record_run};
 
 /// The name of the partial index over the events elevations are built from.
 pub const ELEVATION_INDEX: &str = "events_elevation_input";
@@ -100,14 +110,9 @@ pub struct Evaluation {
     pub cursor: i64,
 }
 
-mod memory;
-
 /// New events are read back and given to the rules in chunks of this many (without `raw`), so
 /// that a large import does not hold all its events in memory.
 const CHUNK: usize = 50_000;
-
-/// Collector run records are checkpoints with this prefix.
-pub const RUN_PREFIX: &str = "run:";
 
 /// The roles' PIM settings in a tenant's snapshot (none when it did not read them).
 fn known_settings(tenant: &str, snap: &PimSnapshot) -> Vec<KnownSettings> {
@@ -128,7 +133,7 @@ fn known_settings(tenant: &str, snap: &PimSnapshot) -> Vec<KnownSettings> {
 /// the transaction that stores the results.
 ///
 /// Callers serialize runs (two at once would judge the same events twice): [`crate::App::rules`]
-/// holds a lock around it.
+/// holds a lock around it, the lock that guards the `memory` kept between runs.
 pub fn evaluate(
     store: &Store,
     writer: &WriteHandle,
@@ -296,81 +301,6 @@ pub fn evaluate(
     Ok(out)
 }
 
-/// The collectors `collector-failure` watches, with their recorded runs: each configured tenant's
-/// audit pull, once it has been run at least once (the run records are written by the collection
-/// job, see [`record_run`]).
-fn collector_runs(store: &Store, engine: &Engine, now: DateTime<Utc>) -> Result<Vec<CollectorRun>> {
-    let mut out = Vec::new();
-    for (tenant, schedule) in &engine.tenants {
-        let key = format!("{RUN_PREFIX}entra:{tenant}:audit");
-        let Some(text) = store.checkpoint(&key)? else {
-            continue;
-        };
-        let run: RunRecord = serde_json::from_str(&text)
-            .map_err(AppError::json(format!("run record {key:?} is unreadable")))?;
-        out.push(CollectorRun {
-            collector: format!("entra:{tenant}"),
-            last_success: run.last_success,
-            watched_since: Some(run.first_attempt),
-            interval: schedule.interval(now),
-        });
-    }
-    Ok(out)
-}
-
-/// What the collection job records about its runs (a checkpoint `run:<collector>`).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct RunRecord {
-    /// The first run ever recorded.
-    #[serde(with = "privtrail_model::serde_time")]
-    pub first_attempt: DateTime<Utc>,
-    #[serde(default, with = "privtrail_model::serde_opt_time")]
-    pub last_success: Option<DateTime<Utc>>,
-    #[serde(default, with = "privtrail_model::serde_opt_time")]
-    pub last_failure: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub last_error: Option<String>,
-    /// Failures since the last success.
-    #[serde(default)]
-    pub failures: u64,
-}
-
-/// Records one run of `collector` (success or failure) through the writer.
-pub fn record_run(
-    store: &Store,
-    writer: &WriteHandle,
-    collector: &str,
-    at: DateTime<Utc>,
-    error: Option<String>,
-) -> Result<()> {
-    let key = format!("{RUN_PREFIX}{collector}");
-    let mut run = match store.checkpoint(&key)? {
-        Some(t) => serde_json::from_str(&t)
-            .map_err(AppError::json(format!("run record {key:?} is unreadable")))?,
-        None => RunRecord {
-            first_attempt: at,
-            last_success: None,
-            last_failure: None,
-            last_error: None,
-            failures: 0,
-        },
-    };
-    match error {
-        None => {
-            run.last_success = Some(at);
-            run.failures = 0;
-        }
-        Some(e) => {
-            run.last_failure = Some(at);
-            run.last_error = Some(e);
-            run.failures += 1;
-        }
-    }
-    let value = serde_json::to_string(&run).map_err(AppError::json("run record"))?;
-    writer.call(move |w| w.set_checkpoint(&key, &value))??;
-    Ok(())
-}
-
 /// UPNs by user object id, per tenant.
 type UpnMaps = HashMap<String, HashMap<String, String>>;
 
@@ -423,59 +353,6 @@ fn pim_views(snap: &PimSnapshot, upns: Option<&HashMap<String, String>>) -> Vec<
                 start: i.start_date_time,
                 end: i.end_date_time,
             }
-        })
-        .collect()
-}
-
-pub(crate) fn elevation_row(e: &Elevation) -> Result<ElevationRow> {
-    Ok(ElevationRow {
-        id: e.id.clone(),
-        principal: e.principal.clone(),
-        privilege: e.privilege.clone(),
-        scope: e.scope.clone(),
-        started_at: e.started_at,
-        ended_at: e.ended_at,
-        expected_end: e.expected_end,
-        body: serde_json::to_string(e).map_err(AppError::json("elevation"))?,
-    })
-}
-
-pub fn alert_row(a: &Alert) -> Result<AlertRow> {
-    Ok(AlertRow {
-        id: a.id.clone(),
-        rule: a.rule.clone(),
-        subject: a.subject.clone(),
-        status: a.status.as_str().to_owned(),
-        severity: a.severity.as_str().to_owned(),
-        opened_at: a.opened_at,
-        updated_at: a.updated_at,
-        body: serde_json::to_string(a).map_err(AppError::json("alert"))?,
-    })
-}
-
-/// Every stored alert.
-pub fn load_alerts(store: &Store) -> Result<Vec<Alert>> {
-    store.alerts(None)?.iter().map(decode_alert).collect()
-}
-
-/// An alert from its stored row.
-pub fn decode_alert(r: &AlertRow) -> Result<Alert> {
-    serde_json::from_str(&r.body).map_err(AppError::json(format!(
-        "stored alert {} is unreadable",
-        r.id
-    )))
-}
-
-/// Every stored elevation.
-pub fn load_elevations(store: &Store) -> Result<Vec<Elevation>> {
-    store
-        .elevations()?
-        .iter()
-        .map(|r| {
-            serde_json::from_str(&r.body).map_err(AppError::json(format!(
-                "stored elevation {} is unreadable",
-                r.id
-            )))
         })
         .collect()
 }

@@ -122,23 +122,7 @@ pub fn run(args: &BenchApiArgs) -> Result<ExitCode> {
         .build()?;
     let results = rt.block_on(async {
         let queries = pick_queries(&client, &api, &token).await?;
-        let mut searches = Vec::new();
-        for (label, q, since, until) in &queries {
-            searches.push(
-                latency(
-                    &client,
-                    &api,
-                    &token,
-                    label,
-                    q,
-                    since,
-                    until,
-                    args.searches,
-                    false,
-                )
-                .await?,
-            );
-        }
+        let mut searches = latencies(&client, &api, &token, &queries, args.searches, false).await?;
         // Now again while 4 clients push.
         let stop = Arc::new(AtomicBool::new(false));
         let created = Arc::new(AtomicU64::new(0));
@@ -162,22 +146,7 @@ pub fn run(args: &BenchApiArgs) -> Result<ExitCode> {
         }
         // Let the pushers get going before measuring.
         tokio::time::sleep(Duration::from_secs(2)).await;
-        for (label, q, since, until) in &queries {
-            searches.push(
-                latency(
-                    &client,
-                    &api,
-                    &token,
-                    label,
-                    q,
-                    since,
-                    until,
-                    args.searches,
-                    true,
-                )
-                .await?,
-            );
-        }
+        searches.extend(latencies(&client, &api, &token, &queries, args.searches, true).await?);
         let left = Duration::from_secs_f64(args.bulk_seconds).saturating_sub(started.elapsed());
         tokio::time::sleep(left).await;
         stop.store(true, Ordering::Release);
@@ -362,6 +331,22 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Each query's latency, one after the other.
+async fn latencies(
+    client: &reqwest::Client,
+    api: &str,
+    token: &str,
+    queries: &[Query],
+    n: u64,
+    ingesting: bool,
+) -> Result<Vec<Latency>> {
+    let mut out = Vec::new();
+    for (label, q, since, until) in queries {
+        out.push(latency(client, api, token, label, q, since, until, n, ingesting).await?);
+    }
+    Ok(out)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -34,6 +34,7 @@ pub mod auth;
 pub mod error;
 pub mod es;
 mod metrics;
+mod review;
 mod serve;
 pub mod ui;
 mod v1;

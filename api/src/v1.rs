@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use crate::ApiState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::review::{Op, check_note};
 
 /// Events per page at most.
 pub const MAX_PAGE: usize = 1000;
@@ -309,9 +310,6 @@ struct NoteBody {
     note: Option<String>,
 }
 
-/// Notes longer than this are refused (a note is a sentence or two, not a document).
-const MAX_NOTE: usize = 4000;
-
 /// The optional `{"note": "…"}` body of a reviewer's action.
 fn note_of(body: &[u8]) -> ApiResult<NoteBody> {
     let note: NoteBody = if body.is_empty() {
@@ -321,25 +319,8 @@ fn note_of(body: &[u8]) -> ApiResult<NoteBody> {
             ApiError::bad_request(format!("body: {{\"note\": \"…\"}} expected: {e}"))
         })?
     };
-    if note
-        .note
-        .as_deref()
-        .is_some_and(|n| n.chars().count() > MAX_NOTE)
-    {
-        return Err(ApiError::bad_request(format!(
-            "the note is longer than {MAX_NOTE} characters"
-        )));
-    }
+    check_note(note.note.as_deref())?;
     Ok(note)
-}
-
-/// A reviewer's action, on an alert or on a remediation action.
-#[derive(Debug, Clone, Copy)]
-enum Op {
-    Ack,
-    Resolve,
-    Approve,
-    Reject,
 }
 
 /// A reviewer's action with its optional note; who is the token's name. Answers the alert or the
@@ -357,16 +338,7 @@ async fn transition(
     let note = note_of(&body)?;
     let by = caller.name.clone();
     let v = state
-        .blocking(move |app| {
-            let now = Utc::now();
-            let note = note.note.as_deref();
-            Ok(match op {
-                Op::Ack => json!(app.ack_alert(&id, now, &by, note)?),
-                Op::Resolve => json!(app.resolve_alert(&id, now, &by, note)?),
-                Op::Approve => json!(app.remediation_approve(&id, now, &by, note)?),
-                Op::Reject => json!(app.remediation_reject(&id, now, &by, note)?),
-            })
-        })
+        .blocking(move |app| op.apply(app, &id, &by, note.note.as_deref()))
         .await?;
     Ok(Json(v))
 }

@@ -166,6 +166,14 @@ impl App {
         Ok(total)
     }
 
+    /// Holds the rules job off while the holder reads alerts and acts on them without changing
+    /// any (remediation's proposals): what the rules job keeps stays valid.
+    pub(crate) fn alerts_read_lock(&self) -> std::sync::MutexGuard<'_, crate::engine::RulesMemory> {
+        self.rules_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Serializes an alert state change with the rules job (see [`crate::services`]); the rules
     /// job's kept alerts are forgotten, since the holder is about to change some.
     pub(crate) fn alerts_lock(&self) -> std::sync::MutexGuard<'_, crate::engine::RulesMemory> {

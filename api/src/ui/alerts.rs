@@ -22,13 +22,12 @@ use super::{
 use crate::ApiState;
 use crate::auth::{Caller, MaybeCaller};
 use crate::error::ApiError;
+use crate::review::{MAX_NOTE, Op, check_note};
 
 /// Alerts per page of the list.
 const PAGE: usize = 100;
 /// Evidence events shown on an alert's page at most.
 const MAX_EVIDENCE: usize = 50;
-/// Notes longer than this are refused.
-const MAX_NOTE: usize = 4000;
 const SEVERITIES: [&str; 5] = ["critical", "high", "medium", "low", "info"];
 const STATUSES: [(&str, &str); 5] = [
     ("active", "open or acknowledged"),
@@ -151,15 +150,6 @@ struct Detail {
     events: Vec<Event>,
     elevation: Option<ElevationView>,
     remediation: Option<privtrail_app::remediate::Remediation>,
-}
-
-/// A reviewer's action on an alert's page.
-#[derive(Debug, Clone, Copy)]
-enum Op {
-    Ack,
-    Resolve,
-    Approve,
-    Reject,
 }
 
 async fn load(state: &ApiState, id: String) -> Result<Detail, ApiError> {
@@ -345,25 +335,14 @@ async fn transition(
         .note
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty());
-    if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE) {
-        let e = ApiError::bad_request(format!("the note is longer than {MAX_NOTE} characters"));
+    if let Err(e) = check_note(note.as_deref()) {
         return error_page(&c, "/alerts", "Alert", &e);
     }
     let by = c.name.clone();
     let target = format!("/alerts/{}", enc(&id));
     let id2 = id.clone();
     let result = state
-        .blocking(move |app| {
-            let now = Utc::now();
-            let note = note.as_deref();
-            match op {
-                Op::Ack => app.ack_alert(&id2, now, &by, note).map(|_| ()),
-                Op::Resolve => app.resolve_alert(&id2, now, &by, note).map(|_| ()),
-                Op::Approve => app.remediation_approve(&id2, now, &by, note).map(|_| ()),
-                Op::Reject => app.remediation_reject(&id2, now, &by, note).map(|_| ()),
-            }
-            .map_err(ApiError::from)
-        })
+        .blocking(move |app| op.apply(app, &id2, &by, note.as_deref()))
         .await;
     match result {
         Ok(_) => Redirect::to(&target).into_response(),

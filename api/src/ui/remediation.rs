@@ -7,9 +7,7 @@ use privtrail_app::remediate::{Remediation, State, Target};
 
 use super::{enc, time_el};
 use crate::auth::Caller;
-
-/// Notes longer than this are refused (the alert forms' limit).
-const MAX_NOTE: usize = 4000;
+use crate::review::MAX_NOTE;
 
 pub fn section(c: &Caller, r: &Remediation) -> Markup {
     let csrf = c.csrf.as_deref().unwrap_or("");

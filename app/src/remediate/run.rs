@@ -82,7 +82,8 @@ pub fn run(
 }
 
 fn propose(app: &App, now: DateTime<Utc>, dry_run: bool, report: &mut RunReport) -> Result<()> {
-    let _guard = app.alerts_lock();
+    // Proposals are remediation state and chained events; alerts are only read.
+    let _guard = app.alerts_read_lock();
     let alerts = app.alerts(None)?;
     for d in app.remediation_plan(&alerts, now)? {
         match d {

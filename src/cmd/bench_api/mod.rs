@@ -278,17 +278,7 @@ async fn pick_queries(client: &reqwest::Client, api: &str, token: &str) -> Resul
         let url = format!("{api}/api/v1/search?limit=1&q={}", urlencode(q));
         let c = client.clone();
         let token = token.to_owned();
-        async move {
-            let v: serde_json::Value = c
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
-                .await?;
-            anyhow::Ok(v["events"][0].clone())
-        }
+        async move { anyhow::Ok(get_json(&c, &url, &token).await?["events"][0].clone()) }
     };
     let add = one("action:group.member.added").await?;
     let target = add["target"].as_str().unwrap_or("x").to_owned();
@@ -333,6 +323,18 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// A GET of the API with the token, its JSON answer.
+async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> Result<serde_json::Value> {
+    Ok(client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
+}
+
 /// Each query's latency, one after the other.
 async fn latencies(
     client: &reqwest::Client,
@@ -372,14 +374,7 @@ async fn latency(
     let mut hits = 0;
     for _ in 0..n {
         let t0 = Instant::now();
-        let v: serde_json::Value = client
-            .get(&url)
-            .bearer_auth(token)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let v = get_json(client, &url, token).await?;
         samples.push(t0.elapsed().as_secs_f64() * 1000.0);
         hits = v["events"].as_array().map_or(0, Vec::len);
     }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::convert::{Converted, to_directory_audit};
 use super::detect::{csv_delimiter, csv_header_names, record_spans, value_end, wrapped};
 use super::json::{arr, get, text};
-use super::normalize_directory_audit;
+use super::normalize::normalize_without_raw;
 use crate::IngestError;
 use crate::emit::Emitter;
 use crate::windows::jsonl::read_line_limited;
@@ -267,7 +267,7 @@ impl Reader<'_, '_> {
                     .clone()
                     .or(record_tenant)
                     .unwrap_or_else(|| DEFAULT_TENANT.to_owned());
-                match normalize_directory_audit(&audit, &tenant) {
+                match normalize_without_raw(&audit, &tenant) {
                     Ok(mut e) => {
                         e.raw = raw;
                         self.em.event(e);

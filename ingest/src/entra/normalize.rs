@@ -297,6 +297,13 @@ fn initiator(m: &Map<String, Value>) -> (Option<String>, bool) {
 /// first of [`JUSTIFICATION_KEYS`] in `additionalDetails`, else (PIM's own records) `resultReason`;
 /// the expiry the first of [`EXPIRY_KEYS`], only for grants that are not permanent.
 pub fn normalize_directory_audit(record: &Value, tenant: &str) -> Result<Event, IngestError> {
+    let mut e = normalize_without_raw(record, tenant)?;
+    e.raw = record.to_string();
+    Ok(e)
+}
+
+/// [`normalize_directory_audit`] for a caller that already holds the record's text.
+pub(super) fn normalize_without_raw(record: &Value, tenant: &str) -> Result<Event, IngestError> {
     let m = record
         .as_object()
         .ok_or_else(|| malformed(None, "a directoryAudit is a JSON object"))?;
@@ -371,7 +378,6 @@ pub fn normalize_directory_audit(record: &Value, tenant: &str) -> Result<Event, 
         e.expires_at = detail(&details, &EXPIRY_KEYS).and_then(|t| parse_time(&t));
     }
     e.message = super::message::message(&e, kind, m);
-    e.raw = record.to_string();
     Ok(e)
 }
 

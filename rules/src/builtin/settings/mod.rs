@@ -5,7 +5,9 @@
 
 mod shapes;
 
-use chrono::Duration;
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
 use privtrail_model::{Action, Event, format_duration, format_time, names};
 
 use super::roles::{counts, role, who};
@@ -240,32 +242,42 @@ impl Rule for ActivationWithoutMfa {
         "a PIM activation of a role whose settings did not require MFA at the time".into()
     }
     fn evaluate(&self, ctx: &Context<'_>) -> Vec<Finding> {
+        // The MFA changes among these events, per role (read once: a run can judge a million
+        // events, thousands of them activations).
+        let mut by_role: HashMap<String, Vec<(DateTime<Utc>, SettingChange)>> = HashMap::new();
+        for c in ctx
+            .new_events
+            .iter()
+            .filter(|c| counts(c, Action::RoleSettingChanged))
+        {
+            let Some(role_id) = c.privilege_id.as_deref() else {
+                continue;
+            };
+            for x in changes_of(&c.raw) {
+                if x.setting == Setting::Mfa {
+                    by_role
+                        .entry(role_id.to_lowercase())
+                        .or_default()
+                        .push((c.time, x));
+                }
+            }
+        }
+        for changes in by_role.values_mut() {
+            changes.sort_by_key(|(t, _)| *t);
+        }
         let mut out = Vec::new();
         for e in ctx
             .new_events
             .iter()
             .filter(|e| counts(e, Action::RoleActivated))
         {
-            // The role's MFA changes among these events: the state at the activation is the last
-            // change before it, else the old value of the first change after it, else (no change
-            // known) the latest PIM snapshot.
-            let mut mfa_changes: Vec<(chrono::DateTime<chrono::Utc>, SettingChange)> = ctx
-                .new_events
-                .iter()
-                .filter(|c| {
-                    counts(c, Action::RoleSettingChanged)
-                        && c.privilege_id.is_some()
-                        && c.privilege_id.as_deref().map(str::to_lowercase)
-                            == e.privilege_id.as_deref().map(str::to_lowercase)
-                })
-                .flat_map(|c| {
-                    changes_of(&c.raw)
-                        .into_iter()
-                        .filter(|x| x.setting == Setting::Mfa)
-                        .map(move |x| (c.time, x))
-                })
-                .collect();
-            mfa_changes.sort_by_key(|(t, _)| *t);
+            // The state at the activation is the role's last MFA change before it, else the old
+            // value of the first change after it, else (no change known) the latest PIM snapshot.
+            let mfa_changes: &[(DateTime<Utc>, SettingChange)] = e
+                .privilege_id
+                .as_deref()
+                .and_then(|id| by_role.get(&id.to_lowercase()))
+                .map_or(&[], Vec::as_slice);
             let before = mfa_changes.iter().rev().find(|(t, _)| *t <= e.time);
             let after = mfa_changes.iter().find(|(t, _)| *t > e.time);
             let (mfa, source) = match (before, after) {

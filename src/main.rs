@@ -2,6 +2,9 @@
 //! writer) and exit codes over `privtrail-app`, which holds the pipeline, the config and the
 //! daemon. Only this crate knows about clap and process exit codes.
 
+#[global_allocator]
+static ALLOCATOR: privtrail_alloc::Allocator = privtrail_alloc::Allocator {};
+
 mod cli;
 mod cmd;
 mod output;
@@ -28,6 +31,7 @@ fn parse_cli() -> Result<Cli, clap::Error> {
 }
 
 fn main() -> ExitCode {
+    privtrail_alloc::configure();
     let cli = match parse_cli() {
         Ok(c) => c,
         Err(e) => {

@@ -22,6 +22,11 @@ use crate::writer::WriteHandle;
 /// Batches handed to the writer and not yet stored, per import.
 pub const IN_FLIGHT: usize = 2;
 
+/// Events stored by one import after which the writer's page cache is freed at its end (see
+/// `Writer::release_cache`): the pages of a large import are not what comes next needs, and the
+/// rules run that follows an import has its own peak.
+const RELEASE_AFTER: u64 = 100_000;
+
 /// What happened to one input.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FileSummary {
@@ -211,6 +216,9 @@ pub fn import(
     if !paths.is_empty() {
         // Everything imported is searchable when this returns.
         writer.call(|w| w.commit())??;
+        if files.iter().map(|f| f.stored).sum::<u64>() >= RELEASE_AFTER {
+            writer.call(|w| w.release_cache())??;
+        }
         writer.notify_stored();
     }
     let mut total = FileSummary {

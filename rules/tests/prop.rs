@@ -156,6 +156,11 @@ proptest! {
         let got = by_key(tracker.elevations());
         prop_assert_eq!(&got, &reference);
 
+        // The same arrival given in pieces, each key computed once at the end (a rebuild).
+        let mut pieces = arrival.chunks(chunk).map(<[Event]>::to_vec);
+        let rebuilt = Tracker::from_pieces(policy.clone(), || Ok::<_, ()>(pieces.next()));
+        prop_assert_eq!(&by_key(rebuilt.expect("no error").elevations()), &reference);
+
         for els in got.values() {
             for el in els {
                 if let Some(end) = el.ended_at {

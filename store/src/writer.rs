@@ -739,6 +739,14 @@ impl Writer {
     pub fn commit(&mut self) -> Result<(), StoreError> {
         self.indexer.commit()
     }
+
+    /// Frees the page cache. After a large import it holds the pages that import wrote (up to
+    /// 64 MiB), which what follows (the rules run) does not need; they are read again if it does.
+    pub fn release_cache(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("PRAGMA shrink_memory")
+            .map_err(StoreError::sqlite("release the writer's page cache"))
+    }
 }
 
 impl Drop for Writer {

@@ -48,7 +48,7 @@ struct Kept {
     upto: i64,
     first_seq: i64,
     /// What the `elevations` table holds.
-    saved: HashMap<String, Elevation>,
+    saved: Saved,
 }
 
 /// A run's tracker, and what it needs to save the elevations it ends with.
@@ -57,7 +57,28 @@ pub(crate) struct Recalled {
     /// The store's first seq when the tracker was recalled.
     pub first_seq: i64,
     /// What the `elevations` table holds, when known (see [`changes`]).
-    pub saved: Option<HashMap<String, Elevation>>,
+    pub saved: Option<Saved>,
+}
+
+/// What the `elevations` table holds: each elevation's id and [`fingerprint`]. A fingerprint,
+/// not the value, as the table may hold millions of elevations and the tracker already holds
+/// them once.
+pub(crate) type Saved = HashMap<String, u128>;
+
+/// 128 bits of an elevation's content: two SipHash runs over it with different prefixes. Equal
+/// for equal elevations; for different ones equal by chance only (2^-128), which would leave one
+/// changed row unwritten until its next change.
+pub(crate) fn fingerprint(e: &Elevation) -> u128 {
+    use std::hash::{Hash, Hasher};
+    let half = |prefix: u8| {
+        // Fixed keys (`new()`): the same elevation has the same fingerprint in every run of the
+        // process (the memory is never kept longer).
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        prefix.hash(&mut h);
+        e.hash(&mut h);
+        h.finish()
+    };
+    (u128::from(half(1)) << 64) | u128::from(half(2))
 }
 
 impl RulesMemory {
@@ -111,11 +132,24 @@ impl RulesMemory {
                 })
             }
             _ => {
+                // In pieces: the inputs are a store's whole history (every PIM record is one).
                 // Inputs stored after `upto` may be read here too: applying them again next time
                 // changes nothing (the tracker skips events it has seen).
-                let inputs = store.events_with_actions(&names)?;
+                let mut after = None;
+                let mut done = false;
+                let tracker = Tracker::from_pieces(policy.clone(), || {
+                    if done {
+                        return Ok(None);
+                    }
+                    let piece = store.events_with_actions_after(&names, after, CHUNK)?;
+                    done = piece.len() < CHUNK;
+                    after = piece.last().map(|(at, _)| *at);
+                    Ok::<_, crate::error::AppError>(Some(
+                        piece.into_iter().map(|(_, e)| e).collect(),
+                    ))
+                })?;
                 Ok(Recalled {
-                    tracker: Tracker::from_events(policy.clone(), &inputs),
+                    tracker,
                     first_seq,
                     saved: None,
                 })
@@ -131,7 +165,7 @@ impl RulesMemory {
         policy: Policy,
         upto: i64,
         first_seq: i64,
-        saved: HashMap<String, Elevation>,
+        saved: Saved,
     ) {
         self.kept = Some(Kept {
             tracker,
@@ -166,13 +200,13 @@ impl Save {
 /// (`saved`, when known), and what it holds afterwards. Only new and changed elevations are turned
 /// into rows (`row`).
 pub(crate) fn changes(
-    saved: Option<&HashMap<String, Elevation>>,
+    saved: Option<&Saved>,
     elevations: &[Elevation],
     row: impl Fn(&Elevation) -> Result<ElevationRow>,
-) -> Result<(Save, HashMap<String, Elevation>)> {
-    let now: HashMap<String, Elevation> = elevations
+) -> Result<(Save, Saved)> {
+    let now: Saved = elevations
         .iter()
-        .map(|e| (e.id.clone(), e.clone()))
+        .map(|e| (e.id.clone(), fingerprint(e)))
         .collect();
     let Some(saved) = saved else {
         let rows = elevations.iter().map(row).collect::<Result<_>>()?;
@@ -185,7 +219,7 @@ pub(crate) fn changes(
         .collect();
     let rows = elevations
         .iter()
-        .filter(|e| saved.get(&e.id) != Some(e))
+        .filter(|e| saved.get(&e.id) != now.get(&e.id))
         .map(row)
         .collect::<Result<_>>()?;
     Ok((Save::Changed { rows, removed }, now))

@@ -12,7 +12,7 @@
 //! correct whatever order events arrive in. A process computes them once and then keeps them up to
 //! date from the inputs stored since its last run ([`RulesMemory`], with the active alerts).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -262,11 +262,12 @@ pub fn evaluate(
             .map(alert_row)
             .collect::<Result<Vec<_>>>()?;
         // The notifications are enqueued in the transaction that saves the alerts and the cursor.
+        let notify: HashSet<&str> = changes.notify.iter().map(String::as_str).collect();
         let to_notify: Vec<&Alert> = changes
             .opened
             .iter()
             .chain(&changes.updated)
-            .filter(|a| changes.notify.contains(&a.id))
+            .filter(|a| notify.contains(a.id.as_str()))
             .collect();
         let entries = crate::deliver::alert_entries(
             &engine.routes,

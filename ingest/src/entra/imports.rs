@@ -9,8 +9,10 @@
 
 use std::io::{BufRead, Read};
 
+use privtrail_model::Event;
 use serde_json::{Map, Value};
 
+use super::compact::{Layout, record_texts};
 use super::convert::{Converted, to_directory_audit};
 use super::detect::{csv_delimiter, csv_header_names, record_spans, value_end, wrapped};
 use super::json::{arr, get, text};
@@ -26,11 +28,21 @@ struct Reader<'e, 'a> {
     em: &'e mut Emitter<'a>,
     /// Records seen so far (for `record N`).
     n: u64,
+    /// The tenant the options name (else the record's, else [`DEFAULT_TENANT`]).
+    tenant: Option<String>,
+}
+
+/// What one record became.
+enum Rec {
+    Event(Box<Event>),
+    Skipped(String),
+    Rejected { why: String, raw: String },
 }
 
 /// Read an Entra import from `r` (any of the three formats; the content decides).
 pub(crate) fn read(r: &mut dyn BufRead, em: &mut Emitter<'_>, progress: &dyn Fn()) {
-    let mut rd = Reader { em, n: 0 };
+    let tenant = em.opts().tenant.clone();
+    let mut rd = Reader { em, n: 0, tenant };
     let mut line_no = 0usize;
     let mut first = Vec::new();
     // A minified Graph page is one long line: the first line may be as long as a file read whole.
@@ -65,7 +77,8 @@ pub(crate) fn read(r: &mut dyn BufRead, em: &mut Emitter<'_>, progress: &dyn Fn(
     if !trimmed.starts_with(['{', '[']) {
         rd.csv(&text, r, line_no);
     } else if let Ok(v) = serde_json::from_str::<Value>(trimmed) {
-        rd.top(v, Some(line_no));
+        let recs = records_of(v, trimmed, rd.tenant.as_deref());
+        rd.emit(recs, Some(line_no));
         rd.lines(r, line_no, progress);
     } else {
         let all = crate::read_rest(text.into_bytes(), r, rd.em);
@@ -149,7 +162,10 @@ impl Reader<'_, '_> {
                 continue;
             }
             match serde_json::from_str::<Value>(line) {
-                Ok(v) => self.top(v, Some(line_no)),
+                Ok(v) => {
+                    let recs = records_of(v, line, self.tenant.as_deref());
+                    self.emit(recs, Some(line_no));
+                }
                 Err(e) => {
                     self.n += 1;
                     self.em.reject(
@@ -191,7 +207,10 @@ impl Reader<'_, '_> {
                 Some(n) => {
                     let span = &doc[i..i + n];
                     match serde_json::from_str::<Value>(span) {
-                        Ok(v) => self.top(v, None),
+                        Ok(v) => {
+                            let recs = records_of(v, span, self.tenant.as_deref());
+                            self.emit(recs, None);
+                        }
                         Err(e) => self.salvage(span, line, &e.to_string()),
                     }
                     i += n;
@@ -222,7 +241,10 @@ impl Reader<'_, '_> {
         for (s, e) in spans {
             let at = lines.at(s);
             match serde_json::from_str::<Value>(&span[s..e]) {
-                Ok(v) => self.top(v, Some(at)),
+                Ok(v) => {
+                    let recs = records_of(v, &span[s..e], self.tenant.as_deref());
+                    self.emit(recs, Some(at));
+                }
                 Err(err) => {
                     self.n += 1;
                     let why = format!("invalid JSON: {err}");
@@ -232,47 +254,28 @@ impl Reader<'_, '_> {
         }
     }
 
-    /// One top-level value: its records in order.
-    fn top(&mut self, v: Value, line: Option<usize>) {
-        let mut recs = Vec::new();
-        flatten(v, &mut recs);
+    /// Hands over the records of one top-level value (at `line`, else counted), in order.
+    fn emit(&mut self, recs: Vec<Rec>, line: Option<usize>) {
         let single = recs.len() == 1;
         for (k, rec) in recs.into_iter().enumerate() {
             if self.em.stopped() {
                 return;
             }
             self.n += 1;
-            let loc = match line {
+            let loc = || match line {
                 Some(l) if single => format!("line {l}"),
                 Some(l) => format!("line {l}, record {}", k + 1),
                 None => format!("record {}", self.n),
             };
-            self.record(rec, loc);
-        }
-    }
-
-    fn record(&mut self, v: Value, loc: String) {
-        let raw = v.to_string();
-        match to_directory_audit(v) {
-            Err(why) => self.em.reject(loc, why, &raw),
-            Ok(Converted::Skip(why)) => {
-                tracing::debug!(location = %loc, %why, "record skipped");
-                self.em.skipped();
-            }
-            Ok(Converted::Audit(audit, record_tenant)) => {
-                let tenant = self
-                    .em
-                    .opts()
-                    .tenant
-                    .clone()
-                    .or(record_tenant)
-                    .unwrap_or_else(|| DEFAULT_TENANT.to_owned());
-                match normalize_without_raw(&audit, &tenant) {
-                    Ok(mut e) => {
-                        e.raw = raw;
-                        self.em.event(e);
-                    }
-                    Err(e) => self.em.reject(loc, reason(e), &raw),
+            match rec {
+                Rec::Event(e) => self.em.event(*e),
+                Rec::Skipped(why) => {
+                    tracing::debug!(location = %loc(), %why, "record skipped");
+                    self.em.skipped();
+                }
+                Rec::Rejected { why, raw } => {
+                    let loc = loc();
+                    self.em.reject(loc, why, &raw);
                 }
             }
         }
@@ -311,8 +314,10 @@ impl Reader<'_, '_> {
                     if m.values().all(Value::is_null) {
                         continue;
                     }
-                    self.n += 1;
-                    self.record(Value::Object(m), format!("line {line}"));
+                    let v = Value::Object(m);
+                    let raw = v.to_string();
+                    let rec = record(v, raw, self.tenant.as_deref());
+                    self.emit(vec![rec], Some(line));
                 }
                 Err(e) => {
                     let line = header_line + e.position().map_or(0, |p| p.line() as usize);
@@ -325,6 +330,73 @@ impl Reader<'_, '_> {
                     self.em
                         .reject(format!("line {line}"), format!("invalid CSV: {e}"), "");
                 }
+            }
+        }
+    }
+}
+
+/// The records of the top-level value `v` parsed from `text`, converted and normalized.
+fn records_of(v: Value, text: &str, tenant: Option<&str>) -> Vec<Rec> {
+    let layout = layout_of(&v);
+    let mut recs = Vec::new();
+    flatten(v, &mut recs);
+    let texts = layout
+        .and_then(|l| record_texts(text, l))
+        .filter(|t| t.len() == recs.len());
+    match texts {
+        Some(texts) => recs
+            .into_iter()
+            .zip(texts)
+            .map(|(v, raw)| record(v, raw, tenant))
+            .collect(),
+        None => recs
+            .into_iter()
+            .map(|v| {
+                let raw = v.to_string();
+                record(v, raw, tenant)
+            })
+            .collect(),
+    }
+}
+
+/// Where [`flatten`] finds the records of `v` in its text, when [`record_texts`] can follow.
+fn layout_of(v: &Value) -> Option<Layout> {
+    match v {
+        Value::Array(a) => (!a.iter().any(expands)).then_some(Layout::Array),
+        Value::Object(m) => match wrapped(m) {
+            Some((key, _)) => Some(Layout::Wrapper(key)),
+            None if expands(v) => None,
+            None => Some(Layout::Single),
+        },
+        _ => Some(Layout::Single),
+    }
+}
+
+/// Whether [`flatten_one`] makes of `v` other records than `v` itself.
+fn expands(v: &Value) -> bool {
+    v.as_object()
+        .is_some_and(|m| wrapped(m).is_some() || get(m, "tables").is_some_and(Value::is_array))
+}
+
+/// One record, `raw` its text as `serde_json` prints it.
+fn record(v: Value, raw: String, tenant: Option<&str>) -> Rec {
+    match to_directory_audit(v) {
+        Err(why) => Rec::Rejected { why, raw },
+        Ok(Converted::Skip(why)) => Rec::Skipped(why),
+        Ok(Converted::Audit(audit, record_tenant)) => {
+            let tenant = tenant
+                .map(str::to_owned)
+                .or(record_tenant)
+                .unwrap_or_else(|| DEFAULT_TENANT.to_owned());
+            match normalize_without_raw(&audit, &tenant) {
+                Ok(mut e) => {
+                    e.raw = raw;
+                    Rec::Event(Box::new(e))
+                }
+                Err(e) => Rec::Rejected {
+                    why: reason(e),
+                    raw,
+                },
             }
         }
     }

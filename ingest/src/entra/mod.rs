@@ -10,6 +10,7 @@
 //! [`crate::Options::tenant`] when set, else the record's own tenant id (Log Analytics `TenantId`,
 //! Azure Monitor `tenantId`), else [`DEFAULT_TENANT`].
 
+mod compact;
 mod convert;
 pub(crate) mod detect;
 pub(crate) mod imports;

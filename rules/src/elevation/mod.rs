@@ -81,7 +81,7 @@ impl EndReason {
 }
 
 /// One interval during which a principal held a privilege at a scope (SPEC §3 field names).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Elevation {
     /// Stable: a hash of the key and the opening event's id.
     pub id: String,

@@ -51,6 +51,21 @@ pub struct Tracker {
     granters: Granters,
 }
 
+/// What the tracker keeps of an input: the fields [`elevations_for_key`] and the granters read.
+/// It keeps every input of every key (a million PIM records are a million inputs), so the text
+/// fields nothing here reads are left out.
+fn kept(e: &Event) -> Event {
+    Event {
+        message: String::new(),
+        raw: String::new(),
+        justification: None,
+        correlation_id: None,
+        record_id: None,
+        target_name: None,
+        ..e.clone()
+    }
+}
+
 impl Tracker {
     pub fn new(policy: Policy) -> Self {
         Tracker {
@@ -103,7 +118,7 @@ impl Tracker {
         self.elevations.iter().filter(|e| e.is_open())
     }
 
-    /// The events held for a key.
+    /// The events held for a key (without the text fields the tracker does not read).
     pub fn events_for(&self, key: &ElevationKey) -> &[Event] {
         self.keys.get(key).map_or(&[], |k| &k.events)
     }
@@ -118,6 +133,26 @@ impl Tracker {
     /// Adds events (any order, repeats ignored) and recomputes the keys they touch.
     pub fn apply(&mut self, new_events: &[Event]) -> Changes {
         let mut touched: HashSet<ElevationKey> = HashSet::new();
+        self.add(new_events, &mut touched);
+        self.recompute_all(touched)
+    }
+
+    /// A tracker that has applied inputs given in pieces (a store's whole history, read in
+    /// chunks so that it is never all in memory twice): each key is computed once, at the end.
+    pub fn from_pieces<E>(
+        policy: Policy,
+        mut next: impl FnMut() -> Result<Option<Vec<Event>>, E>,
+    ) -> Result<Self, E> {
+        let mut t = Tracker::new(policy);
+        let mut touched = HashSet::new();
+        while let Some(events) = next()? {
+            t.add(&events, &mut touched);
+        }
+        t.recompute_all(touched);
+        Ok(t)
+    }
+
+    fn add(&mut self, new_events: &[Event], touched: &mut HashSet<ElevationKey>) {
         for e in new_events {
             if let Some(host) = tag_host(e) {
                 if self.seen.insert(e.id.clone()) {
@@ -150,9 +185,12 @@ impl Tracker {
                     }
                 }
             }
-            state.events.push(e.clone());
+            state.events.push(kept(e));
             touched.insert(key);
         }
+    }
+
+    fn recompute_all(&mut self, touched: HashSet<ElevationKey>) -> Changes {
         let mut keys: Vec<ElevationKey> = touched.into_iter().collect();
         keys.sort();
         let mut changes = Changes::default();

@@ -386,6 +386,47 @@ pub fn with_actions(conn: &Connection, actions: &[&str]) -> Result<Vec<Event>, S
     Ok(out)
 }
 
+/// Where an event stands in time order: its time column and seq.
+pub type TimeSeq = (i64, i64);
+
+/// [`with_actions`] in pieces: at most `limit` events after `after` (the time column and seq of
+/// the last one read) in the same order, each with that position. Keyset pagination through the
+/// partial index, so a rebuild never holds every input twice.
+pub fn with_actions_after(
+    conn: &Connection,
+    actions: &[&str],
+    after: Option<TimeSeq>,
+    limit: usize,
+) -> Result<Vec<(TimeSeq, Event)>, StoreError> {
+    if actions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (time, seq) = after.unwrap_or((i64::MIN, i64::MIN));
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS_NO_RAW} FROM events WHERE {} AND (time, seq) > (?1, ?2) \
+             ORDER BY time, seq LIMIT ?3",
+            action_list(actions)
+        ))
+        .map_err(StoreError::sqlite("prepare events by action"))?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut rows = stmt
+        .query(params![time, seq, limit])
+        .map_err(StoreError::sqlite("select events by action"))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows
+        .next()
+        .map_err(StoreError::sqlite("read events by action"))?
+    {
+        let time: i64 = row
+            .get(2)
+            .map_err(StoreError::sqlite("read events by action"))?;
+        let (seq, e, _) = decode(row)?;
+        out.push(((time, seq), e));
+    }
+    Ok(out)
+}
+
 /// Events with `seq < s <= upto` in storage order with their seq, at most `limit`, without `raw`;
 /// only those whose action is in `actions` when given (the filter runs in SQLite, before
 /// decoding).

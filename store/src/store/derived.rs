@@ -304,6 +304,18 @@ impl Store {
         self.readers.with(|c| events::with_actions(c, actions))
     }
 
+    /// [`Store::events_with_actions`] in pieces of at most `limit`, after the position (time
+    /// column, seq) of the last event of the previous piece.
+    pub fn events_with_actions_after(
+        &self,
+        actions: &[&str],
+        after: Option<events::TimeSeq>,
+        limit: usize,
+    ) -> Result<Vec<(events::TimeSeq, Event)>, StoreError> {
+        self.readers
+            .with(|c| events::with_actions_after(c, actions, after, limit))
+    }
+
     /// The sequence number of the oldest stored event (0 when empty); a purge moves it.
     pub fn first_seq(&self) -> Result<i64, StoreError> {
         self.readers.with(|c| {

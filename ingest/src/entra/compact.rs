@@ -64,28 +64,7 @@ fn string_end(b: &[u8], i: usize) -> (usize, bool) {
 fn value_end(b: &[u8], i: usize) -> usize {
     match b.get(i) {
         Some(b'"') => string_end(b, i).0,
-        Some(b'{' | b'[') => {
-            let mut depth = 0usize;
-            let mut j = i;
-            while j < b.len() {
-                match b[j] {
-                    b'"' => {
-                        j = string_end(b, j).0;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return j + 1;
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-            b.len()
-        }
+        Some(b'{' | b'[') => super::detect::value_end(&b[i..]).map_or(b.len(), |n| i + n),
         _ => scalar_end(b, i),
     }
 }

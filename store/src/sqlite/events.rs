@@ -364,26 +364,8 @@ pub fn action_list(actions: &[&str]) -> String {
 /// Every event whose action is one of `actions`, oldest first, without `raw`. A partial index made
 /// with [`crate::Writer::ensure_action_index`] for the same list serves it.
 pub fn with_actions(conn: &Connection, actions: &[&str]) -> Result<Vec<Event>, StoreError> {
-    if actions.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS_NO_RAW} FROM events WHERE {} ORDER BY time, seq",
-            action_list(actions)
-        ))
-        .map_err(StoreError::sqlite("prepare events by action"))?;
-    let mut rows = stmt
-        .query([])
-        .map_err(StoreError::sqlite("select events by action"))?;
-    let mut out = Vec::new();
-    while let Some(row) = rows
-        .next()
-        .map_err(StoreError::sqlite("read events by action"))?
-    {
-        out.push(decode(row)?.1);
-    }
-    Ok(out)
+    let all = with_actions_after(conn, actions, None, usize::MAX)?;
+    Ok(all.into_iter().map(|(_, e)| e).collect())
 }
 
 /// Where an event stands in time order: its time column and seq.

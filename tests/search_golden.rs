@@ -4,6 +4,10 @@
 //! the number of events, a SHA-256 of every event as `search --format json` prints it with
 //! `ingested_at` removed, and the first events in full so a difference can be read).
 //!
+//! Entra events got ids that sort by time later (`EventId::entra`, same issue): the comparison
+//! puts each Entra event's id back in the form it had when the answers were recorded (derived
+//! from its tenant and Graph record id, exactly as before), in `id` and in `linked_to`.
+//!
 //! Recording (done once, with the binary of commit 24bde3c, before the store changed):
 //! `PRIVTRAIL_GOLDEN_WRITE=1 PRIVTRAIL_GOLDEN_BIN=/path/to/old/privtrail cargo test --test search_golden`.
 //!
@@ -78,8 +82,37 @@ fn run(data_dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Entra event ids as they are now → as they were recorded (see the top of the file).
+type OldIds = BTreeMap<String, String>;
+
+fn old_entra_ids(data_dir: &Path) -> OldIds {
+    let out = run(
+        data_dir,
+        &[
+            "search",
+            "source:entra",
+            "--format",
+            "json",
+            "--limit",
+            "100000",
+        ],
+    );
+    out.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let old = privtrail_model::EventId::native(
+                privtrail_model::Source::Entra,
+                v["tenant"].as_str().unwrap(),
+                v["record_id"].as_str().unwrap(),
+            );
+            (v["id"].as_str().unwrap().to_owned(), old.to_string())
+        })
+        .collect()
+}
+
 /// One query's answer as recorded.
-fn digest(lines: &str) -> serde_json::Value {
+fn digest(lines: &str, old_ids: &OldIds) -> serde_json::Value {
     let mut hash = Sha256::new();
     let mut first = Vec::new();
     let mut count = 0u64;
@@ -87,6 +120,15 @@ fn digest(lines: &str) -> serde_json::Value {
         let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
         if let Some(o) = v.as_object_mut() {
             o.remove("ingested_at");
+            for field in ["id", "linked_to"] {
+                if let Some(old) = o
+                    .get(field)
+                    .and_then(|i| i.as_str())
+                    .and_then(|i| old_ids.get(i))
+                {
+                    o.insert(field.to_owned(), serde_json::Value::String(old.clone()));
+                }
+            }
         }
         let text = serde_json::to_string(&v).unwrap();
         hash.update(text.as_bytes());
@@ -108,13 +150,19 @@ fn answers(data_dir: &Path) -> BTreeMap<String, serde_json::Value> {
     let files = inputs();
     args.extend(files.iter().map(String::as_str));
     run(data_dir, &args);
+    // Recording with the old binary: its ids are the old ones already.
+    let old_ids = if std::env::var_os("PRIVTRAIL_GOLDEN_BIN").is_some() {
+        OldIds::new()
+    } else {
+        old_entra_ids(data_dir)
+    };
     QUERIES
         .iter()
         .map(|(q, extra)| {
             let mut a = vec!["search", q, "--format", "json", "--limit", "100000"];
             a.extend_from_slice(extra);
             let key = format!("{q} {}", extra.join(" ")).trim().to_owned();
-            (key, digest(&run(data_dir, &a)))
+            (key, digest(&run(data_dir, &a), &old_ids))
         })
         .collect()
 }

@@ -9,7 +9,7 @@ use std::io::Write;
 
 use common::{data, fixture, read, read_with};
 use privtrail_ingest::{Format, IngestError, Options, read_file};
-use privtrail_model::{Action, EventId, Source};
+use privtrail_model::{Action, EventId};
 
 fn temp(name: &str, body: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -39,10 +39,10 @@ fn pim_fixture_page() {
     let r = read_with(&fixture("entra/pim_flows.json"), &opts);
     assert_eq!(
         r.events[0].id,
-        EventId::native(
-            Source::Entra,
+        EventId::entra(
             "contoso",
-            "d2a8a3b6-1c4e-4f57-9a0b-000000000001"
+            "d2a8a3b6-1c4e-4f57-9a0b-000000000001",
+            r.events[0].time
         )
     );
 }

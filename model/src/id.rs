@@ -1,5 +1,6 @@
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -45,6 +46,26 @@ impl EventId {
         EventId(format!("{stream:016x}{}", hex::encode(&d[..8])))
     }
 
+    /// An Entra audit record: [`EventId::native`]'s stream, then the minute of `time` (8 hex
+    /// digits), then the hash of the record's id — 40 hex digits. A tenant's records of one minute
+    /// sort together, so that the store's unique index grows where the recent records are
+    /// instead of at random places (Graph's record ids are opaque: hashed alone, every insert
+    /// touched another page of the index). The minute, not the exact time: the same record read
+    /// from Graph and from a Log Analytics export must get the same id, and an export may write
+    /// fewer fractional digits.
+    pub fn entra(tenant: &str, native: &str, time: DateTime<Utc>) -> Self {
+        let stream = hash64(&[Source::Entra.as_str(), tenant]);
+        // Clamped: before 1970 sorts first, after the year 10136 last.
+        let minute = time
+            .timestamp()
+            .div_euclid(60)
+            .clamp(0, i64::from(u32::MAX));
+        let mut h = Sha256::new();
+        h.update(native.as_bytes());
+        let d = h.finalize();
+        EventId(format!("{stream:016x}{minute:08x}{}", hex::encode(&d[..8])))
+    }
+
     /// Wraps an id read back from the store. Not validated: ids are opaque outside this module.
     pub fn from_stored(s: String) -> Self {
         EventId(s)
@@ -74,6 +95,38 @@ pub fn is_guid(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entra_ids_sort_by_minute_within_a_tenant_and_keep_the_stream() {
+        let at = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|d| d.with_timezone(&Utc))
+                .expect("time")
+        };
+        let a = EventId::entra(
+            "contoso",
+            "Directory_ZZZ",
+            at("2024-05-01T10:00:59.9999999Z"),
+        );
+        let b = EventId::entra("contoso", "Directory_AAA", at("2024-05-01T10:01:00Z"));
+        assert_eq!(a.as_str().len(), 40);
+        assert!(a < b, "{a} {b}: a later minute sorts after");
+        // The tenant's stream is the one `native` gives, case-folded.
+        let old = EventId::native(Source::Entra, "CONTOSO", "Directory_ZZZ");
+        assert_eq!(a.as_str()[..16], old.as_str()[..16]);
+        // Within a minute the record id decides; fewer fractional digits give the same id.
+        assert_eq!(
+            a,
+            EventId::entra("contoso", "Directory_ZZZ", at("2024-05-01T10:00:59.999Z"))
+        );
+        assert_ne!(
+            a,
+            EventId::entra("contoso", "directory_zzz", at("2024-05-01T10:00:59Z")),
+            "record ids compare exactly"
+        );
+        // 2024-05-01T10:00Z is minute 28,575,960 of the Unix epoch.
+        assert_eq!(&a.as_str()[16..24], format!("{:08x}", 28_575_960));
+    }
 
     #[test]
     fn windows_ids_are_stable_case_folded_and_ordered() {

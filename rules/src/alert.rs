@@ -151,14 +151,12 @@ fn alert_id(rule: &str, subject: &str, opened_at: DateTime<Utc>) -> String {
 }
 
 fn merge_ids(into: &mut Vec<EventId>, more: &[EventId]) -> bool {
-    let mut have: HashSet<EventId> = into.iter().cloned().collect();
-    let mut changed = false;
-    for id in more {
-        if have.insert(id.clone()) {
-            into.push(id.clone());
-            changed = true;
-        }
-    }
+    let added: Vec<EventId> = {
+        let mut have: HashSet<&EventId> = into.iter().collect();
+        more.iter().filter(|id| have.insert(id)).cloned().collect()
+    };
+    let changed = !added.is_empty();
+    into.extend(added);
     if into.len() > MAX_EVENT_IDS {
         // Keep the first half and the latest half.
         let keep = MAX_EVENT_IDS / 2;
@@ -224,21 +222,24 @@ pub fn apply_findings(
         .collect();
     for f in &merged {
         if let Some(&i) = active.get(&(f.rule.as_str(), f.subject.as_str())) {
-            let mut a = existing[i].clone();
-            let mut dirty = merge_ids(&mut a.event_ids, &f.event_ids);
-            if a.summary != f.summary
-                || a.severity != f.severity
-                || a.elevation_id != f.elevation_id
-            {
+            let old = &existing[i];
+            let retold = old.summary != f.summary
+                || old.severity != f.severity
+                || old.elevation_id != f.elevation_id;
+            // Most findings repeat what their alert says (a rule re-reports what a run touches):
+            // those cost a comparison, not a copy of the alert.
+            if !retold && f.event_ids.iter().all(|id| old.event_ids.contains(id)) {
+                continue;
+            }
+            let mut a = old.clone();
+            merge_ids(&mut a.event_ids, &f.event_ids);
+            if retold {
                 a.summary = f.summary.clone();
                 a.severity = f.severity;
                 a.elevation_id = f.elevation_id.clone();
-                dirty = true;
             }
-            if dirty {
-                a.updated_at = now;
-                changed.insert(i, a);
-            }
+            a.updated_at = now;
+            changed.insert(i, a);
             continue;
         }
         if silenced(&f.rule, f.principal.as_deref()) {

@@ -59,6 +59,8 @@ pub struct Writer {
     /// Links are HMACs with this key from `keyed_from` on.
     key: Option<crate::chain::ChainKey>,
     keyed_from: Option<i64>,
+    /// Entra events up to this seq may have ids of the old form (see [`legacy_duplicate`]).
+    legacy_entra_upto: Option<i64>,
     /// Compresses `raw` (dictionaries per record shape); shared with producers that compress
     /// their batches before handing them over ([`Writer::raw_encoder`]).
     encoder: RawEncoder,
@@ -88,6 +90,7 @@ impl Writer {
         encoder: RawEncoder,
     ) -> Result<Writer, StoreError> {
         let keyed_from = meta::keyed_from(&conn).ok().flatten();
+        let legacy_entra_upto = meta::legacy_entra_upto(&conn)?;
         let path = std::path::PathBuf::from(conn.path().unwrap_or_default());
         let checkpointer = crate::sqlite::checkpoint::Checkpointer::spawn(&path)?;
         Ok(Writer {
@@ -99,6 +102,7 @@ impl Writer {
             origin: "unknown".to_owned(),
             key,
             keyed_from,
+            legacy_entra_upto,
             encoder,
             checkpointer,
             _open_flag: open_flag,
@@ -149,9 +153,19 @@ impl Writer {
                     rusqlite::params![through, &last_hash[..]],
                 )
                 .map_err(StoreError::sqlite("move the chain base"))?;
+                // Every event that could have an old Entra id is gone.
+                tx.execute(
+                    "UPDATE chain SET legacy_entra_upto = NULL \
+                     WHERE id = 1 AND legacy_entra_upto <= ?1",
+                    [through],
+                )
+                .map_err(StoreError::sqlite("clear legacy_entra_upto"))?;
                 Ok(())
             },
         )?;
+        if self.legacy_entra_upto.is_some_and(|upto| upto <= through) {
+            self.legacy_entra_upto = None;
+        }
         self.indexer.delete_through(through);
         tracing::info!(through_seq = through, events = plan.events, "events purged");
         Ok(stats)
@@ -321,10 +335,16 @@ impl Writer {
                     Some(blob) => Encoded::Blob(blob),
                     None => Encoded::Text(&e.raw),
                 };
-                let stored = events::insert(&mut insert, seq + 1, e, &raw, &times, &hash).map_err(
-                    StoreError::sqlite(format!("insert into events (id {})", e.id)),
-                )?;
+                let legacy = match self.legacy_entra_upto {
+                    Some(_) => legacy_duplicate(&tx, e)?,
+                    None => None,
+                };
+                let stored = legacy.is_none()
+                    && events::insert(&mut insert, seq + 1, e, &raw, &times, &hash).map_err(
+                        StoreError::sqlite(format!("insert into events (id {})", e.id)),
+                    )?;
                 if !stored {
+                    let e = legacy.as_ref().unwrap_or(e);
                     stats.duplicates += 1;
                     if let Some(o) = outcomes.as_deref_mut() {
                         o.push(EventOutcome::Duplicate);
@@ -768,6 +788,30 @@ fn link_key(
         (Some(k), Some(from)) if seq >= from => Some(k),
         _ => None,
     }
+}
+
+/// `e` as stored under its id of the old form, when `e` is an Entra record stored before
+/// migration 11 gave Entra events ids that sort by time ([`privtrail_model::EventId::entra`]):
+/// the incoming record with that id, so that it is a duplicate (or a conflict) of the stored one
+/// exactly as a record with an unchanged id would be.
+fn legacy_duplicate(
+    tx: &rusqlite::Transaction<'_>,
+    e: &Event,
+) -> Result<Option<Event>, StoreError> {
+    if e.source != privtrail_model::Source::Entra {
+        return Ok(None);
+    }
+    let (Some(tenant), Some(native)) = (e.tenant.as_deref(), e.record_id.as_deref()) else {
+        return Ok(None);
+    };
+    let old = privtrail_model::EventId::native(privtrail_model::Source::Entra, tenant, native);
+    if old == e.id || !events::contains(tx, old.as_str())? {
+        return Ok(None);
+    }
+    Ok(Some(Event {
+        id: old,
+        ..e.clone()
+    }))
 }
 
 /// A conflict found for a duplicate: the chained event that records it (the `conflicts` row is

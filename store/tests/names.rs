@@ -196,7 +196,8 @@ fn a_store_from_before_names_learns_them_from_its_events_when_migrated() {
         // What a store written by the previous version looks like: no table, version 8.
         let c = rusqlite::Connection::open(dir.path().join(privtrail_store::DB_FILE)).unwrap();
         c.execute_batch(
-            "DROP TABLE principal_names; DROP TABLE dictionaries; PRAGMA user_version = 8;",
+            "DROP TABLE principal_names; DROP TABLE dictionaries; \
+             ALTER TABLE chain DROP COLUMN legacy_entra_upto; PRAGMA user_version = 8;",
         )
         .unwrap();
     }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use privtrail_model::Reject;
+use privtrail_model::{EventId, Reject};
 use privtrail_store::{Store, StoreError, WriteStats};
 
 #[test]
@@ -250,4 +250,69 @@ fn a_conflicting_duplicate_is_kept_chained_and_counted_an_identical_one_is_quiet
     let v = store.verify().unwrap();
     assert_eq!(v.first_broken, None);
     assert_eq!(v.checked, 2);
+}
+
+#[test]
+fn an_entra_record_stored_under_its_old_id_is_still_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // As versions before migration 11 stored it: the id hashes the Graph record id alone.
+    let mut old = entra_event("Directory_XYZ", "2024-05-01T09:59:58.1234567Z");
+    old.tenant = Some("contoso".into());
+    drop(store_with(dir.path(), std::slice::from_ref(&old)));
+    // What migration 11 records for a store that held events.
+    let db = rusqlite::Connection::open(dir.path().join("privtrail.db")).unwrap();
+    db.execute(
+        "UPDATE chain SET legacy_entra_upto = (SELECT max(seq) FROM events) WHERE id = 1",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let store = Store::open(dir.path()).unwrap();
+    let mut w = store.writer().unwrap();
+    // The same record read again: the new id, and a quiet duplicate of the stored one.
+    let mut again = old.clone();
+    again.id = EventId::entra("contoso", "Directory_XYZ", again.time);
+    assert_ne!(again.id, old.id);
+    let s = w.write_batch(std::slice::from_ref(&again), &[]).unwrap();
+    assert_eq!((s.stored, s.duplicates, s.conflicts), (0, 1, 0));
+    // The same Graph record id saying someone else was elevated: a conflict with the stored one.
+    let mut forged = again.clone();
+    forged.target = Some("mallory@contoso.com".into());
+    w.set_origin("file forged.json");
+    let s = w.write_batch(&[forged], &[]).unwrap();
+    assert_eq!((s.stored, s.duplicates, s.conflicts), (0, 1, 1));
+    // Another record: stored under its new id.
+    let mut other = again.clone();
+    other.record_id = Some("Directory_NEW".into());
+    other.id = EventId::entra("contoso", "Directory_NEW", other.time);
+    let s = w.write_batch(std::slice::from_ref(&other), &[]).unwrap();
+    assert_eq!(s.stored, 1);
+    w.commit().unwrap();
+    drop(w);
+    let c = store.conflicts(10).unwrap();
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].event_id, old.id.to_string());
+    assert!(store.get_event(&other.id).unwrap().is_some());
+    assert_eq!(
+        store.stats().unwrap().events,
+        3,
+        "old, the conflict's record, other"
+    );
+    assert_eq!(store.verify().unwrap().first_broken, None);
+}
+
+#[test]
+fn a_new_store_does_not_look_for_old_entra_ids() {
+    // Nothing stored before migration 11: a record whose old-form id is taken by another event
+    // (which only a forged event could do) is stored under its new id all the same.
+    let dir = tempfile::tempdir().unwrap();
+    let mut decoy = win_event(1, "2024-05-01T09:00:00Z");
+    decoy.id = EventId::native(privtrail_model::Source::Entra, "contoso", "Directory_XYZ");
+    let store = store_with(dir.path(), &[decoy]);
+    let mut e = entra_event("Directory_XYZ", "2024-05-01T09:59:58Z");
+    e.tenant = Some("contoso".into());
+    e.id = EventId::entra("contoso", "Directory_XYZ", e.time);
+    let mut w = store.writer().unwrap();
+    let s = w.write_batch(&[e], &[]).unwrap();
+    assert_eq!((s.stored, s.duplicates), (1, 0));
 }

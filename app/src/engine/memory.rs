@@ -137,16 +137,19 @@ impl RulesMemory {
                 // changes nothing (the tracker skips events it has seen).
                 let mut after = None;
                 let mut done = false;
-                let tracker = Tracker::from_pieces(policy.clone(), || {
+                let names = &names;
+                let read = || {
                     if done {
                         return Ok(None);
                     }
-                    let piece = store.events_with_actions_after(&names, after, CHUNK)?;
+                    let piece = store.events_with_actions_after(names, after, CHUNK)?;
                     done = piece.len() < CHUNK;
                     after = piece.last().map(|(at, _)| *at);
-                    Ok::<_, crate::error::AppError>(Some(
-                        piece.into_iter().map(|(_, e)| e).collect(),
-                    ))
+                    Ok(Some(piece.into_iter().map(|(_, e)| e).collect::<Vec<_>>()))
+                };
+                // Decoding the next piece on the other core while the tracker takes this one.
+                let tracker = super::ahead::read_ahead(read, |next| {
+                    Tracker::from_pieces(policy.clone(), next)
                 })?;
                 Ok(Recalled {
                     tracker,

@@ -30,6 +30,7 @@ use crate::config::{Config, RouteConfig, Schedule};
 use crate::error::{AppError, Result};
 use crate::writer::WriteHandle;
 
+mod ahead;
 mod memory;
 mod rows;
 mod runs;
@@ -212,8 +213,14 @@ pub fn evaluate(
     let raw_wanted = privtrail_rules::raw_inputs_of(&engine.rules);
     let mut alerts = memory.take_alerts(store)?;
     let mut from = cursor;
-    loop {
-        let chunk = store.events_after_seq(from, upto, wanted.as_deref(), CHUNK)?;
+    let mut done = false;
+    let wanted = wanted.as_deref();
+    // A chunk: the events after `from` and the cursor once they are judged.
+    let read = || {
+        if done {
+            return Ok(None);
+        }
+        let chunk = store.events_after_seq(from, upto, wanted, CHUNK)?;
         let full = chunk.len() == CHUNK;
         // A partial chunk is everything up to `upto` (filtered-out events are judged too: no rule
         // looks at them).
@@ -222,77 +229,82 @@ pub fn evaluate(
         } else {
             upto
         };
-        let mut new_events: Vec<Event> = chunk.into_iter().map(|(_, e)| e).collect();
-        // The few events whose record a rule reads (an activation's ticket) get their `raw`.
-        for e in new_events
-            .iter_mut()
-            .filter(|e| e.raw.is_empty() && raw_wanted.contains(&e.action))
-        {
-            if let Some(full) = store.get_event(&e.id)? {
-                e.raw = full.raw;
-            }
-        }
-        out.judged += new_events.len() as u64;
-        let ctx = Context {
-            new_events: &new_events,
-            recent_events: &recent,
-            elevations: &elevations,
-            now,
-            policy: &policy,
-            collectors: &collectors,
-            channels: &channels,
-            granters: tracker.granters(),
-            role_settings: &role_settings,
-            volume: volume.as_ref(),
-        };
-        let (findings, evaluated) = evaluate_all(&engine.rules, &ctx);
-        let changes = apply_findings(
-            &alerts,
-            &findings,
-            &evaluated,
-            now,
-            &silences,
-            engine.renotify,
-        );
-        let rows = changes
-            .opened
-            .iter()
-            .chain(&changes.updated)
-            .chain(&changes.resolved)
-            .map(alert_row)
-            .collect::<Result<Vec<_>>>()?;
-        // The notifications are enqueued in the transaction that saves the alerts and the cursor.
-        let notify: HashSet<&str> = changes.notify.iter().map(String::as_str).collect();
-        let to_notify: Vec<&Alert> = changes
-            .opened
-            .iter()
-            .chain(&changes.updated)
-            .filter(|a| notify.contains(a.id.as_str()))
-            .collect();
-        let entries = crate::deliver::alert_entries(
-            &engine.routes,
-            &engine.channels,
-            engine.ui_url.as_deref(),
-            &to_notify,
-        )?;
-        let els = elevation_rows.take();
-        let enqueued = writer.call(move |w| {
-            w.save_rules_result(els.as_ref().map(Save::as_write), &rows, &entries, next)
-        })??;
-        out.enqueued += enqueued;
-        out.cursor = next;
-        if let Some(v) = volume.take() {
-            // After the results it produced: see `crate::noisy`.
-            crate::noisy::mark_judged(writer, v.day)?;
-        }
-        memory::apply_alert_changes(&mut alerts, &changes);
-        out.opened.extend(changes.opened);
-        out.resolved.extend(changes.resolved);
-        if !full {
-            break;
-        }
+        done = !full;
         from = next;
-    }
+        let events: Vec<Event> = chunk.into_iter().map(|(_, e)| e).collect();
+        Ok(Some((events, next)))
+    };
+    // The next chunk is decoded on the other core while this one is judged.
+    ahead::read_ahead(read, |next_chunk| {
+        while let Some((mut new_events, next)) = next_chunk()? {
+            // The few events whose record a rule reads (an activation's ticket) get their `raw`.
+            for e in new_events
+                .iter_mut()
+                .filter(|e| e.raw.is_empty() && raw_wanted.contains(&e.action))
+            {
+                if let Some(full) = store.get_event(&e.id)? {
+                    e.raw = full.raw;
+                }
+            }
+            out.judged += new_events.len() as u64;
+            let ctx = Context {
+                new_events: &new_events,
+                recent_events: &recent,
+                elevations: &elevations,
+                now,
+                policy: &policy,
+                collectors: &collectors,
+                channels: &channels,
+                granters: tracker.granters(),
+                role_settings: &role_settings,
+                volume: volume.as_ref(),
+            };
+            let (findings, evaluated) = evaluate_all(&engine.rules, &ctx);
+            let changes = apply_findings(
+                &alerts,
+                &findings,
+                &evaluated,
+                now,
+                &silences,
+                engine.renotify,
+            );
+            let rows = changes
+                .opened
+                .iter()
+                .chain(&changes.updated)
+                .chain(&changes.resolved)
+                .map(alert_row)
+                .collect::<Result<Vec<_>>>()?;
+            // The notifications are enqueued in the transaction that saves the alerts and the cursor.
+            let notify: HashSet<&str> = changes.notify.iter().map(String::as_str).collect();
+            let to_notify: Vec<&Alert> = changes
+                .opened
+                .iter()
+                .chain(&changes.updated)
+                .filter(|a| notify.contains(a.id.as_str()))
+                .collect();
+            let entries = crate::deliver::alert_entries(
+                &engine.routes,
+                &engine.channels,
+                engine.ui_url.as_deref(),
+                &to_notify,
+            )?;
+            let els = elevation_rows.take();
+            let enqueued = writer.call(move |w| {
+                w.save_rules_result(els.as_ref().map(Save::as_write), &rows, &entries, next)
+            })??;
+            out.enqueued += enqueued;
+            out.cursor = next;
+            if let Some(v) = volume.take() {
+                // After the results it produced: see `crate::noisy`.
+                crate::noisy::mark_judged(writer, v.day)?;
+            }
+            memory::apply_alert_changes(&mut alerts, &changes);
+            out.opened.extend(changes.opened);
+            out.resolved.extend(changes.resolved);
+        }
+        Ok(())
+    })?;
     if out.enqueued > 0 {
         writer.notify_outbox();
     }

@@ -335,7 +335,7 @@ pub(super) fn normalize_without_raw(record: &Value, tenant: &str) -> Result<Even
     let (actor, by_ms_pim) = initiator(m);
 
     let mut e = Event::new(
-        EventId::native(Source::Entra, tenant, &id),
+        EventId::entra(tenant, &id, time),
         Source::Entra,
         action,
         time,

@@ -52,11 +52,7 @@ fn activation_flow() {
     );
     assert_eq!(
         req.id,
-        EventId::native(
-            Source::Entra,
-            "contoso",
-            "d2a8a3b6-1c4e-4f57-9a0b-000000000001"
-        )
+        EventId::entra("contoso", "d2a8a3b6-1c4e-4f57-9a0b-000000000001", req.time)
     );
     assert_eq!(
         serde_json::from_str::<Value>(&req.raw).unwrap()["id"],

@@ -40,7 +40,7 @@ pub fn grant_actor(e: &Event, policy: &Policy) -> Option<String> {
     if e.action != Action::GroupMemberAdded
         || e.outcome != Outcome::Success
         || e.linked_to.is_some()
-        || effect(e, policy) != Some(Effect::Open(ElevationKind::Membership))
+        || effect(&super::View::of(e), policy) != Some(Effect::Open(ElevationKind::Membership))
     {
         return None;
     }

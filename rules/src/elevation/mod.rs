@@ -7,6 +7,7 @@
 mod granters;
 mod reconcile;
 mod tracker;
+mod view;
 mod walk;
 
 use std::fmt;
@@ -23,6 +24,7 @@ pub(crate) use granters::NO_GRANTERS;
 pub use granters::{Granters, grant_actor};
 pub use reconcile::{InstanceType, PimInstanceView, Reconciliation, reconcile};
 pub use tracker::{Changes, Tracker};
+use view::View;
 pub use walk::{at, elevations_for_key};
 
 /// `event_code` of the synthetic opening events [`reconcile`] creates for snapshot instances.
@@ -230,7 +232,7 @@ pub(crate) enum Effect {
 }
 
 /// The source an elevation opened by `e` counts as (synthetic snapshot events are Entra).
-fn elevation_source(e: &Event) -> Source {
+fn elevation_source(e: &View<'_>) -> Source {
     if e.source == Source::Privtrail
         && (e.event_code == SNAPSHOT_OPEN_CODE || e.event_code == SNAPSHOT_CLOSE_CODE)
     {
@@ -240,16 +242,12 @@ fn elevation_source(e: &Event) -> Source {
     }
 }
 
-fn privileged_group(e: &Event, policy: &Policy) -> bool {
-    privilege::is_privileged(
-        e.privilege_id.as_deref(),
-        e.privilege.as_deref(),
-        &policy.privileged_groups,
-    )
+fn privileged_group(e: &View<'_>, policy: &Policy) -> bool {
+    privilege::is_privileged(e.privilege_id, e.privilege, &policy.privileged_groups)
 }
 
 /// The effect of an event that is not a linked second record and did not fail.
-pub(crate) fn effect(e: &Event, policy: &Policy) -> Option<Effect> {
+pub(crate) fn effect(e: &View<'_>, policy: &Policy) -> Option<Effect> {
     if e.outcome == Outcome::Failure {
         return None;
     }
@@ -273,10 +271,9 @@ pub(crate) fn effect(e: &Event, policy: &Policy) -> Option<Effect> {
 }
 
 /// The scope an event's elevation is at: the event's scope, else its host (local groups), else `/`.
-fn scope_of(e: &Event) -> String {
+fn scope_of(e: &View<'_>) -> String {
     e.scope
-        .as_deref()
-        .or(e.host.as_deref().filter(|_| e.source == Source::Windows))
+        .or(e.host.filter(|_| e.source == Source::Windows))
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .unwrap_or("/")
@@ -288,6 +285,10 @@ fn scope_of(e: &Event) -> String {
 /// failures, non-privileged groups, and events without a target or privilege. Endpoint tags have
 /// no key: see [`tag_host`].
 pub fn key_of(e: &Event, policy: &Policy) -> Option<ElevationKey> {
+    view_key(&View::of(e), policy)
+}
+
+fn view_key(e: &View<'_>, policy: &Policy) -> Option<ElevationKey> {
     let relevant = if e.linked_to.is_some() {
         matches!(
             e.action,
@@ -303,29 +304,31 @@ pub fn key_of(e: &Event, policy: &Policy) -> Option<ElevationKey> {
     if !relevant {
         return None;
     }
-    let target = e.target.as_deref().filter(|t| !t.trim().is_empty())?;
+    let target = e.target.filter(|t| !t.trim().is_empty())?;
     let privilege = e
         .privilege_id
-        .as_deref()
-        .or(e.privilege.as_deref())
+        .or(e.privilege)
         .filter(|p| !p.trim().is_empty())?;
     Some(ElevationKey {
         principal: policy.canonical(target),
         privilege: privilege.trim().to_lowercase(),
         scope: scope_of(e).to_lowercase(),
-        realm: realm(elevation_source(e), e.tenant.as_deref()),
+        realm: realm(elevation_source(e), e.tenant),
     })
 }
 
 /// The host (lower-cased) an `endpoint.admin_tag` event with an `expires_at` applies to; `None` for
 /// other events. Reconstruction of a membership key needs the tags of its host.
 pub fn tag_host(e: &Event) -> Option<String> {
+    view_tag_host(&View::of(e))
+}
+
+fn view_tag_host(e: &View<'_>) -> Option<String> {
     if e.action != Action::EndpointAdminTag || e.expires_at.is_none() {
         return None;
     }
     e.host
-        .as_deref()
-        .or(e.scope.as_deref())
+        .or(e.scope)
         .map(|h| h.trim().to_lowercase())
         .filter(|h| !h.is_empty())
 }
@@ -359,7 +362,7 @@ mod tests {
                 e.target = Some("S-1-5-21-1-2-3-1001".into());
                 e.host = Some("ws1".into());
                 e.expires_at = Some(t);
-                let touches = effect(&e, &policy).is_some() || tag_host(&e).is_some();
+                let touches = effect(&View::of(&e), &policy).is_some() || tag_host(&e).is_some();
                 assert_eq!(
                     touches,
                     ELEVATION_INPUTS.contains(&action),

@@ -1,15 +1,17 @@
 //! Incremental reconstruction: per-key event lists, recomputed for the keys a batch touches.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use privtrail_model::{Event, EventId, Source};
+use privtrail_model::{Event, Source};
 
-use super::{Elevation, ElevationKey, Granters, elevations_for_key, key_of, tag_host};
+use super::view::{Input, Strings};
+use super::{Elevation, ElevationKey, Granters, View, view_key, view_tag_host, walk};
 use crate::policy::Policy;
 
 #[derive(Debug, Default)]
 struct KeyState {
-    events: Vec<Event>,
+    events: Vec<Input>,
     /// Lower-cased hosts whose endpoint tags take part in this key (memberships only).
     hosts: Vec<String>,
     /// Indexes into `Tracker::elevations`.
@@ -35,35 +37,23 @@ impl Changes {
 
 /// Maintains elevations incrementally and order-independently.
 ///
-/// It keeps every relevant event per key (and endpoint tags per host) in memory; for each key a
-/// batch touches it recomputes the key with [`elevations_for_key`], so the result depends only on
-/// the set of events applied, never on their arrival order. Rebuild one from stored events with
-/// [`Tracker::from_events`].
+/// It keeps every relevant event per key (and endpoint tags per host) in memory, in the compact
+/// form of [`super::view`]; for each key a batch touches it recomputes the key as
+/// [`elevations_for_key`](super::elevations_for_key) does, so the result depends only on the set
+/// of events applied, never on their arrival order. Rebuild one from stored events with
+/// [`Tracker::from_events`] or [`Tracker::from_pieces`].
 #[derive(Debug)]
 pub struct Tracker {
     policy: Policy,
     keys: HashMap<ElevationKey, KeyState>,
-    seen: HashSet<EventId>,
-    tags: HashMap<String, Vec<Event>>,
+    /// The ids of the inputs kept (shared with them).
+    seen: HashSet<Arc<str>>,
+    strings: Strings,
+    tags: HashMap<String, Vec<Input>>,
     host_keys: HashMap<String, HashSet<ElevationKey>>,
     elevations: Vec<Elevation>,
     owner: Vec<ElevationKey>,
     granters: Granters,
-}
-
-/// What the tracker keeps of an input: the fields [`elevations_for_key`] and the granters read.
-/// It keeps every input of every key (a million PIM records are a million inputs), so the text
-/// fields nothing here reads are left out.
-fn kept(e: &Event) -> Event {
-    Event {
-        message: String::new(),
-        raw: String::new(),
-        justification: None,
-        correlation_id: None,
-        record_id: None,
-        target_name: None,
-        ..e.clone()
-    }
 }
 
 impl Tracker {
@@ -72,6 +62,7 @@ impl Tracker {
             policy,
             keys: HashMap::new(),
             seen: HashSet::new(),
+            strings: Strings::default(),
             tags: HashMap::new(),
             host_keys: HashMap::new(),
             elevations: Vec::new(),
@@ -118,11 +109,6 @@ impl Tracker {
         self.elevations.iter().filter(|e| e.is_open())
     }
 
-    /// The events held for a key (without the text fields the tracker does not read).
-    pub fn events_for(&self, key: &ElevationKey) -> &[Event] {
-        self.keys.get(key).map_or(&[], |k| &k.events)
-    }
-
     /// The elevations of a key.
     pub fn elevations_of(&self, key: &ElevationKey) -> Vec<&Elevation> {
         self.keys.get(key).map_or_else(Vec::new, |k| {
@@ -148,27 +134,43 @@ impl Tracker {
         while let Some(events) = next()? {
             t.add(&events, &mut touched);
         }
+        // A whole history was pushed: give back the lists' spare room (up to half of them).
+        for state in t.keys.values_mut() {
+            state.events.shrink_to_fit();
+        }
         t.recompute_all(touched);
         Ok(t)
     }
 
+    /// The id of `e` as kept, or `None` when an input with it was applied before.
+    fn first_sight(&mut self, e: &Event) -> Option<Arc<str>> {
+        if self.seen.contains(e.id.as_str()) {
+            return None;
+        }
+        let id: Arc<str> = Arc::from(e.id.as_str());
+        self.seen.insert(id.clone());
+        Some(id)
+    }
+
     fn add(&mut self, new_events: &[Event], touched: &mut HashSet<ElevationKey>) {
         for e in new_events {
-            if let Some(host) = tag_host(e) {
-                if self.seen.insert(e.id.clone()) {
+            let v = View::of(e);
+            if let Some(host) = view_tag_host(&v) {
+                if let Some(id) = self.first_sight(e) {
                     if let Some(keys) = self.host_keys.get(&host) {
                         touched.extend(keys.iter().cloned());
                     }
-                    self.tags.entry(host).or_default().push(e.clone());
+                    let input = Input::new(&v, id, &mut self.strings);
+                    self.tags.entry(host).or_default().push(input);
                 }
                 continue;
             }
-            let Some(key) = key_of(e, &self.policy) else {
+            let Some(key) = view_key(&v, &self.policy) else {
                 continue;
             };
-            if !self.seen.insert(e.id.clone()) {
+            let Some(id) = self.first_sight(e) else {
                 continue;
-            }
+            };
             self.granters.note(e, &self.policy);
             let state = self.keys.entry(key.clone()).or_default();
             if e.source == Source::Windows {
@@ -185,7 +187,7 @@ impl Tracker {
                     }
                 }
             }
-            state.events.push(kept(e));
+            state.events.push(Input::new(&v, id, &mut self.strings));
             touched.insert(key);
         }
     }
@@ -205,15 +207,18 @@ impl Tracker {
         let Some(state) = self.keys.get(key) else {
             return;
         };
-        let fresh = if state.hosts.is_empty() {
-            elevations_for_key(&state.events, &self.policy)
-        } else {
-            let mut all = state.events.clone();
-            for h in &state.hosts {
-                all.extend(self.tags.get(h).into_iter().flatten().cloned());
-            }
-            elevations_for_key(&all, &self.policy)
-        };
+        let table = &self.strings;
+        let mut views: Vec<View<'_>> = state.events.iter().map(|i| i.view(table)).collect();
+        for h in &state.hosts {
+            views.extend(
+                self.tags
+                    .get(h)
+                    .into_iter()
+                    .flatten()
+                    .map(|i| i.view(table)),
+            );
+        }
+        let fresh = walk::of_views(views, &self.policy);
         let old_slots = state.slots.clone();
         let old: HashMap<&str, &Elevation> = old_slots
             .iter()

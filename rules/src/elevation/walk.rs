@@ -1,11 +1,11 @@
 //! Reconstruction of one key's elevations from the set of its events.
 
 use chrono::{DateTime, Utc};
-use privtrail_model::{Action, Event, Source};
+use privtrail_model::{Action, Event, EventId, Source};
 
 use super::{
-    Effect, Elevation, ElevationKind, SNAPSHOT_OPEN_CODE, effect, elevation_id, elevation_source,
-    key_of, scope_of, tag_host,
+    Effect, Elevation, ElevationKind, SNAPSHOT_OPEN_CODE, View, effect, elevation_id,
+    elevation_source, scope_of, view_key, view_tag_host,
 };
 use crate::policy::Policy;
 
@@ -16,38 +16,42 @@ struct Building {
     synthetic: bool,
 }
 
-fn is_synthetic(e: &Event) -> bool {
+fn is_synthetic(e: &View<'_>) -> bool {
     e.source == Source::Privtrail && e.event_code == SNAPSHOT_OPEN_CODE
 }
 
-fn open(e: &Event, kind: ElevationKind, policy: &Policy) -> Option<Building> {
-    let key = key_of(e, policy)?;
+fn event_id(id: &str) -> EventId {
+    EventId::from_stored(id.to_owned())
+}
+
+fn open(e: &View<'_>, kind: ElevationKind, policy: &Policy) -> Option<Building> {
+    let key = view_key(e, policy)?;
     let privilege_name = e
         .privilege
-        .clone()
-        .or_else(|| e.privilege_id.clone())
-        .unwrap_or_default();
+        .or(e.privilege_id)
+        .unwrap_or_default()
+        .to_owned();
+    let opened_by = event_id(e.id);
     Some(Building {
         el: Elevation {
-            id: elevation_id(&key, &e.id),
+            id: elevation_id(&key, &opened_by),
             // The key compares lower-cased; the elevation keeps its source's case.
             principal: e
                 .target
-                .as_deref()
                 .map_or_else(|| key.principal.clone(), |t| policy.resolve(t)),
             principal_name: None,
             privilege: privilege_name,
-            privilege_id: e.privilege_id.clone(),
+            privilege_id: e.privilege_id.map(str::to_owned),
             scope: scope_of(e),
             kind,
             source: elevation_source(e),
-            tenant: e.tenant.clone(),
-            host: e.host.clone(),
+            tenant: e.tenant.map(str::to_owned),
+            host: e.host.map(str::to_owned),
             started_at: e.time,
             expected_end: None,
             ended_at: None,
             end_reason: None,
-            opened_by: e.id.clone(),
+            opened_by,
             closed_by: None,
             via_pim: e.via_pim,
             duplicates: Vec::new(),
@@ -61,7 +65,7 @@ fn open(e: &Event, kind: ElevationKind, policy: &Policy) -> Option<Building> {
 
 /// Fills in what a linked second record of the opening change knows (Core Directory's record may
 /// be stored first and look like an assignment; PIM's record says it was an activation).
-fn enrich(b: &mut Building, linked: &Event) {
+fn enrich(b: &mut Building, linked: &View<'_>) {
     if linked.action == Action::RoleActivated && b.el.kind == ElevationKind::Assignment {
         b.el.kind = ElevationKind::Activation;
     }
@@ -72,7 +76,7 @@ fn enrich(b: &mut Building, linked: &Event) {
         b.el.via_pim = linked.via_pim;
     }
     if b.el.privilege_id.is_none() {
-        b.el.privilege_id = linked.privilege_id.clone();
+        b.el.privilege_id = linked.privilege_id.map(str::to_owned);
     }
 }
 
@@ -85,20 +89,27 @@ fn enrich(b: &mut Building, linked: &Event) {
 /// open is ignored, linked second records (`linked_to`) neither open nor close anything, failures
 /// are ignored. Endpoint tags then set `expected_end` of the memberships they apply to.
 pub fn elevations_for_key(events: &[Event], policy: &Policy) -> Vec<Elevation> {
-    let mut sorted: Vec<&Event> = events.iter().collect();
-    sorted.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
+    of_views(events.iter().map(View::of).collect(), policy)
+}
+
+/// [`elevations_for_key`] of borrowed views (the tracker's compact inputs).
+pub(crate) fn of_views(mut sorted: Vec<View<'_>>, policy: &Policy) -> Vec<Elevation> {
+    sorted.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(b.id)));
     sorted.dedup_by(|a, b| a.id == b.id);
 
-    let mut tags: Vec<&Event> = Vec::new();
+    let mut tags: Vec<View<'_>> = Vec::new();
     let mut done: Vec<Building> = Vec::new();
     let mut current: Option<Building> = None;
-    for e in sorted {
-        if tag_host(e).is_some() {
-            tags.push(e);
+    for e in &sorted {
+        if view_tag_host(e).is_some() {
+            tags.push(*e);
             continue;
         }
-        if let Some(first) = &e.linked_to {
-            if let Some(b) = current.as_mut().filter(|b| &b.el.opened_by == first) {
+        if let Some(first) = e.linked_to {
+            if let Some(b) = current
+                .as_mut()
+                .filter(|b| b.el.opened_by.as_str() == first)
+            {
                 enrich(b, e);
             }
             continue;
@@ -113,14 +124,14 @@ pub fn elevations_for_key(events: &[Event], policy: &Policy) -> Vec<Elevation> {
                 }
                 // A snapshot instance of what is already open is no second opening.
                 Some(_) if is_synthetic(e) => {}
-                Some(b) => b.el.duplicates.push(e.id.clone()),
+                Some(b) => b.el.duplicates.push(event_id(e.id)),
                 None => current = open(e, kind, policy),
             },
             Some(Effect::Close(reason)) => {
                 if let Some(mut b) = current.take() {
                     b.el.ended_at = Some(e.time);
                     b.el.end_reason = Some(reason);
-                    b.el.closed_by = Some(e.id.clone());
+                    b.el.closed_by = Some(event_id(e.id));
                     done.push(b);
                 }
             }
@@ -132,7 +143,7 @@ pub fn elevations_for_key(events: &[Event], policy: &Policy) -> Vec<Elevation> {
 }
 
 /// Computes `expected_end`: the schedule end, else the latest applicable tag, else the maximum.
-fn finish(b: Building, tags: &[&Event], policy: &Policy) -> Elevation {
+fn finish(b: Building, tags: &[View<'_>], policy: &Policy) -> Elevation {
     let mut el = b.el;
     if let Some(end) = b.schedule_end {
         el.expected_end = Some(end);
@@ -146,7 +157,7 @@ fn finish(b: Building, tags: &[&Event], policy: &Policy) -> Elevation {
         && let Some(tag) = tags.iter().rev().find(|t| tag_applies(t, &el, policy))
     {
         el.expected_end = tag.expires_at;
-        el.tagged_by = Some(tag.id.clone());
+        el.tagged_by = Some(event_id(tag.id));
         el.tagged_at = Some(tag.time);
         return el;
     }
@@ -157,8 +168,8 @@ fn finish(b: Building, tags: &[&Event], policy: &Policy) -> Elevation {
 
 /// A tag applies to a membership on its host (by principal when it names one) stamped while the
 /// membership was held, or up to `policy.tag_window` before it started with an expiry after the start.
-fn tag_applies(tag: &Event, el: &Elevation, policy: &Policy) -> bool {
-    let Some(host) = tag_host(tag) else {
+fn tag_applies(tag: &View<'_>, el: &Elevation, policy: &Policy) -> bool {
+    let Some(host) = view_tag_host(tag) else {
         return false;
     };
     let on_host = el.scope.eq_ignore_ascii_case(&host)
@@ -168,7 +179,6 @@ fn tag_applies(tag: &Event, el: &Elevation, policy: &Policy) -> bool {
             .is_some_and(|h| h.eq_ignore_ascii_case(&host));
     let for_principal = tag
         .target
-        .as_deref()
         .filter(|t| !t.trim().is_empty())
         .is_none_or(|t| policy.canonical(t) == policy.canonical(&el.principal));
     let Some(expires) = tag.expires_at else {

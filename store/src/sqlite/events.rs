@@ -20,6 +20,14 @@ pub const COLUMNS_NO_RAW: &str = "seq, id, time, ingested_at, source, tenant, ho
      justification, correlation_id, event_code, record_id, message, '' AS raw, x'' AS hash, \
      via_pim, linked_to";
 
+/// [`COLUMNS_NO_RAW`] without the texts that say nothing about what changed for whom (`message`,
+/// `justification`, `correlation_id`, `record_id`, read as empty): what rebuilding elevations
+/// reads, for every input in the store.
+pub const COLUMNS_INPUT: &str = "seq, id, time, ingested_at, source, tenant, host, action, \
+     outcome, actor, target, target_name, privilege, privilege_id, scope, expires_at, \
+     NULL AS justification, NULL AS correlation_id, event_code, NULL AS record_id, '' AS message, \
+     '' AS raw, x'' AS hash, via_pim, linked_to";
+
 /// Dedupe on the id only (`ON CONFLICT(id)`, not `OR IGNORE`, so that any other constraint
 /// failure is an error and not silently counted as a duplicate).
 pub const INSERT: &str = "INSERT INTO events (seq, id, time, ingested_at, source, tenant, host, \
@@ -364,7 +372,7 @@ pub fn action_list(actions: &[&str]) -> String {
 /// Every event whose action is one of `actions`, oldest first, without `raw`. A partial index made
 /// with [`crate::Writer::ensure_action_index`] for the same list serves it.
 pub fn with_actions(conn: &Connection, actions: &[&str]) -> Result<Vec<Event>, StoreError> {
-    let all = with_actions_after(conn, actions, None, usize::MAX)?;
+    let all = with_actions_after(conn, COLUMNS_NO_RAW, actions, None, usize::MAX)?;
     Ok(all.into_iter().map(|(_, e)| e).collect())
 }
 
@@ -373,9 +381,11 @@ pub type TimeSeq = (i64, i64);
 
 /// [`with_actions`] in pieces: at most `limit` events after `after` (the time column and seq of
 /// the last one read) in the same order, each with that position. Keyset pagination through the
-/// partial index, so a rebuild never holds every input twice.
+/// partial index, so a rebuild never holds every input twice. `columns`: [`COLUMNS_NO_RAW`] or
+/// [`COLUMNS_INPUT`].
 pub fn with_actions_after(
     conn: &Connection,
+    columns: &str,
     actions: &[&str],
     after: Option<TimeSeq>,
     limit: usize,
@@ -386,7 +396,7 @@ pub fn with_actions_after(
     let (time, seq) = after.unwrap_or((i64::MIN, i64::MIN));
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS_NO_RAW} FROM events WHERE {} AND (time, seq) > (?1, ?2) \
+            "SELECT {columns} FROM events WHERE {} AND (time, seq) > (?1, ?2) \
              ORDER BY time, seq LIMIT ?3",
             action_list(actions)
         ))

@@ -204,6 +204,16 @@ pub fn keyed_from(conn: &Connection) -> Result<Option<i64>, StoreError> {
     .map_err(StoreError::sqlite("read chain keyed_from"))
 }
 
+/// The last seq that may hold an Entra event with an id of the old form (migration 11), if any.
+pub fn legacy_entra_upto(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    conn.query_row(
+        "SELECT legacy_entra_upto FROM chain WHERE id = 1",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(StoreError::sqlite("read chain legacy_entra_upto"))
+}
+
 pub fn set_keyed_from(conn: &Connection, seq: i64) -> rusqlite::Result<()> {
     conn.execute("UPDATE chain SET keyed_from = ?1 WHERE id = 1", [seq])?;
     Ok(())

@@ -236,6 +236,14 @@ pub const MIGRATIONS: &[&str] = &[
         body       BLOB    NOT NULL
     );
     "#,
+    // 11: Entra events get ids that sort by time (`EventId::entra`). The events stored before
+    // keep the ids they had (their links hash them); `legacy_entra_upto` is the last seq that
+    // may hold one (NULL: none can), and the writer checks an incoming Entra record against its
+    // old id too while it is set, so that a record read again is still stored once.
+    r#"
+    ALTER TABLE chain ADD COLUMN legacy_entra_upto INTEGER;
+    UPDATE chain SET legacy_entra_upto = (SELECT max(seq) FROM events) WHERE id = 1;
+    "#,
 ];
 
 /// The migration after which [`super::names::backfill`] runs.
@@ -308,5 +316,41 @@ mod tests {
             migrate(&mut c, &path),
             Err(StoreError::SchemaTooNew { found: 99, .. })
         ));
+    }
+
+    #[test]
+    fn migration_11_marks_a_store_that_held_events_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let upto = |c: &Connection| -> Option<i64> {
+            c.query_row(
+                "SELECT legacy_entra_upto FROM chain WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .expect("read")
+        };
+        // A new store: no event can have an old id.
+        let path = dir.path().join("new.db");
+        let mut c = crate::sqlite::open(&path, true).expect("open");
+        migrate(&mut c, &path).expect("migrate");
+        assert_eq!(upto(&c), None);
+        // A store of version 10 holding events: up to its last seq.
+        let path = dir.path().join("old.db");
+        let mut c = crate::sqlite::open(&path, true).expect("open");
+        for step in &MIGRATIONS[..10] {
+            c.execute_batch(step).expect("step");
+        }
+        c.pragma_update(None, "user_version", 10).expect("version");
+        for seq in [1, 2] {
+            c.execute(
+                "INSERT INTO events (seq, id, time, ingested_at, source, action, outcome, \
+                 event_code, message, raw, hash) \
+                 VALUES (?1, ?2, 0, 0, 'entra', 'role.activated', 'success', 'x', '', '{}', x'')",
+                rusqlite::params![seq, format!("id{seq}")],
+            )
+            .expect("insert");
+        }
+        migrate(&mut c, &path).expect("migrate");
+        assert_eq!(upto(&c), Some(2));
     }
 }

@@ -305,7 +305,9 @@ impl Store {
     }
 
     /// [`Store::events_with_actions`] in pieces of at most `limit`, after the position (time
-    /// column, seq) of the last event of the previous piece.
+    /// column, seq) of the last event of the previous piece — without `message`,
+    /// `justification`, `correlation_id` and `record_id` (empty): what rebuilding elevations
+    /// reads of every input in the store.
     pub fn events_with_actions_after(
         &self,
         actions: &[&str],
@@ -313,7 +315,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<(events::TimeSeq, Event)>, StoreError> {
         self.readers
-            .with(|c| events::with_actions_after(c, actions, after, limit))
+            .with(|c| events::with_actions_after(c, events::COLUMNS_INPUT, actions, after, limit))
     }
 
     /// The sequence number of the oldest stored event (0 when empty); a purge moves it.

@@ -258,3 +258,72 @@ fn malformed_records_are_rejects_with_location() {
     assert_eq!(r.events.len(), 1);
     assert_eq!(r.report.error_count, 1, "{:?}", r.report.errors);
 }
+
+/// A Graph page of `n` records numbered from `first`, as one JSON line.
+fn page_line(first: usize, n: usize) -> String {
+    let recs: Vec<serde_json::Value> = (first..first + n)
+        .map(|i| {
+            serde_json::json!({
+                "id": format!("rec-{i:06}"),
+                "activityDisplayName": "Update user",
+                "activityDateTime": "2024-01-01T00:00:00Z",
+                "initiatedBy": {"user": {"userPrincipalName": "a@contoso.com"}},
+                "targetResources": [], "additionalDetails": [],
+            })
+        })
+        .collect();
+    serde_json::json!({ "value": recs }).to_string()
+}
+
+#[test]
+fn json_lines_parsed_ahead_come_out_in_order_with_their_rejects_in_place() {
+    // Lines are parsed on a second thread: what comes out must be what one thread gave — every
+    // record in file order, each reject naming its own line.
+    let mut text = String::new();
+    let mut next = 0;
+    for line in 1..=60 {
+        match line % 10 {
+            3 => text.push_str("{broken\n"),
+            7 => text.push('\n'),
+            _ => {
+                text.push_str(&page_line(next, 50));
+                text.push('\n');
+                next += 50;
+            }
+        }
+    }
+    let (_d, path) = temp("pages.jsonl", text.as_bytes());
+    let r = read(&path);
+    let ids: Vec<String> = r
+        .events
+        .iter()
+        .map(|e| e.record_id.clone().unwrap())
+        .collect();
+    let want: Vec<String> = (0..next).map(|i| format!("rec-{i:06}")).collect();
+    assert_eq!(ids, want);
+    let locs: Vec<&str> = r.rejects.iter().map(|j| j.location.as_str()).collect();
+    assert_eq!(
+        locs,
+        [
+            "line 3", "line 13", "line 23", "line 33", "line 43", "line 53"
+        ]
+    );
+}
+
+#[test]
+fn a_sink_that_stops_ends_the_reading_of_json_lines() {
+    // 40 pages of 999 records; the sink stops after its first batch: the reader returns (the
+    // parsing thread is not left waiting) without reading on to the end.
+    let text: String = (0..40).map(|p| page_line(p * 999, 999) + "\n").collect();
+    let (_d, path) = temp("pages.jsonl", text.as_bytes());
+    let mut batches = 0;
+    let mut events = 0;
+    read_file(&path, &Options::default(), &|_| {}, &mut |b| {
+        batches += 1;
+        events += b.events.len();
+        std::ops::ControlFlow::Break(())
+    })
+    .unwrap();
+    assert_eq!(batches, 1);
+    assert!(events > 0 && events < 40 * 999, "{events}");
+}

@@ -16,6 +16,7 @@ use super::compact::{Layout, record_texts};
 use super::convert::{Converted, to_directory_audit};
 use super::detect::{csv_delimiter, csv_header_names, record_spans, value_end, wrapped};
 use super::json::{arr, get, text};
+use super::lines::{Line, read_lines};
 use super::normalize::normalize_without_raw;
 use crate::IngestError;
 use crate::emit::Emitter;
@@ -33,7 +34,7 @@ struct Reader<'e, 'a> {
 }
 
 /// What one record became.
-enum Rec {
+pub(super) enum Rec {
     Event(Box<Event>),
     Skipped(String),
     Rejected { why: String, raw: String },
@@ -131,54 +132,34 @@ impl<'d> Lines<'d> {
 }
 
 impl Reader<'_, '_> {
-    /// JSON lines after the first: each line on its own.
-    fn lines(&mut self, r: &mut dyn BufRead, mut line_no: usize, progress: &dyn Fn()) {
-        let mut buf = Vec::new();
-        let max = self.em.opts().limits.max_record_bytes;
-        while !self.em.stopped() {
-            match read_line_limited(r, &mut buf, max) {
-                Ok((0, _)) => break,
-                Ok((_, too_long)) => {
-                    line_no += 1;
-                    if too_long {
-                        self.n += 1;
-                        let why =
-                            format!("record longer than {max} bytes ([ingest] max_record_bytes)");
-                        let raw = String::from_utf8_lossy(&buf).into_owned();
-                        self.em.reject(format!("line {line_no}"), why, &raw);
-                        continue;
-                    }
-                }
-                Err(e) => {
-                    let at = format!("line {}", line_no + 1);
-                    self.em
-                        .damage(&at, format_args!("read error, the rest is lost: {e}"));
-                    break;
-                }
-            }
-            let line = String::from_utf8_lossy(&buf);
-            let line = line.trim();
-            if line.is_empty() {
-                continue;
-            }
-            match serde_json::from_str::<Value>(line) {
-                Ok(v) => {
-                    let recs = records_of(v, line, self.tenant.as_deref());
-                    self.emit(recs, Some(line_no));
-                }
-                Err(e) => {
-                    self.n += 1;
-                    self.em.reject(
-                        format!("line {line_no}"),
-                        format!("invalid JSON: {e}"),
-                        line,
-                    );
-                }
-            }
-            if line_no.is_multiple_of(1024) {
-                progress();
-            }
+    /// JSON lines after the first: each line on its own (parsed on another thread, see
+    /// [`super::lines`]).
+    fn lines(&mut self, r: &mut dyn BufRead, line_no: usize, progress: &dyn Fn()) {
+        if self.em.stopped() {
+            return;
         }
+        let max = self.em.opts().limits.max_record_bytes;
+        let tenant = self.tenant.clone();
+        read_lines(r, line_no, max, tenant, progress, |line| {
+            match line {
+                Line::Records { no, recs } => self.emit(recs, Some(no)),
+                Line::Invalid { no, why, text } => {
+                    self.n += 1;
+                    self.em.reject(format!("line {no}"), why, &text);
+                }
+                Line::TooLong { no, text } => {
+                    self.n += 1;
+                    let why = format!("record longer than {max} bytes ([ingest] max_record_bytes)");
+                    self.em.reject(format!("line {no}"), why, &text);
+                }
+                Line::ReadError { no, error } => {
+                    let at = format!("line {no}");
+                    self.em
+                        .damage(&at, format_args!("read error, the rest is lost: {error}"));
+                }
+            }
+            !self.em.stopped()
+        });
     }
 
     /// A whole document: one or more pretty-printed values (pages, arrays, records).
@@ -336,7 +317,7 @@ impl Reader<'_, '_> {
 }
 
 /// The records of the top-level value `v` parsed from `text`, converted and normalized.
-fn records_of(v: Value, text: &str, tenant: Option<&str>) -> Vec<Rec> {
+pub(super) fn records_of(v: Value, text: &str, tenant: Option<&str>) -> Vec<Rec> {
     let layout = layout_of(&v);
     let mut recs = Vec::new();
     flatten(v, &mut recs);

@@ -4,8 +4,8 @@
 //! [`crate::Format::AzureMonitor`]) that `read_file` dispatches to.
 //!
 //! # How it fits together
-//! `detect.rs` recognizes the formats by content; `imports.rs` reads a file into records (JSON lines,
-//! whole documents, CSV), `convert.rs` turns each record of any shape into a `directoryAudit`, and
+//! `detect.rs` recognizes the formats by content; `imports.rs` reads a file into records (JSON lines —
+//! parsed on a second thread by `lines.rs` —, whole documents, CSV), `convert.rs` turns each record of any shape into a `directoryAudit`, and
 //! `normalize.rs` makes the [`privtrail_model::Event`]. The tenant of an imported record is
 //! [`crate::Options::tenant`] when set, else the record's own tenant id (Log Analytics `TenantId`,
 //! Azure Monitor `tenantId`), else [`DEFAULT_TENANT`].
@@ -15,6 +15,7 @@ mod convert;
 pub(crate) mod detect;
 pub(crate) mod imports;
 mod json;
+mod lines;
 mod link;
 mod message;
 mod normalize;

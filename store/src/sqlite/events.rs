@@ -376,6 +376,12 @@ pub fn with_actions(conn: &Connection, actions: &[&str]) -> Result<Vec<Event>, S
     Ok(all.into_iter().map(|(_, e)| e).collect())
 }
 
+/// The most rows a paged read makes room for before reading: its pieces (the rules job reads
+/// 50,000) arrive in a vector of their final size instead of one that doubles — each doubling
+/// copied the events read so far into memory faulted in anew (a tenth of a rules run after a
+/// large import).
+const PRESIZE: usize = 50_000;
+
 /// Where an event stands in time order: its time column and seq.
 pub type TimeSeq = (i64, i64);
 
@@ -405,7 +411,7 @@ pub fn with_actions_after(
     let mut rows = stmt
         .query(params![time, seq, limit])
         .map_err(StoreError::sqlite("select events by action"))?;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(usize::try_from(limit).unwrap_or(0).min(PRESIZE));
     while let Some(row) = rows
         .next()
         .map_err(StoreError::sqlite("read events by action"))?
@@ -443,7 +449,7 @@ pub fn after_with_seq(
     let mut rows = stmt
         .query(params![seq, limit, upto])
         .map_err(StoreError::sqlite("select events after"))?;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(usize::try_from(limit).unwrap_or(0).min(PRESIZE));
     while let Some(row) = rows
         .next()
         .map_err(StoreError::sqlite("read events after"))?

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use privtrail_rules::Elevation;
 use privtrail_store::{KnownNames, Store};
 
 use crate::error::Result;
@@ -59,13 +58,5 @@ impl<'a> Namer<'a> {
             .and_then(|k| k.at(at))
             .filter(|n| !n.eq_ignore_ascii_case(principal.trim()))
             .map(str::to_owned))
-    }
-
-    /// Sets each elevation's `principal_name` to the name in use when it started.
-    pub fn fill(&mut self, elevations: &mut [Elevation]) -> Result<()> {
-        for el in elevations {
-            el.principal_name = self.name(&el.principal, Some(el.started_at))?;
-        }
-        Ok(())
     }
 }

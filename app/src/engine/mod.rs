@@ -173,10 +173,12 @@ pub fn evaluate(
             tracker.apply(&rec.events);
         }
     }
-    let mut elevations = tracker.elevations().to_vec();
-    // Names before the rules: their summaries and the notifications speak in them.
-    crate::names::Namer::preloaded(store)?.fill(&mut elevations)?;
-    let (save, saved) = memory::changes(saved.as_ref(), &elevations, elevation_row)?;
+    // Names before the rules: their summaries and the notifications speak in them. Named where
+    // they are (a copy of a million-record import's elevations was ~50 MB of the run's peak).
+    let mut namer = crate::names::Namer::preloaded(store)?;
+    tracker.rename(|p, at| namer.name(p, Some(at)))?;
+    let elevations = tracker.elevations();
+    let (save, saved) = memory::changes(saved.as_ref(), elevations, elevation_row)?;
     let mut elevation_rows = Some(save);
 
     let lookback = max_lookback(&engine.rules);
@@ -250,7 +252,7 @@ pub fn evaluate(
             let ctx = Context {
                 new_events: &new_events,
                 recent_events: &recent,
-                elevations: &elevations,
+                elevations,
                 now,
                 policy: &policy,
                 collectors: &collectors,
@@ -308,7 +310,7 @@ pub fn evaluate(
     if out.enqueued > 0 {
         writer.notify_outbox();
     }
-    out.elevations = elevations;
+    out.elevations = elevations.to_vec();
     memory.keep(tracker, policy, upto, first_seq, saved);
     memory.keep_alerts(alerts);
     Ok(out)

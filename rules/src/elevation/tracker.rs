@@ -99,6 +99,20 @@ impl Tracker {
         }
     }
 
+    /// Sets every elevation's `principal_name` to what `name` says (the principal and when the
+    /// elevation started); reconstruction never sets names, and a recomputed key's elevations come
+    /// back without them. For a caller that names them all on each use (the rules job), so that
+    /// it needs no copy of them.
+    pub fn rename<E>(
+        &mut self,
+        mut name: impl FnMut(&str, chrono::DateTime<chrono::Utc>) -> Result<Option<String>, E>,
+    ) -> Result<(), E> {
+        for el in &mut self.elevations {
+            el.principal_name = name(&el.principal, el.started_at)?;
+        }
+        Ok(())
+    }
+
     /// Who has granted privileged group membership, from every event applied (`group-burst`).
     pub fn granters(&self) -> &Granters {
         &self.granters

@@ -378,8 +378,8 @@ pub fn with_actions(conn: &Connection, actions: &[&str]) -> Result<Vec<Event>, S
 
 /// The most rows a paged read makes room for before reading: its pieces (the rules job reads
 /// 50,000) arrive in a vector of their final size instead of one that doubles — each doubling
-/// copied the events read so far into memory faulted in anew (a tenth of a rules run after a
-/// large import).
+/// copied the events read so far into memory faulted in anew (these two reads' reallocations were
+/// ~4 % of the CPU samples of a rules run after a 1M-record Graph import).
 const PRESIZE: usize = 50_000;
 
 /// Where an event stands in time order: its time column and seq.

@@ -5,7 +5,40 @@
 
 use std::sync::mpsc;
 
+use privtrail_model::Event;
+use privtrail_store::Store;
+
 use crate::error::Result;
+
+/// The events with `after < seq <= upto` (of `actions` when given), in pieces of at most
+/// `chunk`: each piece with the seq it reaches (`upto` for the last, which may be empty — there is
+/// always one), then `None`. A reader for [`read_ahead`], or to call in a loop.
+pub(crate) fn pieces_after<'a>(
+    store: &'a Store,
+    mut after: i64,
+    upto: i64,
+    actions: Option<&'a [&'a str]>,
+    chunk: usize,
+) -> impl FnMut() -> Result<Option<(Vec<Event>, i64)>> + Send + 'a {
+    let mut done = false;
+    move || {
+        if done {
+            return Ok(None);
+        }
+        let piece = store.events_after_seq(after, upto, actions, chunk)?;
+        let full = piece.len() == chunk;
+        // A partial piece is everything up to `upto` (events of other actions included: whoever
+        // asked does not look at them).
+        let reached = if full {
+            piece.last().map_or(upto, |(s, _)| *s)
+        } else {
+            upto
+        };
+        done = !full;
+        after = reached;
+        Ok(Some((piece.into_iter().map(|(_, e)| e).collect(), reached)))
+    }
+}
 
 /// Runs `read` on a scoped thread, one piece ahead of `consume`, which pulls the pieces in order
 /// with the function it is given (`Ok(None)` after the last). When `consume` returns, the reading

@@ -21,7 +21,6 @@
 
 use std::collections::HashMap;
 
-use privtrail_model::Event;
 use privtrail_rules::{
     Alert, AlertChanges, AlertStatus, ELEVATION_INPUTS, Elevation, Policy, Tracker,
 };
@@ -114,16 +113,9 @@ impl RulesMemory {
         match self.kept.take() {
             Some(k) if k.policy == *policy && k.first_seq == first_seq && k.upto <= upto => {
                 let mut tracker = k.tracker;
-                let mut from = k.upto;
-                loop {
-                    let chunk = store.events_after_seq(from, upto, Some(&names), CHUNK)?;
-                    let full = chunk.len() == CHUNK;
-                    from = chunk.last().map_or(upto, |(s, _)| *s);
-                    let events: Vec<Event> = chunk.into_iter().map(|(_, e)| e).collect();
+                let mut next = super::ahead::pieces_after(store, k.upto, upto, Some(&names), CHUNK);
+                while let Some((events, _)) = next()? {
                     tracker.apply(&events);
-                    if !full {
-                        break;
-                    }
                 }
                 Ok(Recalled {
                     tracker,

@@ -214,28 +214,7 @@ pub fn evaluate(
         .map(|a| a.iter().map(|a| a.as_str()).collect());
     let raw_wanted = privtrail_rules::raw_inputs_of(&engine.rules);
     let mut alerts = memory.take_alerts(store)?;
-    let mut from = cursor;
-    let mut done = false;
-    let wanted = wanted.as_deref();
-    // A chunk: the events after `from` and the cursor once they are judged.
-    let read = || {
-        if done {
-            return Ok(None);
-        }
-        let chunk = store.events_after_seq(from, upto, wanted, CHUNK)?;
-        let full = chunk.len() == CHUNK;
-        // A partial chunk is everything up to `upto` (filtered-out events are judged too: no rule
-        // looks at them).
-        let next = if full {
-            chunk.last().map_or(upto, |(s, _)| *s)
-        } else {
-            upto
-        };
-        done = !full;
-        from = next;
-        let events: Vec<Event> = chunk.into_iter().map(|(_, e)| e).collect();
-        Ok(Some((events, next)))
-    };
+    let read = ahead::pieces_after(store, cursor, upto, wanted.as_deref(), CHUNK);
     // The next chunk is decoded on the other core while this one is judged.
     ahead::read_ahead(read, |next_chunk| {
         while let Some((mut new_events, next)) = next_chunk()? {

@@ -93,14 +93,14 @@ pub fn elevations_for_key(events: &[Event], policy: &Policy) -> Vec<Elevation> {
 }
 
 /// [`elevations_for_key`] of borrowed views (the tracker's compact inputs).
-pub(crate) fn of_views(mut sorted: Vec<View<'_>>, policy: &Policy) -> Vec<Elevation> {
-    sorted.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(b.id)));
-    sorted.dedup_by(|a, b| a.id == b.id);
+pub(crate) fn of_views(mut views: Vec<View<'_>>, policy: &Policy) -> Vec<Elevation> {
+    views.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(b.id)));
+    views.dedup_by(|a, b| a.id == b.id);
 
     let mut tags: Vec<View<'_>> = Vec::new();
     let mut done: Vec<Building> = Vec::new();
     let mut current: Option<Building> = None;
-    for e in &sorted {
+    for e in &views {
         if view_tag_host(e).is_some() {
             tags.push(*e);
             continue;

@@ -407,11 +407,12 @@ pub fn with_actions_after(
             action_list(actions)
         ))
         .map_err(StoreError::sqlite("prepare events by action"))?;
+    let capacity = limit.min(PRESIZE);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut rows = stmt
         .query(params![time, seq, limit])
         .map_err(StoreError::sqlite("select events by action"))?;
-    let mut out = Vec::with_capacity(usize::try_from(limit).unwrap_or(0).min(PRESIZE));
+    let mut out = Vec::with_capacity(capacity);
     while let Some(row) = rows
         .next()
         .map_err(StoreError::sqlite("read events by action"))?
@@ -445,11 +446,12 @@ pub fn after_with_seq(
             "SELECT {COLUMNS_NO_RAW} FROM events WHERE seq > ?1 AND seq <= ?3{filter} ORDER BY seq LIMIT ?2"
         ))
         .map_err(StoreError::sqlite("prepare events after"))?;
+    let capacity = limit.min(PRESIZE);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut rows = stmt
         .query(params![seq, limit, upto])
         .map_err(StoreError::sqlite("select events after"))?;
-    let mut out = Vec::with_capacity(usize::try_from(limit).unwrap_or(0).min(PRESIZE));
+    let mut out = Vec::with_capacity(capacity);
     while let Some(row) = rows
         .next()
         .map_err(StoreError::sqlite("read events after"))?

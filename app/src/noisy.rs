@@ -15,11 +15,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use privtrail_rules::builtin::{MAX_CODES, NOISY_AUDIT_POLICY, day_bounds, day_to_judge};
 use privtrail_rules::{CodeCount, DayVolume, HostVolume};
-use privtrail_store::Store;
+use privtrail_store::{Store, StoreError, Writer};
 
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::writer::WriteHandle;
 
 /// The checkpoint holding the last day judged (`YYYY-MM-DD`).
 pub const LAST_DAY: &str = "noisy:last_day";
@@ -65,11 +64,10 @@ pub fn last_judged(store: &Store) -> Result<Option<NaiveDate>> {
         .and_then(|s| s.trim().parse::<NaiveDate>().ok()))
 }
 
-/// Records that `day` was judged.
-pub fn mark_judged(writer: &WriteHandle, day: NaiveDate) -> Result<()> {
-    let value = day.format("%Y-%m-%d").to_string();
-    writer.call(move |w| w.set_checkpoint(LAST_DAY, &value))??;
-    Ok(())
+/// Records that `day` was judged (on the writer thread, in the job that saves the results of
+/// the judgement: see [`crate::engine::evaluate`]).
+pub fn mark_judged(w: &mut Writer, day: NaiveDate) -> std::result::Result<(), StoreError> {
+    w.set_checkpoint(LAST_DAY, &day.format("%Y-%m-%d").to_string())
 }
 
 #[cfg(test)]

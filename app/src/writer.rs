@@ -118,12 +118,10 @@ impl WriteHandle {
         R: Send + 'static,
         F: FnOnce(&mut Writer) -> R + Send + 'static,
     {
-        let rx = self.submit(f)?;
-        rx.recv()
-            .map_err(|_| AppError::WriterStopped("the writer thread ended during a write".into()))
+        wait(self.submit(f)?)
     }
 
-    /// Queues `f` and returns at once; the receiver yields its result. At most [`QUEUE`] jobs
+    /// Queues `f` and returns at once; the receiver yields its result ([`wait`]). At most [`QUEUE`] jobs
     /// wait: beyond that this blocks until there is room.
     pub fn submit<R, F>(&self, f: F) -> Result<crossbeam_channel::Receiver<R>>
     where
@@ -189,6 +187,12 @@ impl WriteHandle {
     pub fn generation(&self) -> u64 {
         self.shared.generation.load(Ordering::Acquire)
     }
+}
+
+/// The result of a job [`WriteHandle::submit`] queued (blocking this thread until it is done).
+pub fn wait<R>(rx: crossbeam_channel::Receiver<R>) -> Result<R> {
+    rx.recv()
+        .map_err(|_| AppError::WriterStopped("the writer thread ended during a write".into()))
 }
 
 impl WriterThread {

@@ -12,13 +12,15 @@
 //! - `notify` lists the newly opened alerts and the `open` (not acknowledged) ones last notified at
 //!   least `renotify` ago; their `last_notified_at` becomes `now`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use privtrail_model::{EventId, format_time};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::hash::{FastMap, FastSet};
 use crate::rule::{Finding, Severity};
 use crate::time::{serde_opt_time, serde_time};
 
@@ -152,7 +154,7 @@ fn alert_id(rule: &str, subject: &str, opened_at: DateTime<Utc>) -> String {
 
 fn merge_ids(into: &mut Vec<EventId>, more: &[EventId]) -> bool {
     let added: Vec<EventId> = {
-        let mut have: HashSet<&EventId> = into.iter().collect();
+        let mut have: FastSet<&EventId> = into.iter().collect();
         more.iter().filter(|id| have.insert(id)).cloned().collect()
     };
     let changed = !added.is_empty();
@@ -167,23 +169,25 @@ fn merge_ids(into: &mut Vec<EventId>, more: &[EventId]) -> bool {
     changed
 }
 
-/// Merges findings with the same rule + subject (the later one's text wins, event ids are united).
-fn merge_findings(findings: &[Finding]) -> Vec<Finding> {
-    let mut order: Vec<Finding> = Vec::new();
-    let mut at: HashMap<(&str, &str), usize> = HashMap::new();
+/// Merges findings with the same rule + subject (the later one's text wins, event ids are united);
+/// a finding reported once is borrowed, not copied.
+fn merge_findings(findings: &[Finding]) -> Vec<Cow<'_, Finding>> {
+    let mut order: Vec<Cow<'_, Finding>> = Vec::new();
+    let mut at: FastMap<(&str, &str), usize> = FastMap::default();
     for f in findings {
         match at.get(&(f.rule.as_str(), f.subject.as_str())) {
             Some(&i) => {
-                let mut ids = std::mem::take(&mut order[i].event_ids);
-                merge_ids(&mut ids, &f.event_ids);
-                order[i] = Finding {
+                let m = order[i].to_mut();
+                let ids = std::mem::take(&mut m.event_ids);
+                *m = Finding {
                     event_ids: ids,
                     ..f.clone()
                 };
+                merge_ids(&mut m.event_ids, &f.event_ids);
             }
             None => {
                 at.insert((&f.rule, &f.subject), order.len());
-                order.push(f.clone());
+                order.push(Cow::Borrowed(f));
             }
         }
     }
@@ -200,7 +204,7 @@ pub fn apply_findings(
     silences: &[Silence],
     renotify: Duration,
 ) -> AlertChanges {
-    let mut active: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut active: FastMap<(&str, &str), usize> = FastMap::default();
     for (i, a) in existing.iter().enumerate().filter(|(_, a)| a.is_active()) {
         let k = (a.rule.as_str(), a.subject.as_str());
         if active
@@ -216,7 +220,7 @@ pub fn apply_findings(
     let mut changed: BTreeMap<usize, Alert> = BTreeMap::new();
     let mut out = AlertChanges::default();
     let merged = merge_findings(findings);
-    let reported: HashSet<(&str, &str)> = merged
+    let reported: FastSet<(&str, &str)> = merged
         .iter()
         .map(|f| (f.rule.as_str(), f.subject.as_str()))
         .collect();
@@ -267,7 +271,7 @@ pub fn apply_findings(
             history: Vec::new(),
         });
     }
-    let evaluated: HashSet<&str> = evaluated_rules.iter().copied().collect();
+    let evaluated: FastSet<&str> = evaluated_rules.iter().copied().collect();
     for (&k, &i) in &active {
         let a = changed.get(&i).unwrap_or(&existing[i]);
         if a.condition && evaluated.contains(a.rule.as_str()) && !reported.contains(&k) {

@@ -19,9 +19,28 @@ pub fn evaluate_all<'r>(
     rules: &'r [Box<dyn Rule>],
     ctx: &Context<'_>,
 ) -> (Vec<Finding>, Vec<&'r str>) {
+    evaluate_where(rules, ctx, |_| true)
+}
+
+/// [`evaluate_all`] for a further piece of one run, whose state (elevations, collectors, channels,
+/// `now`) the first piece's evaluation already judged: the rules that look only at state
+/// (`inputs() == Some([])`) sit it out — they would report the same findings again — and so do not
+/// resolve their conditions here either.
+pub fn evaluate_new_events<'r>(
+    rules: &'r [Box<dyn Rule>],
+    ctx: &Context<'_>,
+) -> (Vec<Finding>, Vec<&'r str>) {
+    evaluate_where(rules, ctx, |r| r.inputs().is_none_or(|i| !i.is_empty()))
+}
+
+fn evaluate_where<'r>(
+    rules: &'r [Box<dyn Rule>],
+    ctx: &Context<'_>,
+    take: impl Fn(&dyn Rule) -> bool,
+) -> (Vec<Finding>, Vec<&'r str>) {
     let mut findings = Vec::new();
     let mut ids = Vec::with_capacity(rules.len());
-    for r in rules.iter().filter(|r| r.judges(ctx)) {
+    for r in rules.iter().filter(|r| take(r.as_ref()) && r.judges(ctx)) {
         findings.extend(r.evaluate(ctx));
         ids.push(r.id());
     }

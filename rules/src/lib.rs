@@ -42,6 +42,7 @@ pub mod builtin;
 mod config;
 pub mod custom;
 mod elevation;
+mod hash;
 mod policy;
 mod rule;
 mod time;
@@ -50,7 +51,9 @@ pub use alert::{
     Alert, AlertAction, AlertChanges, AlertStatus, LifecycleError, MAX_EVENT_IDS, Silence, ack,
     act, apply_findings, resolve,
 };
-pub use backtest::{NameFn, backtest, backtest_named, evaluate_all, max_lookback};
+pub use backtest::{
+    NameFn, backtest, backtest_named, evaluate_all, evaluate_new_events, max_lookback,
+};
 pub use config::{
     CollectorSettings, ConfigError, ConflictSettings, DeliverySettings, DuplicateSettings,
     EligibilitySettings, FrequentSettings, GlobalAdminsSettings, GroupBurstSettings,

@@ -5,8 +5,8 @@ use chrono::Duration;
 use common::*;
 use privtrail_model::Action;
 use privtrail_rules::{
-    AlertStatus, ElevationKind, EndReason, InstanceType, PimInstanceView, Policy, Tracker,
-    elevations_for_key, reconcile,
+    AlertStatus, Context, ElevationKind, EndReason, InstanceType, PimInstanceView, Policy, Tracker,
+    elevations_for_key, evaluate_all, evaluate_new_events, reconcile,
 };
 
 const UPN: &str = "alice@contoso.com";
@@ -127,6 +127,102 @@ fn second_activation_while_open_is_a_duplicate() {
     let dup = of_rule(&alerts, "duplicate-elevation");
     assert_eq!(dup.len(), 1);
     assert_eq!(dup[0].status, AlertStatus::Open, "an occurrence stays open");
+}
+
+/// A duplicate is reported when it arrives, or when the elevation's opener does (a late opener
+/// makes duplicates of what came before it); the elevation's earlier duplicates are not reported
+/// again with every new one.
+#[test]
+fn duplicates_are_reported_when_they_or_the_opener_are_new() {
+    let a = |id: &str, at: &str| {
+        activation(
+            id,
+            &format!("2024-03-01T{at}:00Z"),
+            UPN,
+            GA,
+            "2024-03-01T12:00:00Z",
+        )
+    };
+    let (opener, d1, d2) = (a("a1", "09:00"), a("a2", "09:10"), a("a3", "09:20"));
+    let all = vec![opener.clone(), d1.clone(), d2.clone()];
+    let els = elevations_for_key(&all, &Policy::default());
+    assert_eq!(els.len(), 1);
+    assert_eq!(els[0].duplicates, vec![d1.id.clone(), d2.id.clone()]);
+    let rules = default_rules();
+    let policy = Policy::default();
+    let subjects = |new: &[privtrail_model::Event]| {
+        let ctx = Context {
+            new_events: new,
+            elevations: &els,
+            ..Context::new(t("2024-03-01T09:30:00Z"), &policy)
+        };
+        let mut s: Vec<String> = evaluate_all(&rules, &ctx)
+            .0
+            .into_iter()
+            .filter(|f| f.rule == "duplicate-elevation")
+            .map(|f| {
+                f.event_ids
+                    .last()
+                    .map(|i| i.to_string())
+                    .unwrap_or_default()
+            })
+            .collect();
+        s.sort();
+        s
+    };
+    let ids = |v: &[&privtrail_model::Event]| {
+        let mut s: Vec<String> = v.iter().map(|e| e.id.to_string()).collect();
+        s.sort();
+        s
+    };
+    assert_eq!(subjects(std::slice::from_ref(&d2)), ids(&[&d2]));
+    assert_eq!(subjects(std::slice::from_ref(&d1)), ids(&[&d1]));
+    assert_eq!(subjects(std::slice::from_ref(&opener)), ids(&[&d1, &d2]));
+    assert_eq!(subjects(&all), ids(&[&d1, &d2]));
+    assert!(subjects(&[]).is_empty());
+}
+
+/// A further piece of one run judges only what is new: rules that look only at the state (here
+/// `overdue-elevation`) reported it in the first piece and sit the others out — and so their
+/// condition alerts cannot resolve there either.
+#[test]
+fn further_pieces_of_a_run_leave_state_rules_out() {
+    let open = activation(
+        "a1",
+        "2024-03-01T09:00:00Z",
+        UPN,
+        GA,
+        "2024-03-01T10:00:00Z",
+    );
+    let second = activation(
+        "a2",
+        "2024-03-01T09:20:00Z",
+        UPN,
+        GA,
+        "2024-03-01T10:20:00Z",
+    );
+    let events = vec![open, second.clone()];
+    let els = elevations_for_key(&events, &Policy::default());
+    let rules = default_rules();
+    let policy = Policy::default();
+    let ctx = Context {
+        new_events: std::slice::from_ref(&second),
+        elevations: &els,
+        ..Context::new(t("2024-03-01T15:00:00Z"), &policy)
+    };
+    let (all, ran_all) = evaluate_all(&rules, &ctx);
+    let (again, ran_again) = evaluate_new_events(&rules, &ctx);
+    let rules_of = |f: &[privtrail_rules::Finding]| {
+        let mut r: Vec<String> = f.iter().map(|f| f.rule.clone()).collect();
+        r.sort();
+        r.dedup();
+        r
+    };
+    assert_eq!(rules_of(&all), ["duplicate-elevation", "overdue-elevation"]);
+    assert_eq!(rules_of(&again), ["duplicate-elevation"]);
+    assert!(ran_all.contains(&"overdue-elevation"));
+    assert!(!ran_again.contains(&"overdue-elevation"));
+    assert!(ran_again.contains(&"duplicate-elevation"));
 }
 
 #[test]

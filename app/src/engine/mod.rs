@@ -12,7 +12,7 @@
 //! correct whatever order events arrive in. A process computes them once and then keeps them up to
 //! date from the inputs stored since its last run ([`RulesMemory`], with the active alerts).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -22,7 +22,7 @@ use privtrail_rules::builtin::KnownSettings;
 use privtrail_rules::builtin::settings::settings_from_rules;
 use privtrail_rules::{
     Alert, Context, Elevation, InstanceType, PimInstanceView, Policy, Rule, Silence,
-    apply_findings, evaluate_all, max_lookback, reconcile,
+    apply_findings, evaluate_all, evaluate_new_events, max_lookback, reconcile,
 };
 use privtrail_store::{EventFilter, Store};
 
@@ -115,6 +115,9 @@ pub struct Evaluation {
 /// that a large import does not hold all its events in memory.
 const CHUNK: usize = 50_000;
 
+/// Chunks whose results the writer may still be saving while the next one is judged.
+const SAVES_IN_FLIGHT: usize = 2;
+
 /// The roles' PIM settings in a tenant's snapshot (none when it did not read them).
 fn known_settings(tenant: &str, snap: &PimSnapshot) -> Vec<KnownSettings> {
     snap.policies
@@ -141,6 +144,18 @@ pub fn evaluate(
     engine: &Engine,
     now: DateTime<Utc>,
     memory: &mut RulesMemory,
+) -> Result<Evaluation> {
+    evaluate_in_chunks(store, writer, engine, now, memory, CHUNK)
+}
+
+/// [`evaluate`], judging the new events `chunk` at a time.
+fn evaluate_in_chunks(
+    store: &Store,
+    writer: &WriteHandle,
+    engine: &Engine,
+    now: DateTime<Utc>,
+    memory: &mut RulesMemory,
+    chunk: usize,
 ) -> Result<Evaluation> {
     let cursor = store.rules_cursor()?;
     // The bound first: every event up to it is in the elevation inputs read next.
@@ -214,9 +229,14 @@ pub fn evaluate(
         .map(|a| a.iter().map(|a| a.as_str()).collect());
     let raw_wanted = privtrail_rules::raw_inputs_of(&engine.rules);
     let mut alerts = memory.take_alerts(store)?;
-    let read = ahead::pieces_after(store, cursor, upto, wanted.as_deref(), CHUNK);
-    // The next chunk is decoded on the other core while this one is judged.
+    let read = ahead::pieces_after(store, cursor, upto, wanted.as_deref(), chunk);
+    // The next chunk is decoded on the other core while this one is judged, and a chunk's results
+    // are saved by the writer while the next ones are judged: the writer saves in order, and an
+    // error stops the run before another save is queued. Two saves in flight: the first (every
+    // elevation of a large import) takes as long as judging two chunks.
+    let mut saving: VecDeque<(crossbeam_channel::Receiver<_>, i64)> = VecDeque::new();
     ahead::read_ahead(read, |next_chunk| {
+        let mut first = true;
         while let Some((mut new_events, next)) = next_chunk()? {
             // The few events whose record a rule reads (an activation's ticket) get their `raw`.
             for e in new_events
@@ -240,7 +260,14 @@ pub fn evaluate(
                 role_settings: &role_settings,
                 volume: volume.as_ref(),
             };
-            let (findings, evaluated) = evaluate_all(&engine.rules, &ctx);
+            // The state (elevations, collectors, channels, `now`) is the same for every chunk of
+            // a run: the rules that look only at it judge the first chunk only.
+            let (findings, evaluated) = if first {
+                evaluate_all(&engine.rules, &ctx)
+            } else {
+                evaluate_new_events(&engine.rules, &ctx)
+            };
+            first = false;
             let changes = apply_findings(
                 &alerts,
                 &findings,
@@ -270,22 +297,34 @@ pub fn evaluate(
                 engine.ui_url.as_deref(),
                 &to_notify,
             )?;
-            let els = elevation_rows.take();
-            let enqueued = writer.call(move |w| {
-                w.save_rules_result(els.as_ref().map(Save::as_write), &rows, &entries, next)
-            })??;
-            out.enqueued += enqueued;
-            out.cursor = next;
-            if let Some(v) = volume.take() {
-                // After the results it produced: see `crate::noisy`.
-                crate::noisy::mark_judged(writer, v.day)?;
+            if saving.len() == SAVES_IN_FLIGHT
+                && let Some((rx, cursor)) = saving.pop_front()
+            {
+                out.enqueued += crate::writer::wait(rx)??;
+                out.cursor = cursor;
             }
+            let els = elevation_rows.take();
+            let day = volume.take().map(|v| v.day);
+            let rx = writer.submit(move |w| {
+                let saved =
+                    w.save_rules_result(els.as_ref().map(Save::as_write), &rows, &entries, next);
+                match (saved, day) {
+                    // After the results it produced: see `crate::noisy`.
+                    (Ok(n), Some(day)) => crate::noisy::mark_judged(w, day).map(|()| n),
+                    (saved, _) => saved,
+                }
+            })?;
+            saving.push_back((rx, next));
             memory::apply_alert_changes(&mut alerts, &changes);
             out.opened.extend(changes.opened);
             out.resolved.extend(changes.resolved);
         }
         Ok(())
     })?;
+    for (rx, cursor) in saving {
+        out.enqueued += crate::writer::wait(rx)??;
+        out.cursor = cursor;
+    }
     if out.enqueued > 0 {
         writer.notify_outbox();
     }
@@ -353,3 +392,6 @@ fn pim_views(snap: &PimSnapshot, upns: Option<&HashMap<String, String>>) -> Vec<
 
 /// Shared handle type for the forwarding function (event → outbox entries).
 pub type ForwardFn = Arc<dyn Fn(&Event) -> Vec<privtrail_store::OutboxEntry> + Send + Sync>;
+
+#[cfg(test)]
+mod tests;

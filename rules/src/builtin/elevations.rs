@@ -8,6 +8,7 @@ use privtrail_model::{Action, EventId, format_time};
 
 use super::{about, describe};
 use crate::elevation::{ELEVATION_INPUTS, Elevation, ElevationKind};
+use crate::hash::FastSet;
 use crate::policy::GLOBAL_ADMIN_TEMPLATE_ID;
 use crate::rule::{Context, Finding, Rule, Severity};
 use crate::time::format_duration;
@@ -128,8 +129,10 @@ impl Rule for StandingAccess {
 }
 
 /// `duplicate-elevation`: an opening event for a key that already had an open elevation (linked
-/// PIM/Core Directory pairs are one change and never count). Occurrence, reported when the
-/// elevation's opener or a duplicate is among the new events; subject = key + duplicate event id.
+/// PIM/Core Directory pairs are one change and never count). Occurrence, subject = key + duplicate
+/// event id; a duplicate is reported when it is among the new events, or when the elevation's
+/// opener is (a late opener makes duplicates of events that came before it). The elevation's other
+/// duplicates were reported when they came: reporting them again would only repeat their alerts.
 #[derive(Debug, Clone)]
 pub struct DuplicateElevation {
     pub severity: Severity,
@@ -153,13 +156,11 @@ impl Rule for DuplicateElevation {
         if ctx.new_events.is_empty() {
             return Vec::new();
         }
-        let new: HashSet<&EventId> = ctx.new_events.iter().map(|e| &e.id).collect();
+        let new: FastSet<&EventId> = ctx.new_events.iter().map(|e| &e.id).collect();
         let mut out = Vec::new();
         for el in ctx.elevations.iter().filter(|el| !el.duplicates.is_empty()) {
-            if !new.contains(&el.opened_by) && !el.duplicates.iter().any(|d| new.contains(d)) {
-                continue;
-            }
-            for dup in &el.duplicates {
+            let all = new.contains(&el.opened_by);
+            for dup in el.duplicates.iter().filter(|d| all || new.contains(d)) {
                 let summary = format!(
                     "{}; another opening event ({dup}) arrived while it was open",
                     describe(el)
@@ -212,7 +213,7 @@ impl Rule for FrequentActivation {
         if ctx.new_events.is_empty() || self.count == 0 {
             return Vec::new();
         }
-        let new: HashSet<&EventId> = ctx.new_events.iter().map(|e| &e.id).collect();
+        let new: FastSet<&EventId> = ctx.new_events.iter().map(|e| &e.id).collect();
         let p = ctx.policy;
         let role = |el: &Elevation| {
             (

@@ -6,6 +6,7 @@ use chrono::Duration;
 use privtrail_model::{Action, Event, EventId, Outcome, format_time, names};
 
 use crate::elevation::grant_actor;
+use crate::hash::FastSet;
 use crate::rule::{Context, Finding, Rule, Severity};
 use crate::time::format_duration;
 
@@ -184,7 +185,7 @@ impl GroupBurst {
         let p = ctx.policy;
         let g = ctx.granters;
         let learned_until = g.since().and_then(|s| s.checked_add_signed(self.baseline));
-        let new_ids: HashSet<&EventId> = ctx.new_events.iter().map(|e| &e.id).collect();
+        let new_ids: FastSet<&EventId> = ctx.new_events.iter().map(|e| &e.id).collect();
         // Older history arrived (the earliest grant is among the new events): a first grant that
         // the shorter history held back as baseline may be past the baseline now, whichever
         // order the events came in. The start before this batch is the earliest first grant

@@ -164,8 +164,10 @@ fn compact_at(t: &str, start: usize) -> Option<(String, usize)> {
     }
     // About a record's size: the length is known only at its end.
     let mut out = String::with_capacity(2048.min(b.len() - start));
-    // Per open container: the names seen so far (objects), to find a repeated one.
-    let mut open: Vec<Option<Vec<&str>>> = Vec::new();
+    // Per open container: where its names start in `names` (objects; `None`: an array), to find
+    // a repeated one. One stack of names for all: no allocation per object.
+    let mut open: Vec<Option<usize>> = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
     // In an object, the next string is a name.
     let mut expect_name = false;
     let mut i = start;
@@ -185,8 +187,8 @@ fn compact_at(t: &str, start: usize) -> Option<(String, usize)> {
                 }
                 if expect_name {
                     let name = &t[i + 1..end - 1];
-                    let names = open.last_mut()?.as_mut()?;
-                    if names.contains(&name) {
+                    let from = (*open.last()?)?;
+                    if names[from..].contains(&name) {
                         return None;
                     }
                     names.push(name);
@@ -196,12 +198,14 @@ fn compact_at(t: &str, start: usize) -> Option<(String, usize)> {
                 continue;
             }
             b'{' => {
-                open.push(Some(Vec::new()));
+                open.push(Some(names.len()));
                 expect_name = true;
             }
             b'[' => open.push(None),
             b'}' | b']' => {
-                open.pop();
+                if let Some(Some(from)) = open.pop() {
+                    names.truncate(from);
+                }
                 expect_name = false;
                 if open.is_empty() {
                     i += 1;

@@ -14,6 +14,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use privtrail_ingest::graph::{AssignmentType, PimSnapshot};
@@ -248,10 +249,12 @@ fn evaluate_in_chunks(
         Ok(Some((events, next)))
     };
     // The next chunk is decoded on the other core while this one is judged, and a chunk's results
-    // are saved by the writer while the next ones are judged: the writer saves in order, and an
-    // error stops the run before another save is queued. Two saves in flight: the first (every
-    // elevation of a large import) takes as long as judging two chunks.
+    // are saved by the writer while the next ones are judged. Two saves in flight: the first (every
+    // elevation of a large import) takes as long as judging two chunks. The writer runs them in
+    // order; once one fails, the ones queued behind it save nothing (`None`), or their cursor
+    // would pass events whose results were lost.
     let mut saving: VecDeque<(crossbeam_channel::Receiver<_>, i64)> = VecDeque::new();
+    let failed = Arc::new(AtomicBool::new(false));
     ahead::read_ahead(read, |next_chunk| {
         let mut first = true;
         while let Some((new_events, next)) = next_chunk()? {
@@ -308,19 +311,25 @@ fn evaluate_in_chunks(
             if saving.len() == SAVES_IN_FLIGHT
                 && let Some((rx, cursor)) = saving.pop_front()
             {
-                out.enqueued += crate::writer::wait(rx)??;
+                out.enqueued += enqueued_by(rx)?;
                 out.cursor = cursor;
             }
             let els = elevation_rows.take();
             let day = volume.take().map(|v| v.day);
+            let failed = Arc::clone(&failed);
             let rx = writer.submit(move |w| {
+                if failed.load(Ordering::Acquire) {
+                    return None;
+                }
                 let saved =
                     w.save_rules_result(els.as_ref().map(Save::as_write), &rows, &entries, next);
-                match (saved, day) {
+                let saved = match (saved, day) {
                     // After the results it produced: see `crate::noisy`.
                     (Ok(n), Some(day)) => crate::noisy::mark_judged(w, day).map(|()| n),
                     (saved, _) => saved,
-                }
+                };
+                failed.store(saved.is_err(), Ordering::Release);
+                Some(saved)
             })?;
             saving.push_back((rx, next));
             memory::apply_alert_changes(&mut alerts, &changes);
@@ -330,7 +339,7 @@ fn evaluate_in_chunks(
         Ok(())
     })?;
     for (rx, cursor) in saving {
-        out.enqueued += crate::writer::wait(rx)??;
+        out.enqueued += enqueued_by(rx)?;
         out.cursor = cursor;
     }
     if out.enqueued > 0 {
@@ -340,6 +349,19 @@ fn evaluate_in_chunks(
     memory.keep(tracker, policy, upto, first_seq, saved);
     memory.keep_alerts(alerts);
     Ok(out)
+}
+
+/// What a save queued by [`evaluate_in_chunks`] enqueued. Saves are awaited in order, so the first
+/// failure is the one reported; a save skipped behind it is never awaited.
+fn enqueued_by(
+    rx: crossbeam_channel::Receiver<Option<std::result::Result<u64, privtrail_store::StoreError>>>,
+) -> Result<u64> {
+    match crate::writer::wait(rx)? {
+        Some(saved) => Ok(saved?),
+        None => Err(AppError::WriterStopped(
+            "a rules result was not saved: an earlier save of the same run failed".into(),
+        )),
+    }
 }
 
 /// UPNs by user object id, per tenant.

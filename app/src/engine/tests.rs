@@ -1,4 +1,4 @@
-//! A run judged in many chunks ends where a run judged in one ends.
+//! A run judged in many chunks ends where a run judged in one ends, and stops at a failed save.
 #![allow(clippy::unwrap_used)]
 
 use chrono::{Duration, Utc};
@@ -8,6 +8,41 @@ use privtrail_store::{AlertRow, ElevationRow};
 use super::{RulesMemory, evaluate_in_chunks};
 use crate::import::{Progress, import};
 use crate::{App, Config};
+
+fn estate(dir: &std::path::Path) -> Vec<String> {
+    let estate = dir.join("estate");
+    std::fs::create_dir(&estate).unwrap();
+    let generated = generate_estate(
+        &EstateSpec {
+            seed: 5,
+            machines: 6,
+            days: 5,
+            end: Utc::now() - Duration::hours(1),
+        },
+        &estate,
+    )
+    .unwrap();
+    generated
+        .files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect()
+}
+
+fn imported(dir: &std::path::Path, files: &[String]) -> App {
+    let app = App::open_writer(dir, Config::default(), "test").unwrap();
+    import(
+        app.store(),
+        app.writer().unwrap(),
+        files,
+        &app.config().ingest_options(&[]),
+        &Progress::none(),
+        None,
+        app.forward(),
+    )
+    .unwrap();
+    app
+}
 
 fn state(app: &App) -> (Vec<ElevationRow>, Vec<AlertRow>, i64) {
     let mut els = app.store().elevations().unwrap();
@@ -23,38 +58,12 @@ fn state(app: &App) -> (Vec<ElevationRow>, Vec<AlertRow>, i64) {
 #[test]
 fn many_chunks_end_where_one_ends() {
     let dir = tempfile::tempdir().unwrap();
-    let estate = dir.path().join("estate");
-    std::fs::create_dir(&estate).unwrap();
     let now = Utc::now();
-    let generated = generate_estate(
-        &EstateSpec {
-            seed: 5,
-            machines: 6,
-            days: 5,
-            end: now - Duration::hours(1),
-        },
-        &estate,
-    )
-    .unwrap();
-    let files: Vec<String> = generated
-        .files
-        .iter()
-        .map(|f| f.display().to_string())
-        .collect();
+    let files = estate(dir.path());
     let mut outcomes = Vec::new();
     for (name, chunk) in [("one", usize::MAX / 2), ("many", 3)] {
-        let app = App::open_writer(&dir.path().join(name), Config::default(), "test").unwrap();
+        let app = imported(&dir.path().join(name), &files);
         let writer = app.writer().unwrap();
-        import(
-            app.store(),
-            writer,
-            &files,
-            &app.config().ingest_options(&[]),
-            &Progress::none(),
-            None,
-            app.forward(),
-        )
-        .unwrap();
         let stored = app.store().last_seq().unwrap();
         let mut memory = RulesMemory::default();
         let run =
@@ -91,4 +100,58 @@ fn many_chunks_end_where_one_ends() {
     );
     // Alert ids hash the rule, subject and `now`: equal across the two stores.
     assert_eq!(one, many);
+}
+
+/// The first save of a large run carries every elevation; when it fails, the saves queued behind
+/// it (alerts only, which would succeed) must not move the cursor past the events whose results
+/// were lost. The next run judges them all.
+#[test]
+fn a_failed_save_stops_the_run_where_it_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Utc::now();
+    let files = estate(dir.path());
+    let reference = imported(&dir.path().join("ref"), &files);
+    evaluate_in_chunks(
+        reference.store(),
+        reference.writer().unwrap(),
+        reference.engine(),
+        now,
+        &mut RulesMemory::default(),
+        usize::MAX / 2,
+    )
+    .unwrap();
+    let expected = state(&reference);
+    reference.close();
+
+    let data = dir.path().join("failing");
+    let app = imported(&data, &files);
+    let writer = app.writer().unwrap();
+    let sql = rusqlite::Connection::open(data.join(privtrail_store::DB_FILE)).unwrap();
+    sql.execute_batch(
+        "CREATE TRIGGER no_elevations BEFORE INSERT ON elevations \
+         BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+    )
+    .unwrap();
+    let failed = evaluate_in_chunks(
+        app.store(),
+        writer,
+        app.engine(),
+        now,
+        &mut RulesMemory::default(),
+        3,
+    );
+    let err = failed.expect_err("the first save fails").to_string();
+    assert!(err.contains("injected failure"), "{err}");
+    assert_eq!(
+        app.store().rules_cursor().unwrap(),
+        0,
+        "no chunk counts as judged"
+    );
+    assert!(app.store().alerts(None).unwrap().is_empty());
+
+    sql.execute_batch("DROP TRIGGER no_elevations").unwrap();
+    let mut memory = RulesMemory::default();
+    evaluate_in_chunks(app.store(), writer, app.engine(), now, &mut memory, 3).unwrap();
+    assert_eq!(state(&app), expected);
+    app.close();
 }

@@ -12,18 +12,16 @@
 //! correct whatever order events arrive in. A process computes them once and then keeps them up to
 //! date from the inputs stored since its last run ([`RulesMemory`], with the active alerts).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
-use privtrail_ingest::graph::{AssignmentType, PimSnapshot};
+use privtrail_ingest::graph::PimSnapshot;
 use privtrail_model::{Action, Event};
-use privtrail_rules::builtin::KnownSettings;
-use privtrail_rules::builtin::settings::settings_from_rules;
 use privtrail_rules::{
-    Alert, Context, Elevation, InstanceType, PimInstanceView, Policy, Rule, Silence,
-    apply_findings, evaluate_all, evaluate_new_events, max_lookback, reconcile,
+    Alert, Context, Elevation, Policy, Rule, Silence, apply_findings, evaluate_all,
+    evaluate_new_events, max_lookback, reconcile,
 };
 use privtrail_store::{EventFilter, Store};
 
@@ -33,11 +31,14 @@ use crate::writer::WriteHandle;
 
 mod ahead;
 mod memory;
+mod pim;
 mod rows;
 mod runs;
 
 pub use memory::RulesMemory;
 use memory::Save;
+pub use pim::{UpnMaps, joined_policy};
+use pim::{known_settings, pim_views};
 pub(crate) use rows::elevation_row;
 pub use rows::{alert_row, decode_alert, load_alerts, load_elevations};
 use runs::collector_runs;
@@ -119,20 +120,6 @@ const CHUNK: usize = 50_000;
 /// Chunks whose results the writer may still be saving while the next one is judged.
 const SAVES_IN_FLIGHT: usize = 2;
 
-/// The roles' PIM settings in a tenant's snapshot (none when it did not read them).
-fn known_settings(tenant: &str, snap: &PimSnapshot) -> Vec<KnownSettings> {
-    snap.policies
-        .iter()
-        .flatten()
-        .filter(|p| p.scope_id == "/")
-        .map(|p| KnownSettings {
-            tenant: tenant.to_owned(),
-            role_id: p.role_definition_id.clone(),
-            settings: settings_from_rules(&p.rules),
-        })
-        .collect()
-}
-
 /// Runs the rules job once at `now`: every event past the stored cursor is judged (none may be
 /// skipped, whichever process stored it), condition rules are evaluated, and the cursor moves in
 /// the transaction that stores the results.
@@ -189,36 +176,6 @@ fn evaluate_in_chunks(
             tracker.apply(&rec.events);
         }
     }
-    // Names before the rules: their summaries and the notifications speak in them. Named where
-    // they are (a copy of a million-record import's elevations was ~50 MB of the run's peak).
-    let mut namer = crate::names::Namer::preloaded(store)?;
-    tracker.rename(|p, at| namer.name(p, Some(at)))?;
-    let elevations = tracker.elevations();
-    let (save, saved) = memory::changes(saved.as_ref(), elevations, elevation_row)?;
-    let mut elevation_rows = Some(save);
-
-    let lookback = max_lookback(&engine.rules);
-    let recent = if lookback > Duration::zero() {
-        let from = now.checked_sub_signed(lookback).unwrap_or(now);
-        let until = now + Duration::seconds(1);
-        store.events_between(from, until, &EventFilter::default(), 1_000_000)?
-    } else {
-        Vec::new()
-    };
-    let silences: Vec<Silence> = store
-        .silences()?
-        .into_iter()
-        .map(|s| Silence {
-            rule: Some(s.rule).filter(|r| r != "*"),
-            principal: s.principal,
-            until: s.until,
-        })
-        .collect();
-    let collectors = collector_runs(store, engine, now)?;
-    let channels = crate::deliver::channel_health(store, &engine.channels)?;
-    // Once a day: the last completed day's Windows event volume (`noisy-audit-policy`), given to
-    // the first chunk only; the rule sits out the other evaluations (`Rule::judges`).
-    let mut volume = crate::noisy::due(store, engine, now)?;
     let mut out = Evaluation {
         reconciled,
         cursor,
@@ -229,7 +186,6 @@ fn evaluate_in_chunks(
         .as_ref()
         .map(|a| a.iter().map(|a| a.as_str()).collect());
     let raw_wanted = privtrail_rules::raw_inputs_of(&engine.rules);
-    let mut alerts = memory.take_alerts(store)?;
     let mut pieces = ahead::pieces_after(store, cursor, upto, wanted.as_deref(), chunk);
     let read = || {
         let Some((mut events, next)) = pieces()? else {
@@ -255,7 +211,40 @@ fn evaluate_in_chunks(
     // would pass events whose results were lost.
     let mut saving: VecDeque<(crossbeam_channel::Receiver<_>, i64)> = VecDeque::new();
     let failed = Arc::new(AtomicBool::new(false));
-    ahead::read_ahead(read, |next_chunk| {
+    // The first chunks are read while the elevations are named and their rows made, and the
+    // run's other inputs read.
+    let (saved, alerts) = ahead::read_ahead(read, |next_chunk| {
+        // Names before the rules: their summaries and the notifications speak in them. Named where
+        // they are (a copy of a million-record import's elevations was ~50 MB of the run's peak).
+        let mut namer = crate::names::Namer::preloaded(store)?;
+        tracker.rename(|p, at| namer.name(p, Some(at)))?;
+        let elevations = tracker.elevations();
+        let (save, saved) = memory::changes(saved.as_ref(), elevations, elevation_row)?;
+        let mut elevation_rows = Some(save);
+
+        let lookback = max_lookback(&engine.rules);
+        let recent = if lookback > Duration::zero() {
+            let from = now.checked_sub_signed(lookback).unwrap_or(now);
+            let until = now + Duration::seconds(1);
+            store.events_between(from, until, &EventFilter::default(), 1_000_000)?
+        } else {
+            Vec::new()
+        };
+        let silences: Vec<Silence> = store
+            .silences()?
+            .into_iter()
+            .map(|s| Silence {
+                rule: Some(s.rule).filter(|r| r != "*"),
+                principal: s.principal,
+                until: s.until,
+            })
+            .collect();
+        let collectors = collector_runs(store, engine, now)?;
+        let channels = crate::deliver::channel_health(store, &engine.channels)?;
+        // Once a day: the last completed day's Windows event volume (`noisy-audit-policy`), given to
+        // the first chunk only; the rule sits out the other evaluations (`Rule::judges`).
+        let mut volume = crate::noisy::due(store, engine, now)?;
+        let mut alerts = memory.take_alerts(store)?;
         let mut first = true;
         while let Some((new_events, next)) = next_chunk()? {
             out.judged += new_events.len() as u64;
@@ -336,7 +325,8 @@ fn evaluate_in_chunks(
             out.opened.extend(changes.opened);
             out.resolved.extend(changes.resolved);
         }
-        Ok(())
+        out.elevations = elevations.to_vec();
+        Ok((saved, alerts))
     })?;
     for (rx, cursor) in saving {
         out.enqueued += enqueued_by(rx)?;
@@ -345,7 +335,6 @@ fn evaluate_in_chunks(
     if out.enqueued > 0 {
         writer.notify_outbox();
     }
-    out.elevations = elevations.to_vec();
     memory.keep(tracker, policy, upto, first_seq, saved);
     memory.keep_alerts(alerts);
     Ok(out)
@@ -362,62 +351,6 @@ fn enqueued_by(
             "a rules result was not saved: an earlier save of the same run failed".into(),
         )),
     }
-}
-
-/// UPNs by user object id, per tenant.
-type UpnMaps = HashMap<String, HashMap<String, String>>;
-
-/// The configured policy plus the identity joins Entra knows (`onPremisesSecurityIdentifier`).
-pub fn joined_policy(store: &Store, engine: &Engine) -> Result<(Policy, UpnMaps)> {
-    let mut upn_of: UpnMaps = HashMap::new();
-    for (t, _) in &engine.tenants {
-        let map = upn_of.entry(t.clone()).or_default();
-        for u in store.directory_users(t)? {
-            if let Some(upn) = &u.upn {
-                map.insert(u.id.to_lowercase(), upn.clone());
-            }
-        }
-    }
-    // Joins from every stored tenant: a process without `[[tenants]]` (a daemon fed by agents, a
-    // read-only listing) must key the same elevations as the one that collected them.
-    let joins: Vec<(String, String)> = store
-        .synced_users()?
-        .into_iter()
-        .filter_map(|u| Some((u.upn?, u.on_prem_sid?)))
-        .collect();
-    Ok((engine.policy.clone().with_directory_users(&joins), upn_of))
-}
-
-/// The snapshot's active assignments as the rules crate sees them (principal ids → UPNs).
-fn pim_views(snap: &PimSnapshot, upns: Option<&HashMap<String, String>>) -> Vec<PimInstanceView> {
-    snap.assignments
-        .iter()
-        .map(|i| {
-            let role = snap.roles.iter().find(|r| {
-                r.id.eq_ignore_ascii_case(&i.role_definition_id)
-                    || r.template_id
-                        .as_deref()
-                        .is_some_and(|t| t.eq_ignore_ascii_case(&i.role_definition_id))
-            });
-            PimInstanceView {
-                principal: upns
-                    .and_then(|m| m.get(&i.principal_id.to_lowercase()))
-                    .cloned()
-                    .unwrap_or_else(|| i.principal_id.clone()),
-                role_template_id: role
-                    .and_then(|r| r.template_id.clone())
-                    .unwrap_or_else(|| i.role_definition_id.clone()),
-                role_name: role.map(|r| r.display_name.clone()),
-                scope: i.directory_scope_id.clone(),
-                assignment_type: match i.assignment_type {
-                    Some(AssignmentType::Activated) => InstanceType::Activated,
-                    _ => InstanceType::Assigned,
-                },
-                start: i.start_date_time,
-                end: i.end_date_time,
-            }
-        })
-        .collect()
 }
 
 /// Shared handle type for the forwarding function (event → outbox entries).

@@ -1,6 +1,8 @@
 //! Small helpers over `serde_json` values: keys matched without regard to case, scalars as text,
 //! one level of JSON quoting undone, and the time forms Entra exports use.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 
@@ -21,7 +23,16 @@ pub(crate) fn arr<'a>(m: &'a Map<String, Value>, key: &str) -> &'a [Value] {
 
 /// A scalar under `key` as trimmed text; `None` for absent, `null`, empty text and containers.
 pub(crate) fn text(m: &Map<String, Value>, key: &str) -> Option<String> {
-    scalar(get(m, key)?)
+    text_ref(m, key).map(Cow::into_owned)
+}
+
+/// [`text`] borrowed from the record where it holds text (no copy for a comparison or a value
+/// that may not be kept).
+pub(crate) fn text_ref<'a>(m: &'a Map<String, Value>, key: &str) -> Option<Cow<'a, str>> {
+    match get(m, key)? {
+        Value::String(s) => Some(Cow::Borrowed(s.trim())).filter(|s| !s.is_empty()),
+        v => scalar(v).map(Cow::Owned),
+    }
 }
 
 /// A scalar value as trimmed text; `None` for `null`, empty text and containers.

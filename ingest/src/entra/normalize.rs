@@ -10,7 +10,7 @@ use chrono::Utc;
 use privtrail_model::{Action, Event, EventId, Outcome, Source};
 use serde_json::{Map, Value};
 
-use super::json::{arr, get, is_nil_guid, obj, parse_time, scalar, text, unquote};
+use super::json::{arr, get, is_nil_guid, obj, parse_time, text, text_ref, unquote};
 use crate::IngestError;
 
 /// The application Core Directory names as initiator when PIM makes a role change.
@@ -163,16 +163,10 @@ fn malformed(id: Option<&str>, reason: impl Into<String>) -> IngestError {
 /// `additionalDetails` as (key, value) text pairs, as [`text`] reads them but borrowed where the
 /// record holds text (copying every pair of every record was a fifth of normalizing it).
 fn details(m: &Map<String, Value>) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
-    fn text_of<'a>(d: &'a Map<String, Value>, k: &str) -> Option<Cow<'a, str>> {
-        match get(d, k)? {
-            Value::String(s) => Some(Cow::Borrowed(s.trim())).filter(|s| !s.is_empty()),
-            v => scalar(v).map(Cow::Owned),
-        }
-    }
     arr(m, "additionalDetails")
         .iter()
         .filter_map(Value::as_object)
-        .filter_map(|d| Some((text_of(d, "key")?, text_of(d, "value")?)))
+        .filter_map(|d| Some((text_ref(d, "key")?, text_ref(d, "value")?)))
         .collect()
 }
 
@@ -190,12 +184,10 @@ fn type_is(t: &Map<String, Value>, ty: &str) -> bool {
     str_is(t, "type", ty)
 }
 
-/// Whether the text under `key` is `want` (any case, trimmed): [`text`] without a copy (the
-/// tests of every target and property of every record).
+/// Whether the text under `key` is `want` (any case): [`text`] without a copy (the tests of every
+/// target and property of every record).
 fn str_is(m: &Map<String, Value>, key: &str, want: &str) -> bool {
-    get(m, key)
-        .and_then(Value::as_str)
-        .is_some_and(|x| x.trim().eq_ignore_ascii_case(want))
+    text_ref(m, key).is_some_and(|x| x.eq_ignore_ascii_case(want))
 }
 
 /// A modified property's value (new, else old) with one level of JSON quoting undone.

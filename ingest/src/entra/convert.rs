@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::json::{get, obj, text};
+use super::json::{JsonMap, JsonValue, get, obj, text};
 use crate::Format;
 
 /// The shape of one record.
@@ -48,15 +48,15 @@ const LA_COLUMNS: [(&str, &[&str]); 12] = [
     ("additionalDetails", &["AdditionalDetails"]),
 ];
 
-fn audit_like(m: &Map<String, Value>) -> bool {
+fn audit_like<M: JsonMap>(m: &M) -> bool {
     get(m, "activityDisplayName").is_some()
         || (get(m, "activityDateTime").is_some()
             && (get(m, "targetResources").is_some() || get(m, "initiatedBy").is_some()))
 }
 
 /// The shape of a record, or `None` when it is no audit record.
-pub(crate) fn shape_of(m: &Map<String, Value>) -> Option<Shape> {
-    if get(m, "properties").is_some_and(|p| p.is_object() || p.is_string())
+pub(crate) fn shape_of<M: JsonMap>(m: &M) -> Option<Shape> {
+    if get(m, "properties").is_some_and(|p| p.as_map().is_some() || p.string().is_some())
         && (get(m, "operationName").is_some() || get(m, "time").is_some())
     {
         return Some(Shape::AzureMonitor);
@@ -66,7 +66,7 @@ pub(crate) fn shape_of(m: &Map<String, Value>) -> Option<Shape> {
     }
     let stringly = JSON_COLUMNS
         .iter()
-        .any(|k| get(m, k).is_some_and(Value::is_string));
+        .any(|k| get(m, k).is_some_and(|v| v.string().is_some()));
     let la_only = [
         "TimeGenerated",
         "TenantId",

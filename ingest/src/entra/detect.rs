@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::convert::{Shape, shape_of};
-use super::json::get;
+use super::json::{JsonMap, JsonValue, get};
 use crate::Format;
 
 /// What the head of a file is, as far as Entra imports go.
@@ -88,13 +88,13 @@ pub(crate) fn record_spans(b: &[u8]) -> Vec<(usize, usize)> {
 }
 
 /// The array of records a wrapper object holds (`value`, `records`), if it is one.
-pub(crate) fn wrapped(m: &Map<String, Value>) -> Option<(&'static str, &Vec<Value>)> {
+pub(crate) fn wrapped<M: JsonMap>(m: &M) -> Option<(&'static str, &[M::Value])> {
     if shape_of(m).is_some() {
         return None;
     }
     ["value", "records"]
         .into_iter()
-        .find_map(|k| get(m, k).and_then(Value::as_array).map(|a| (k, a)))
+        .find_map(|k| get(m, k).and_then(JsonValue::array).map(|a| (k, a)))
 }
 
 fn graph_context_is_other(m: &Map<String, Value>) -> bool {

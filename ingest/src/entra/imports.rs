@@ -18,6 +18,7 @@ use super::detect::{csv_delimiter, csv_header_names, record_spans, value_end, wr
 use super::json::{arr, get, text};
 use super::lines::{Line, read_lines};
 use super::normalize::normalize_without_raw;
+use super::pages::parse_records;
 use crate::IngestError;
 use crate::emit::Emitter;
 use crate::windows::jsonl::read_line_limited;
@@ -34,6 +35,7 @@ struct Reader<'e, 'a> {
 }
 
 /// What one record became.
+#[cfg_attr(test, derive(Debug, PartialEq))]
 pub(super) enum Rec {
     Event(Box<Event>),
     Skipped(String),
@@ -77,8 +79,7 @@ pub(crate) fn read(r: &mut dyn BufRead, em: &mut Emitter<'_>, progress: &dyn Fn(
     let trimmed = text.trim();
     if !trimmed.starts_with(['{', '[']) {
         rd.csv(&text, r, line_no);
-    } else if let Ok(v) = serde_json::from_str::<Value>(trimmed) {
-        let recs = records_of(v, trimmed, rd.tenant.as_deref());
+    } else if let Ok(recs) = parse_records(trimmed, rd.tenant.as_deref()) {
         rd.emit(recs, Some(line_no));
         rd.lines(r, line_no, progress);
     } else {
@@ -89,7 +90,7 @@ pub(crate) fn read(r: &mut dyn BufRead, em: &mut Emitter<'_>, progress: &dyn Fn(
     progress();
 }
 
-fn reason(e: IngestError) -> String {
+pub(super) fn reason(e: IngestError) -> String {
     match e {
         IngestError::Malformed { reason, .. } => reason,
         other => other.to_string(),
@@ -187,11 +188,8 @@ impl Reader<'_, '_> {
             match value_end(&b[i..]) {
                 Some(n) => {
                     let span = &doc[i..i + n];
-                    match serde_json::from_str::<Value>(span) {
-                        Ok(v) => {
-                            let recs = records_of(v, span, self.tenant.as_deref());
-                            self.emit(recs, None);
-                        }
+                    match parse_records(span, self.tenant.as_deref()) {
+                        Ok(recs) => self.emit(recs, None),
                         Err(e) => self.salvage(span, line, &e.to_string()),
                     }
                     i += n;
@@ -221,11 +219,8 @@ impl Reader<'_, '_> {
         let mut lines = Lines::new(span, line);
         for (s, e) in spans {
             let at = lines.at(s);
-            match serde_json::from_str::<Value>(&span[s..e]) {
-                Ok(v) => {
-                    let recs = records_of(v, &span[s..e], self.tenant.as_deref());
-                    self.emit(recs, Some(at));
-                }
+            match parse_records(&span[s..e], self.tenant.as_deref()) {
+                Ok(recs) => self.emit(recs, Some(at)),
                 Err(err) => {
                     self.n += 1;
                     let why = format!("invalid JSON: {err}");

@@ -4,44 +4,44 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use serde_json::{Map, Value};
 
-pub(crate) use crate::windows::jsonl::get;
+pub(crate) use super::node::{JsonMap, JsonValue};
+
+/// The member `key` of `m`: the exact name, else the first in another case.
+pub(crate) fn get<'a, M: JsonMap>(m: &'a M, key: &str) -> Option<&'a M::Value> {
+    m.member(key)
+}
 
 /// The object under `key` (any case).
-pub(crate) fn obj<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a Map<String, Value>> {
-    get(m, key).and_then(Value::as_object)
+pub(crate) fn obj<'a, M: JsonMap>(m: &'a M, key: &str) -> Option<&'a M> {
+    get(m, key).and_then(JsonValue::as_map)
 }
 
 /// The array under `key` (any case); empty when absent or not an array.
-pub(crate) fn arr<'a>(m: &'a Map<String, Value>, key: &str) -> &'a [Value] {
-    get(m, key)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
+pub(crate) fn arr<'a, M: JsonMap>(m: &'a M, key: &str) -> &'a [M::Value] {
+    get(m, key).and_then(JsonValue::array).unwrap_or(&[])
 }
 
 /// A scalar under `key` as trimmed text; `None` for absent, `null`, empty text and containers.
-pub(crate) fn text(m: &Map<String, Value>, key: &str) -> Option<String> {
+pub(crate) fn text<M: JsonMap>(m: &M, key: &str) -> Option<String> {
     text_ref(m, key).map(Cow::into_owned)
 }
 
 /// [`text`] borrowed from the record where it holds text (no copy for a comparison or a value
 /// that may not be kept).
-pub(crate) fn text_ref<'a>(m: &'a Map<String, Value>, key: &str) -> Option<Cow<'a, str>> {
-    match get(m, key)? {
-        Value::String(s) => Some(Cow::Borrowed(s.trim())).filter(|s| !s.is_empty()),
-        v => scalar(v).map(Cow::Owned),
+pub(crate) fn text_ref<'a, M: JsonMap>(m: &'a M, key: &str) -> Option<Cow<'a, str>> {
+    let v = get(m, key)?;
+    match v.string() {
+        Some(s) => Some(Cow::Borrowed(s.trim())).filter(|s| !s.is_empty()),
+        None => scalar(v).map(Cow::Owned),
     }
 }
 
 /// A scalar value as trimmed text; `None` for `null`, empty text and containers.
-pub(crate) fn scalar(v: &Value) -> Option<String> {
-    let s = match v {
-        Value::String(s) => s.trim().to_owned(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        _ => return None,
+pub(crate) fn scalar<V: JsonValue>(v: &V) -> Option<String> {
+    let s = match v.string() {
+        Some(s) => s.trim().to_owned(),
+        None => v.number_or_bool()?,
     };
     (!s.is_empty()).then_some(s)
 }

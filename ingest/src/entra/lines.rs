@@ -9,9 +9,8 @@
 use std::io::BufRead;
 use std::sync::mpsc;
 
-use serde_json::Value;
-
-use super::imports::{Rec, records_of};
+use super::imports::Rec;
+use super::pages::parse_records;
 use crate::windows::jsonl::read_line_limited;
 
 /// What one line became, in line order.
@@ -59,11 +58,8 @@ pub(super) fn read_lines(
                 for work in work_rx {
                     let line = match work {
                         Work::Pass(line) => line,
-                        Work::Parse(no, text) => match serde_json::from_str::<Value>(&text) {
-                            Ok(v) => Line::Records {
-                                no,
-                                recs: records_of(v, &text, tenant.as_deref()),
-                            },
+                        Work::Parse(no, text) => match parse_records(&text, tenant.as_deref()) {
+                            Ok(recs) => Line::Records { no, recs },
                             Err(e) => Line::Invalid {
                                 no,
                                 why: format!("invalid JSON: {e}"),

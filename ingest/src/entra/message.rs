@@ -1,13 +1,11 @@
 //! The short human sentence of a normalized Entra event.
 
-use privtrail_model::{Event, Outcome, format_time};
-use serde_json::{Map, Value};
-
-use super::json::text;
+use super::json::{JsonMap, text};
 use super::normalize::Kind;
+use privtrail_model::{Event, Outcome, format_time};
 
 /// `e` is complete but for its message; `m` is the record.
-pub(crate) fn message(e: &Event, kind: Kind, m: &Map<String, Value>) -> String {
+pub(crate) fn message<M: JsonMap>(e: &Event, kind: Kind, m: &M) -> String {
     let actor = e.actor.as_deref().unwrap_or("someone");
     let target = e
         .target

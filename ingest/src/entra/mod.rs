@@ -18,7 +18,9 @@ mod json;
 mod lines;
 mod link;
 mod message;
+mod node;
 mod normalize;
+mod pages;
 
 pub use imports::DEFAULT_TENANT;
 pub use link::same_change;

@@ -8,9 +8,11 @@ use std::borrow::Cow;
 
 use chrono::Utc;
 use privtrail_model::{Action, Event, EventId, Outcome, Source};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::json::{arr, get, is_nil_guid, obj, parse_time, text, text_ref, unquote};
+use super::json::{
+    JsonMap, JsonValue, arr, get, is_nil_guid, obj, parse_time, text, text_ref, unquote,
+};
 use crate::IngestError;
 
 /// The application Core Directory names as initiator when PIM makes a role change.
@@ -162,10 +164,10 @@ fn malformed(id: Option<&str>, reason: impl Into<String>) -> IngestError {
 
 /// `additionalDetails` as (key, value) text pairs, as [`text`] reads them but borrowed where the
 /// record holds text (copying every pair of every record was a fifth of normalizing it).
-fn details(m: &Map<String, Value>) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
+fn details<M: JsonMap>(m: &M) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
     arr(m, "additionalDetails")
         .iter()
-        .filter_map(Value::as_object)
+        .filter_map(JsonValue::as_map)
         .filter_map(|d| Some((text_ref(d, "key")?, text_ref(d, "value")?)))
         .collect()
 }
@@ -180,31 +182,31 @@ fn detail(details: &[(Cow<'_, str>, Cow<'_, str>)], keys: &[&str]) -> Option<Str
     })
 }
 
-fn type_is(t: &Map<String, Value>, ty: &str) -> bool {
+fn type_is<M: JsonMap>(t: &M, ty: &str) -> bool {
     str_is(t, "type", ty)
 }
 
 /// Whether the text under `key` is `want` (any case): [`text`] without a copy (the tests of every
 /// target and property of every record).
-fn str_is(m: &Map<String, Value>, key: &str, want: &str) -> bool {
+fn str_is<M: JsonMap>(m: &M, key: &str, want: &str) -> bool {
     text_ref(m, key).is_some_and(|x| x.eq_ignore_ascii_case(want))
 }
 
 /// A modified property's value (new, else old) with one level of JSON quoting undone.
-fn modified(targets: &[&Map<String, Value>], name: &str) -> Option<String> {
+fn modified<M: JsonMap>(targets: &[&M], name: &str) -> Option<String> {
     targets
         .iter()
-        .flat_map(|t| arr(t, "modifiedProperties"))
-        .filter_map(Value::as_object)
-        .filter(|p| str_is(p, "displayName", name))
+        .flat_map(|t| arr(*t, "modifiedProperties"))
+        .filter_map(JsonValue::as_map)
+        .filter(|p| str_is(*p, "displayName", name))
         .find_map(|p| {
-            let v = |k| get(p, k).and_then(Value::as_str).and_then(unquote);
+            let v = |k| get(p, k).and_then(JsonValue::string).and_then(unquote);
             v("newValue").or_else(|| v("oldValue"))
         })
 }
 
 /// A non-placeholder id.
-fn id_of(t: &Map<String, Value>) -> Option<String> {
+fn id_of<M: JsonMap>(t: &M) -> Option<String> {
     text(t, "id").filter(|i| !is_nil_guid(i))
 }
 
@@ -214,8 +216,8 @@ struct Role {
     scope: Option<String>,
 }
 
-fn role_of(targets: &[&Map<String, Value>], details: &[(Cow<'_, str>, Cow<'_, str>)]) -> Role {
-    let resource = targets.iter().find(|t| type_is(t, "Role"));
+fn role_of<M: JsonMap>(targets: &[&M], details: &[(Cow<'_, str>, Cow<'_, str>)]) -> Role {
+    let resource = targets.iter().copied().find(|t| type_is(*t, "Role"));
     let name = resource
         .and_then(|r| text(r, "displayName"))
         .or_else(|| modified(targets, "Role.DisplayName"))
@@ -226,8 +228,8 @@ fn role_of(targets: &[&Map<String, Value>], details: &[(Cow<'_, str>, Cow<'_, st
     let scope = detail(details, &SCOPE_KEYS).or_else(|| {
         targets
             .iter()
-            .find(|t| type_is(t, "AdministrativeUnit"))
-            .and_then(|t| id_of(t))
+            .find(|t| type_is(**t, "AdministrativeUnit"))
+            .and_then(|t| id_of(*t))
             .map(|id| format!("/administrativeUnits/{id}"))
     });
     Role {
@@ -239,26 +241,23 @@ fn role_of(targets: &[&Map<String, Value>], details: &[(Cow<'_, str>, Cow<'_, st
 
 /// The principal whose rights changed: a `User` target (else a `Group` or `ServicePrincipal`, to
 /// which roles can be assigned too). For other records the `User` target, else the first real one.
-fn principal<'a>(
-    targets: &[&'a Map<String, Value>],
-    role_change: bool,
-) -> Option<&'a Map<String, Value>> {
+fn principal<'a, M: JsonMap>(targets: &[&'a M], role_change: bool) -> Option<&'a M> {
     let typed = ["User", "Group", "ServicePrincipal"]
         .iter()
-        .find_map(|ty| targets.iter().find(|t| type_is(t, ty)).copied());
+        .find_map(|ty| targets.iter().find(|t| type_is(**t, ty)).copied());
     if role_change {
         return typed;
     }
-    typed.filter(|t| type_is(t, "User")).or_else(|| {
+    typed.filter(|t| type_is(*t, "User")).or_else(|| {
         targets
             .iter()
-            .find(|t| id_of(t).is_some() || text(t, "displayName").is_some())
+            .find(|t| id_of(**t).is_some() || text(**t, "displayName").is_some())
             .copied()
     })
 }
 
 /// Who did it, and whether it was the `MS-PIM` application.
-fn initiator(m: &Map<String, Value>) -> (Option<String>, bool) {
+fn initiator<M: JsonMap>(m: &M) -> (Option<String>, bool) {
     let Some(init) = obj(m, "initiatedBy") else {
         return (None, false);
     };
@@ -312,9 +311,12 @@ pub fn normalize_directory_audit(record: &Value, tenant: &str) -> Result<Event, 
 }
 
 /// [`normalize_directory_audit`] for a caller that already holds the record's text.
-pub(super) fn normalize_without_raw(record: &Value, tenant: &str) -> Result<Event, IngestError> {
+pub(super) fn normalize_without_raw<V: JsonValue>(
+    record: &V,
+    tenant: &str,
+) -> Result<Event, IngestError> {
     let m = record
-        .as_object()
+        .as_map()
         .ok_or_else(|| malformed(None, "a directoryAudit is a JSON object"))?;
     let id = text(m, "id").ok_or_else(|| malformed(None, "missing id"))?;
     let idr = Some(id.as_str());
@@ -326,7 +328,7 @@ pub(super) fn normalize_without_raw(record: &Value, tenant: &str) -> Result<Even
         .ok_or_else(|| malformed(idr, "missing activityDisplayName"))?;
     for key in ["initiatedBy", "targetResources", "additionalDetails"] {
         if let Some(v) = get(m, key)
-            && !(v.is_null() || v.is_object() || v.is_array())
+            && !(v.is_null() || v.as_map().is_some() || v.array().is_some())
         {
             return Err(malformed(
                 idr,
@@ -337,9 +339,9 @@ pub(super) fn normalize_without_raw(record: &Value, tenant: &str) -> Result<Even
     let kind = kind_of(&activity);
     let action = kind.action();
     let details = details(m);
-    let targets: Vec<&Map<String, Value>> = arr(m, "targetResources")
+    let targets: Vec<&V::Map> = arr(m, "targetResources")
         .iter()
-        .filter_map(Value::as_object)
+        .filter_map(JsonValue::as_map)
         .collect();
     let (actor, by_ms_pim) = initiator(m);
 

@@ -1,0 +1,322 @@
+//! The records of one top-level JSON value of an Entra import ([`parse_records`]), read through
+//! the borrowed [`Node`] tree when the value is plain Graph, else through `serde_json::Value`.
+//!
+//! Graph pages are what imports and collectors mostly read, and parsing them into `Value` was
+//! half of the Entra parsing thread (see `node.rs`). The two paths make the same records: the
+//! fast one takes only what the general one would pass through unchanged (every record a Graph
+//! `directoryAudit`, none expanded, every record's text found in the page), normalization is the
+//! same generic code, and tests compare the two on real and generated pages.
+
+use serde_json::Value;
+
+use super::compact::{Layout, record_texts};
+use super::convert::{Shape, shape_of};
+use super::detect::wrapped;
+use super::imports::{DEFAULT_TENANT, Rec, reason, records_of};
+use super::json::{JsonValue, get};
+use super::node::Node;
+use super::normalize::normalize_without_raw;
+
+/// The records of one top-level JSON value given as its text, as [`records_of`] makes them of the
+/// parsed value. A plain Graph page (or an array of Graph records, or one record) is read through
+/// the borrowed [`Node`] tree instead of `Value` (half the cost of parsing it); anything else,
+/// including what `Node` refuses, is parsed as `Value`. The error is the text's JSON error.
+pub(super) fn parse_records(
+    text: &str,
+    tenant: Option<&str>,
+) -> Result<Vec<Rec>, serde_json::Error> {
+    if let Some(recs) = graph_records(text, tenant) {
+        return Ok(recs);
+    }
+    let v = serde_json::from_str::<Value>(text)?;
+    Ok(records_of(v, text, tenant))
+}
+
+/// [`parse_records`] through [`Node`], or `None` when `text` is not a plain Graph page whose
+/// records' texts [`record_texts`] finds: then the general path makes the same records.
+fn graph_records(text: &str, tenant: Option<&str>) -> Option<Vec<Rec>> {
+    let node: Node = serde_json::from_str(text).ok()?;
+    let (layout, records) = match &node {
+        Node::Object(m) => match wrapped(m) {
+            Some((key, records)) => (Layout::Wrapper(key), records),
+            None => (Layout::Single, std::slice::from_ref(&node)),
+        },
+        Node::Array(a) => (Layout::Array, a.as_slice()),
+        _ => return None,
+    };
+    // What `to_directory_audit` passes on unchanged, and `flatten` does not expand.
+    let plain = |r: &Node| {
+        r.as_map().is_some_and(|m| {
+            shape_of(m) == Some(Shape::Graph)
+                && get(m, "tables").is_none_or(|t| t.array().is_none())
+        })
+    };
+    if !records.iter().all(plain) {
+        return None;
+    }
+    let texts = record_texts(text, layout).filter(|t| t.len() == records.len())?;
+    let tenant = tenant.unwrap_or(DEFAULT_TENANT);
+    let recs = records
+        .iter()
+        .zip(texts)
+        .map(|(r, raw)| match normalize_without_raw(r, tenant) {
+            Ok(mut e) => {
+                e.raw = raw;
+                Rec::Event(Box::new(e))
+            }
+            Err(e) => Rec::Rejected {
+                why: reason(e),
+                raw,
+            },
+        })
+        .collect();
+    Some(recs)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{Map, json};
+
+    use super::*;
+
+    /// What the general path alone makes of `text` (`ingested_at` cleared: it is the clock).
+    fn general(text: &str, tenant: Option<&str>) -> Option<Vec<Rec>> {
+        let v = serde_json::from_str::<Value>(text).ok()?;
+        Some(settled(records_of(v, text, tenant)))
+    }
+
+    fn settled(mut recs: Vec<Rec>) -> Vec<Rec> {
+        for r in &mut recs {
+            if let Rec::Event(e) = r {
+                e.ingested_at = chrono::DateTime::UNIX_EPOCH;
+            }
+        }
+        recs
+    }
+
+    fn both(text: &str, tenant: Option<&str>) -> (Option<Vec<Rec>>, Option<Vec<Rec>>) {
+        (
+            graph_records(text, tenant).map(settled),
+            general(text, tenant),
+        )
+    }
+
+    #[test]
+    fn real_pages_take_the_fast_path_and_read_the_same() {
+        let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/graph/");
+        let files = [
+            format!("{shared}directoryaudit-list.example1.response.json"),
+            format!("{shared}directoryaudit-list.example2.response.json"),
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/entra/pim_flows.json"
+            )
+            .to_owned(),
+        ];
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{f}: {e}"));
+            for tenant in [None, Some("contoso")] {
+                let (fast, slow) = both(&text, tenant);
+                let fast = fast.unwrap_or_else(|| panic!("{f}: not read through Node"));
+                assert!(!fast.is_empty(), "{f}");
+                assert_eq!(Some(fast), slow, "{f}");
+            }
+        }
+    }
+
+    #[test]
+    fn other_shapes_take_the_general_path() {
+        let la = r#"[{"Id":"i","TenantId":"t","ActivityDisplayName":"Add member to role","TimeGenerated":"2024-01-01T00:00:00Z","InitiatedBy":"{}"}]"#;
+        let mixed = r#"{"value":[{"id":"1","activityDisplayName":"a","activityDateTime":"2024-01-01T00:00:00Z"},{"nope":1}]}"#;
+        let tables = r#"{"id":"1","activityDisplayName":"a","activityDateTime":"2024-01-01T00:00:00Z","tables":[]}"#;
+        let escaped_wrapper = r#"{"valu\u0065":[{"id":"1","activityDisplayName":"a","activityDateTime":"2024-01-01T00:00:00Z"}]}"#;
+        let azure = r#"{"records":[{"time":"2024-01-01T00:00:00Z","operationName":"x","category":"AuditLogs","properties":{}}]}"#;
+        for t in [
+            la,
+            mixed,
+            tables,
+            escaped_wrapper,
+            azure,
+            "[1]",
+            "\"x\"",
+            "{",
+        ] {
+            assert!(graph_records(t, None).is_none(), "{t}");
+            assert_eq!(
+                parse_records(t, None).ok().map(settled),
+                general(t, None),
+                "{t}"
+            );
+        }
+        // An empty page is plain Graph too.
+        let (fast, slow) = both(r#"{"@odata.context":"x","value":[]}"#, None);
+        assert_eq!(fast, Some(vec![]));
+        assert_eq!(fast, slow);
+    }
+
+    const NAMES: [&str; 6] = [
+        "Add member to role completed (PIM activation)",
+        "Add member to role requested (PIM activation)",
+        "Remove member from role (PIM activation expired)",
+        "Add member to role",
+        "Update role setting in PIM",
+        "Add member to group",
+    ];
+
+    /// A member name in one of the spellings records use.
+    fn cased(name: &'static str) -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => Just(name.to_owned()),
+            1 => Just(name.to_ascii_uppercase()),
+            1 => Just(name.to_ascii_lowercase()),
+        ]
+    }
+
+    fn scalar() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            4 => "[a-zA-Z0-9 @.\"\\\\é-]{0,12}".prop_map(Value::String),
+            1 => Just(Value::String("00000000-0000-0000-0000-000000000000".into())),
+            1 => Just(Value::String("2024-05-06T10:00:00Z".into())),
+            1 => (-999i64..1000).prop_map(Value::from),
+            1 => Just(Value::Null),
+            1 => any::<bool>().prop_map(Value::Bool),
+        ]
+    }
+
+    fn object(keys: &'static [&'static str]) -> impl Strategy<Value = Value> {
+        let k = proptest::sample::select(keys).prop_flat_map(cased);
+        prop::collection::vec((k, scalar()), 0..6)
+            .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>()))
+    }
+
+    fn target() -> impl Strategy<Value = Value> {
+        let prop = object(&["displayName", "oldValue", "newValue"]).prop_map(|mut p| {
+            if let Some(m) = p.as_object_mut() {
+                m.insert(
+                    "displayName".into(),
+                    json!(["Role.TemplateId", "Role.DisplayName", "x"][m.len() % 3]),
+                );
+                m.insert(
+                    "newValue".into(),
+                    json!("\"62e90394-69f5-4237-9190-012177145e10\""),
+                );
+            }
+            p
+        });
+        (
+            object(&["id", "displayName", "userPrincipalName", "groupType"]),
+            prop_oneof![
+                Just("User"),
+                Just("Role"),
+                Just("Group"),
+                Just("ServicePrincipal"),
+                Just("AdministrativeUnit"),
+                Just("Other"),
+            ],
+            prop::collection::vec(prop, 0..3),
+        )
+            .prop_map(|(mut t, ty, props)| {
+                if let Some(m) = t.as_object_mut() {
+                    m.insert("type".into(), json!(ty));
+                    m.insert("modifiedProperties".into(), Value::Array(props));
+                }
+                t
+            })
+    }
+
+    fn record() -> impl Strategy<Value = Value> {
+        let detail = (
+            proptest::sample::select(&[
+                "Justification",
+                "ExpirationTime",
+                "RoleName",
+                "TemplateId",
+                "DirectoryScopeId",
+                "other",
+            ]),
+            scalar(),
+        )
+            .prop_map(|(k, v)| json!({"key": k, "value": v}));
+        (
+            "[a-f0-9-]{1,12}",
+            proptest::sample::select(&NAMES),
+            0u32..100_000,
+            object(&[
+                "result",
+                "resultReason",
+                "correlationId",
+                "loggedByService",
+                "category",
+            ]),
+            prop::collection::vec(target(), 0..4),
+            prop::collection::vec(detail, 0..4),
+            object(&["userPrincipalName", "displayName", "id"]),
+            object(&[
+                "displayName",
+                "appId",
+                "servicePrincipalName",
+                "servicePrincipalId",
+            ]),
+        )
+            .prop_map(|(id, name, secs, extra, targets, details, user, app)| {
+                let mut m = extra.as_object().cloned().unwrap_or_default();
+                m.insert("id".into(), json!(id));
+                m.insert("activityDisplayName".into(), json!(name));
+                let t = chrono::DateTime::UNIX_EPOCH + chrono::Duration::seconds(i64::from(secs));
+                m.insert(
+                    "activityDateTime".into(),
+                    json!(privtrail_model::format_time(t)),
+                );
+                m.insert("targetResources".into(), Value::Array(targets));
+                m.insert("additionalDetails".into(), Value::Array(details));
+                m.insert("initiatedBy".into(), json!({"user": user, "app": app}));
+                Value::Object(m)
+            })
+    }
+
+    /// The text of `v` as exports write it: compact, pretty, spaced, with `\u` escapes or
+    /// repeated member names (the last then counts).
+    fn spelled(v: &Value, style: u8) -> String {
+        let text = match style % 3 {
+            0 => v.to_string(),
+            1 => serde_json::to_string_pretty(v).unwrap(),
+            _ => v
+                .to_string()
+                .replace("\":", "\" : ")
+                .replace(",\"", " ,\n \""),
+        };
+        match style / 3 {
+            1 => text.replace('é', "\\u00e9"),
+            2 => text.replacen("{\"", "{\"id\":\"dup\",\"", 2),
+            3 => text.replace("\"type\"", "\"type\":\"Role\",\"type\""),
+            _ => text,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn generated_pages_read_the_same_both_ways(
+            recs in prop::collection::vec(record(), 0..5),
+            layout in 0u8..3,
+            style in 0u8..12,
+            tenant in proptest::option::of(Just("t1")),
+        ) {
+            let v = match layout {
+                0 => json!({"@odata.context": "x", "value": recs}),
+                1 => Value::Array(recs),
+                _ => recs.into_iter().next().unwrap_or_else(|| json!({})),
+            };
+            let text = spelled(&v, style);
+            let (fast, slow) = both(&text, tenant);
+            // Escapes and repeated names leave the page to the general path (the record's text
+            // is then printed from the parsed value); the plain spellings must not.
+            prop_assert!(fast.is_some() || style / 3 != 0 || v == json!({}), "{}", text);
+            if let Some(fast) = fast {
+                prop_assert_eq!(Some(fast), slow);
+            }
+            prop_assert_eq!(parse_records(&text, tenant).ok().map(settled), general(&text, tenant));
+        }
+    }
+}

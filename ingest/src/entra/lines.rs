@@ -6,6 +6,7 @@
 //! read here, parsed and normalized on a second thread one or two lines ahead, and handed back in
 //! order, so what the caller sees is what a single thread would have produced.
 
+use std::borrow::Cow;
 use std::io::BufRead;
 use std::sync::mpsc;
 
@@ -101,7 +102,9 @@ pub(super) fn read_lines(
                         let text = String::from_utf8_lossy(&buf).into_owned();
                         Work::Pass(Line::TooLong { no: line_no, text })
                     } else {
-                        let text = String::from_utf8_lossy(&buf);
+                        // `from_utf8` checks ASCII a word at a time; the lossy form byte by byte.
+                        let text = std::str::from_utf8(&buf)
+                            .map_or_else(|_| String::from_utf8_lossy(&buf), Cow::Borrowed);
                         let text = text.trim();
                         if text.is_empty() {
                             continue;

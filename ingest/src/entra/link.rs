@@ -43,11 +43,11 @@ fn same_text(a: &Option<String>, b: &Option<String>) -> bool {
 /// `privilege_id` (or, when either lacks one, the same privilege name), and the same
 /// `correlation_id` or times at most 60 s apart. Symmetric; pure.
 pub fn same_change(a: &Event, b: &Event) -> bool {
-    let pair = (is_pim_record(a) && is_core_for(b, a)) || (is_pim_record(b) && is_core_for(a, b));
-    if !pair || a.source != Source::Entra || b.source != Source::Entra {
-        return false;
-    }
-    if !same_text(&a.tenant, &b.tenant)
+    // The field comparisons first: the linker asks this of every neighbour of a record in its
+    // (tenant, target) group, and most differ in direction, role or time.
+    if a.source != Source::Entra
+        || b.source != Source::Entra
+        || !same_text(&a.tenant, &b.tenant)
         || direction(a) != direction(b)
         || !same_text(&a.target, &b.target)
     {
@@ -59,5 +59,8 @@ pub fn same_change(a: &Event, b: &Event) -> bool {
         same_text(&a.privilege, &b.privilege)
     };
     let near = (a.time - b.time).num_milliseconds().abs() <= 60_000;
-    role && (same_text(&a.correlation_id, &b.correlation_id) || near)
+    if !(role && (same_text(&a.correlation_id, &b.correlation_id) || near)) {
+        return false;
+    }
+    (is_pim_record(a) && is_core_for(b, a)) || (is_pim_record(b) && is_core_for(a, b))
 }

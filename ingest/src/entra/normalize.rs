@@ -64,19 +64,31 @@ pub(crate) enum Kind {
 }
 
 pub(crate) fn kind_of(activity: &str) -> Kind {
-    // Called for every record and every link comparison: only allocate for names that are not
-    // already single-spaced lower case (Graph's own are mixed case, so most take one pass).
+    // Called for every record and every link comparison: names that are single-spaced and
+    // short (all of Graph's own) are lowered in a buffer on the stack, without an allocation.
     let single_spaced = !activity.contains("  ")
         && !activity.starts_with(char::is_whitespace)
         && !activity.ends_with(char::is_whitespace);
-    let mut a = if single_spaced {
-        activity.to_owned()
+    let mut buf = [0u8; 80];
+    let owned;
+    let a: &str = if single_spaced && activity.len() <= buf.len() {
+        let b = &mut buf[..activity.len()];
+        b.copy_from_slice(activity.as_bytes());
+        b.make_ascii_lowercase();
+        // ASCII lowering keeps UTF-8 valid; a failure would only mean "no known name".
+        std::str::from_utf8(b).unwrap_or("")
     } else {
-        activity.split_whitespace().collect::<Vec<_>>().join(" ")
+        let mut s = if single_spaced {
+            activity.to_owned()
+        } else {
+            activity.split_whitespace().collect::<Vec<_>>().join(" ")
+        };
+        s.make_ascii_lowercase();
+        owned = s;
+        &owned
     };
-    a.make_ascii_lowercase();
     let tb = |s: &str| s.ends_with("(timebound)");
-    match a.as_str() {
+    match a {
         "add member to role requested (pim activation)" => Kind::Requested,
         "add member to role request approved (pim activation)" => Kind::Approved,
         "add member to role request denied (pim activation)" => Kind::Denied,
@@ -85,13 +97,13 @@ pub(crate) fn kind_of(activity: &str) -> Kind {
         "remove member from role (pim activation expired)" => Kind::Expired,
         "add member to role in pim completed (permanent)"
         | "add member to role in pim completed (timebound)" => {
-            Kind::PimAssigned { timebound: tb(&a) }
+            Kind::PimAssigned { timebound: tb(a) }
         }
         "remove member from role in pim completed (permanent)"
         | "remove member from role in pim completed (timebound)" => Kind::PimUnassigned,
         "add eligible member to role in pim completed (permanent)"
         | "add eligible member to role in pim completed (timebound)" => {
-            Kind::EligibleAssigned { timebound: tb(&a) }
+            Kind::EligibleAssigned { timebound: tb(a) }
         }
         "remove eligible member from role in pim completed (permanent)"
         | "remove eligible member from role in pim completed (timebound)" => Kind::EligibleRemoved,

@@ -328,5 +328,12 @@ fn every_activity_name_maps() {
     for (name, action) in cases {
         assert_eq!(kind_of(name).action(), action, "{name}");
         assert_eq!(kind_of(&name.to_uppercase()).action(), action, "{name}");
+        // Spacing is not significant (the name is then lowered off the stack).
+        let spaced = format!("  {}  ", name.replace(' ', "   "));
+        assert_eq!(kind_of(&spaced).action(), action, "{spaced:?}");
     }
+    // Longer than the stack buffer, or not ASCII: no known name, no panic.
+    assert_eq!(kind_of(&"Add member to role ".repeat(8)), Kind::Other);
+    assert_eq!(kind_of("Add membér to role"), Kind::Other);
+    assert_eq!(kind_of(&"é".repeat(40)), Kind::Other);
 }

@@ -312,7 +312,7 @@ pub(crate) fn read_line_limited(
         if avail.is_empty() {
             break;
         }
-        let (chunk, done) = match avail.iter().position(|&b| b == b'\n') {
+        let (chunk, done) = match memchr::memchr(b'\n', avail) {
             Some(i) => (&avail[..i], Some(i + 1)),
             None => (avail, None),
         };

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use super::compact::{Layout, record_texts};
 use super::convert::{Converted, to_directory_audit};
 use super::detect::{csv_delimiter, csv_header_names, record_spans, value_end, wrapped};
-use super::json::{arr, get, text};
+use super::json::{JsonValue, arr, get, text};
 use super::lines::{Line, read_lines};
 use super::normalize::normalize_without_raw;
 use super::pages::parse_records;
@@ -90,7 +90,7 @@ pub(crate) fn read(r: &mut dyn BufRead, em: &mut Emitter<'_>, progress: &dyn Fn(
     progress();
 }
 
-pub(super) fn reason(e: IngestError) -> String {
+fn reason(e: IngestError) -> String {
     match e {
         IngestError::Malformed { reason, .. } => reason,
         other => other.to_string(),
@@ -364,17 +364,22 @@ fn record(v: Value, raw: String, tenant: Option<&str>) -> Rec {
                 .map(str::to_owned)
                 .or(record_tenant)
                 .unwrap_or_else(|| DEFAULT_TENANT.to_owned());
-            match normalize_without_raw(&audit, &tenant) {
-                Ok(mut e) => {
-                    e.raw = raw;
-                    Rec::Event(Box::new(e))
-                }
-                Err(e) => Rec::Rejected {
-                    why: reason(e),
-                    raw,
-                },
-            }
+            normalized(&audit, &tenant, raw)
         }
+    }
+}
+
+/// A `directoryAudit` (of either tree) normalized, with `raw` its text: an event, or a reject.
+pub(super) fn normalized<V: JsonValue>(audit: &V, tenant: &str, raw: String) -> Rec {
+    match normalize_without_raw(audit, tenant) {
+        Ok(mut e) => {
+            e.raw = raw;
+            Rec::Event(Box::new(e))
+        }
+        Err(e) => Rec::Rejected {
+            why: reason(e),
+            raw,
+        },
     }
 }
 

@@ -126,18 +126,7 @@ impl<'a> JsonValue for Node<'a> {
 impl<'a> JsonMap for Members<'a> {
     type Value = Node<'a>;
     fn member(&self, key: &str) -> Option<&Node<'a>> {
-        let mut first_other = None;
-        for (k, v) in &self.0 {
-            if k.len() == key.len() {
-                if k == key {
-                    return Some(v);
-                }
-                if first_other.is_none() && k.eq_ignore_ascii_case(key) {
-                    first_other = Some(v);
-                }
-            }
-        }
-        first_other
+        crate::windows::jsonl::scan_members(self.0.iter().map(|(k, v)| (k.as_ref(), v)), key)
     }
 }
 

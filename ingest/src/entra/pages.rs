@@ -12,10 +12,9 @@ use serde_json::Value;
 use super::compact::{Layout, record_texts};
 use super::convert::{Shape, shape_of};
 use super::detect::wrapped;
-use super::imports::{DEFAULT_TENANT, Rec, reason, records_of};
+use super::imports::{DEFAULT_TENANT, Rec, normalized, records_of};
 use super::json::{JsonValue, get};
 use super::node::Node;
-use super::normalize::normalize_without_raw;
 
 /// The records of one top-level JSON value given as its text, as [`records_of`] makes them of the
 /// parsed value. A plain Graph page (or an array of Graph records, or one record) is read through
@@ -59,16 +58,7 @@ fn graph_records(text: &str, tenant: Option<&str>) -> Option<Vec<Rec>> {
     let recs = records
         .iter()
         .zip(texts)
-        .map(|(r, raw)| match normalize_without_raw(r, tenant) {
-            Ok(mut e) => {
-                e.raw = raw;
-                Rec::Event(Box::new(e))
-            }
-            Err(e) => Rec::Rejected {
-                why: reason(e),
-                raw,
-            },
-        })
+        .map(|(r, raw)| normalized(r, tenant, raw))
         .collect();
     Some(recs)
 }

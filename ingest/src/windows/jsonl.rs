@@ -45,8 +45,17 @@ pub(crate) fn get<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a Value>
     if m.len() > SCAN_KEYS {
         return m.get(key).or_else(|| other_case(m));
     }
+    scan_members(m.iter().map(|(k, v)| (k.as_str(), v)), key)
+}
+
+/// The value of `key` among `members` (in order): the exact name, else the first that matches it
+/// without regard to ASCII case. One pass, no hashing.
+pub(crate) fn scan_members<'a, V: 'a>(
+    members: impl IntoIterator<Item = (&'a str, &'a V)>,
+    key: &str,
+) -> Option<&'a V> {
     let mut first_other = None;
-    for (k, v) in m {
+    for (k, v) in members {
         if k.len() == key.len() {
             if k == key {
                 return Some(v);

@@ -503,20 +503,23 @@ impl Writer {
                 self.indexer.send(docs, last_seq);
             }
             Input::Owned { events, .. } => {
-                let mut events: Vec<Option<Event>> = events.into_iter().map(Some).collect();
-                let out = to_index
-                    .into_iter()
-                    .filter_map(|t| match t {
+                // `to_index` names the batch's events in increasing order: each is moved once
+                // (an event is ~1 KB to copy; wrapping all of them in `Option`s first was a tenth
+                // of the writer thread).
+                let mut events = events.into_iter().enumerate();
+                let mut out = Vec::with_capacity(to_index.len());
+                for t in to_index {
+                    match t {
                         ToIndex::Input(seq, i) => {
-                            events.get_mut(i).and_then(Option::take).map(|mut e| {
+                            if let Some((_, mut e)) = events.by_ref().find(|(j, _)| *j == i) {
                                 // The index never reads `raw`: free it here, not in the queue.
                                 e.raw = String::new();
-                                (seq, e)
-                            })
+                                out.push((seq, e));
+                            }
                         }
-                        ToIndex::Made(seq, e) => Some((seq, *e)),
-                    })
-                    .collect();
+                        ToIndex::Made(seq, e) => out.push((seq, *e)),
+                    }
+                }
                 self.indexer.send_events(out, last_seq);
             }
         }

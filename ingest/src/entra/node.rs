@@ -123,6 +123,18 @@ impl<'a> JsonValue for Node<'a> {
     }
 }
 
+impl<'a> Members<'a> {
+    /// The first member (in order) whose name is `key` in any case: how the general path takes a
+    /// wrapper's records (`imports::flatten_one`), which need not be the one [`JsonMap::member`]
+    /// prefers when the object has the name in two spellings.
+    pub(crate) fn first_named(&self, key: &str) -> Option<&Node<'a>> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    }
+}
+
 impl<'a> JsonMap for Members<'a> {
     type Value = Node<'a>;
     fn member(&self, key: &str) -> Option<&Node<'a>> {

@@ -1,7 +1,7 @@
 //! The records of one top-level JSON value of an Entra import ([`parse_records`]), read through
 //! the borrowed [`Node`] tree when the value is plain Graph, else through `serde_json::Value`.
 //!
-//! Graph pages are what imports and collectors mostly read, and parsing them into `Value` was
+//! Graph pages are what Entra imports mostly read, and parsing them into `Value` was
 //! half of the Entra parsing thread (see `node.rs`). The two paths make the same records: the
 //! fast one takes only what the general one would pass through unchanged (every record a Graph
 //! `directoryAudit`, none expanded, every record's text found in the page), normalization is the
@@ -37,7 +37,16 @@ fn graph_records(text: &str, tenant: Option<&str>) -> Option<Vec<Rec>> {
     let node: Node = serde_json::from_str(text).ok()?;
     let (layout, records) = match &node {
         Node::Object(m) => match wrapped(m) {
-            Some((key, records)) => (Layout::Wrapper(key), records),
+            // The general path takes the first member of that name in any case, and so does
+            // `record_texts`: when that is another array (the name in two spellings), leave the
+            // page to it rather than pair one array's records with the other's texts.
+            Some((key, records)) => {
+                let first = m.first_named(key).and_then(JsonValue::array)?;
+                if !std::ptr::eq(first, records) {
+                    return None;
+                }
+                (Layout::Wrapper(key), records)
+            }
             None => (Layout::Single, std::slice::from_ref(&node)),
         },
         Node::Array(a) => (Layout::Array, a.as_slice()),
@@ -122,6 +131,17 @@ mod tests {
         let tables = r#"{"id":"1","activityDisplayName":"a","activityDateTime":"2024-01-01T00:00:00Z","tables":[]}"#;
         let escaped_wrapper = r#"{"valu\u0065":[{"id":"1","activityDisplayName":"a","activityDateTime":"2024-01-01T00:00:00Z"}]}"#;
         let azure = r#"{"records":[{"time":"2024-01-01T00:00:00Z","operationName":"x","category":"AuditLogs","properties":{}}]}"#;
+        // The wrapper's name in two spellings: records and texts come from the same (first) one.
+        let rec = |id: &str| {
+            format!(
+                r#"{{"id":"{id}","activityDisplayName":"a","activityDateTime":"2024-01-01T00:00:00Z"}}"#
+            )
+        };
+        let two = format!(
+            r#"{{"Value":[{}],"value":[{}]}}"#,
+            rec("first"),
+            rec("second")
+        );
         for t in [
             la,
             mixed,
@@ -131,6 +151,7 @@ mod tests {
             "[1]",
             "\"x\"",
             "{",
+            &two,
         ] {
             assert!(graph_records(t, None).is_none(), "{t}");
             assert_eq!(

@@ -51,32 +51,8 @@ impl std::fmt::Debug for ChainKey {
     }
 }
 
-/// Where the canonical bytes go: a plain SHA-256 or an HMAC.
-trait Sink {
-    fn update(&mut self, b: &[u8]);
-}
-
-impl Sink for Sha256 {
-    fn update(&mut self, b: &[u8]) {
-        Digest::update(self, b);
-    }
-}
-
-impl Sink for Hmac<Sha256> {
-    fn update(&mut self, b: &[u8]) {
-        Mac::update(self, b);
-    }
-}
-
-/// The canonical bytes gathered first and hashed in one call: fed field by field (some 70 small
-/// updates, each copied into the hash's block buffer) the hash was a quarter of the writer thread.
-impl Sink for Vec<u8> {
-    fn update(&mut self, b: &[u8]) {
-        self.extend_from_slice(b);
-    }
-}
-
-/// `prev || canonical(event)` as bytes.
+/// `prev || canonical(event)` as bytes, hashed in one call: fed to the hash field by field (some
+/// 70 small updates, each copied into its block buffer) it was a quarter of the writer thread.
 fn linked_bytes(prev: &Hash, event: &Event) -> Vec<u8> {
     let fields = [
         event.message.len(),
@@ -116,10 +92,10 @@ pub fn link_hash(prev: &Hash, event: &Event) -> Hash {
     Sha256::digest(linked_bytes(prev, event)).into()
 }
 
-/// `prev || canonical(event)` into `h`.
-fn feed(h: &mut dyn Sink, prev: &Hash, event: &Event) {
-    h.update(prev);
-    h.update(TAG);
+/// `prev || canonical(event)` appended to `h`.
+fn feed(h: &mut Vec<u8>, prev: &Hash, event: &Event) {
+    h.extend_from_slice(prev);
+    h.extend_from_slice(TAG);
     let mut tb = String::with_capacity(32);
     put(h, Some(event.id.as_str()));
     put_time(h, &mut tb, Some(&event.time));
@@ -146,20 +122,20 @@ fn feed(h: &mut dyn Sink, prev: &Hash, event: &Event) {
     put(h, event.linked_to.as_ref().map(|l| l.as_str()));
 }
 
-fn put(h: &mut dyn Sink, v: Option<&str>) {
+fn put(h: &mut Vec<u8>, v: Option<&str>) {
     match v {
-        None => h.update(&[0u8]),
+        None => h.extend_from_slice(&[0u8]),
         Some(s) => {
-            h.update(&[1u8]);
+            h.extend_from_slice(&[1u8]);
             // A field longer than 4 GiB cannot be stored (SQLite's limit is lower); saturate
             // rather than panic.
-            h.update(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_be_bytes());
-            h.update(s.as_bytes());
+            h.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_be_bytes());
+            h.extend_from_slice(s.as_bytes());
         }
     }
 }
 
-fn put_time(h: &mut dyn Sink, buf: &mut String, t: Option<&chrono::DateTime<chrono::Utc>>) {
+fn put_time(h: &mut Vec<u8>, buf: &mut String, t: Option<&chrono::DateTime<chrono::Utc>>) {
     match t {
         None => put(h, None),
         Some(t) => {

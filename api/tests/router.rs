@@ -8,7 +8,6 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use privtrail_api::{ApiState, es_router, router};
-use privtrail_app::import::{Progress, import};
 use privtrail_app::tokens::{Role, Tokens};
 use privtrail_app::{App, Config};
 use serde_json::Value;
@@ -40,16 +39,7 @@ fn fixture() -> Fixture {
         data("evtx/security.evtx"),
         data("evtx/ID104-1102-Event log cleared.evtx"),
     ];
-    import(
-        app.store(),
-        app.writer().unwrap(),
-        &files,
-        &app.config().ingest_options(&[]),
-        &Progress::none(),
-        None,
-        app.forward(),
-    )
-    .unwrap();
+    app.import(&files).unwrap();
     app.rules(chrono::Utc::now()).unwrap();
     let tokens = Tokens::new(app.data_dir());
     let admin = tokens.ensure_admin().unwrap();

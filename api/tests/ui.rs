@@ -12,7 +12,6 @@ use chrono::{DateTime, Duration, Utc};
 use privtrail_api::auth::SESSION_COOKIE;
 use privtrail_api::ui::timeline::{self, Timeline, View};
 use privtrail_api::{ApiState, router};
-use privtrail_app::import::{Progress, import};
 use privtrail_app::services::ElevationView;
 use privtrail_app::tokens::{Role, Tokens};
 use privtrail_app::types::{Action, Elevation, Event, EventId, Source};
@@ -78,16 +77,7 @@ fn fixture() -> Fixture {
         data("evtx/security.evtx"),
         data("evtx/ID104-1102-Event log cleared.evtx"),
     ];
-    import(
-        app.store(),
-        app.writer().unwrap(),
-        &files,
-        &app.config().ingest_options(&[]),
-        &Progress::none(),
-        None,
-        app.forward(),
-    )
-    .unwrap();
+    app.import(&files).unwrap();
     let now = Utc::now();
     let events = hostile_events(now);
     app.writer()

@@ -135,6 +135,20 @@ impl App {
         })
     }
 
+    /// Imports `specs` (files, folders, globs) with the configuration's ingest options, no progress
+    /// report and no batch hook (see [`crate::import::import`] for those).
+    pub fn import(&self, specs: &[String]) -> Result<crate::import::ImportSummary> {
+        crate::import::import(
+            &self.store,
+            self.writer()?,
+            specs,
+            &self.config.ingest_options(&[]),
+            &crate::import::Progress::none(),
+            None,
+            &self.forward,
+        )
+    }
+
     /// Runs the rules job (see [`crate::engine::evaluate`]) until every stored event is judged:
     /// a run that stores reconciliation events runs once more so that those are judged too.
     pub fn rules(&self, now: DateTime<Utc>) -> Result<Evaluation> {

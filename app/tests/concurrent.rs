@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::Utc;
 use privtrail_app::collect::{CollectOptions, collect_tenant};
 use privtrail_app::deliver::{channels, deliver_due};
-use privtrail_app::import::{Progress, import};
 use privtrail_app::{App, Config};
 use privtrail_store::{OutboxStatus, SearchRequest};
 
@@ -74,17 +73,7 @@ fn import_collect_rules_and_delivery_run_at_once() {
         r.delivered
     };
     let (summary, collected, rules_runs, delivered) = std::thread::scope(|s| {
-        let importer = s.spawn(|| {
-            import(
-                app.store(),
-                app.writer().unwrap(),
-                &[input.display().to_string()],
-                &app.config().ingest_options(&[]),
-                &Progress::none(),
-                None,
-                app.forward(),
-            )
-        });
+        let importer = s.spawn(|| app.import(&[input.display().to_string()]));
         let collector = s.spawn(|| {
             let tenant = app.config().tenants[0].clone();
             let mut stored = 0;

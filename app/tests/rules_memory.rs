@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::{Duration, Utc};
-use privtrail_app::import::{Progress, import};
 use privtrail_app::{App, Config};
 use privtrail_sim::{EstateSpec, generate_estate};
 use privtrail_store::{AlertRow, ElevationRow};
@@ -124,16 +123,7 @@ fn alerts(app: &App) -> Vec<AlertRow> {
 /// that the next one did not know of would open again under a new id); after the second run acknowledges the first open alert, after
 /// the third resolves the first open one.
 fn run(app: &App, files: &[String], now: chrono::DateTime<Utc>, i: usize) {
-    import(
-        app.store(),
-        app.writer().unwrap(),
-        files,
-        &app.config().ingest_options(&[]),
-        &Progress::none(),
-        None,
-        app.forward(),
-    )
-    .unwrap();
+    app.import(files).unwrap();
     app.rules(now).unwrap();
     let first = |status: &str| {
         alerts(app)

@@ -485,7 +485,7 @@ fn read_text(
         Format::Winlogbeat | Format::Nxlog => windows::jsonl::read(r, Some(format), em, progress),
         Format::Auto => windows::jsonl::read(r, None, em, progress),
         Format::Graph | Format::LogAnalytics | Format::AzureMonitor => {
-            entra::imports::read(r, em, progress);
+            entra::imports::read(r, format, em, progress);
         }
         Format::Regtag => tags::read::read(r, em, progress)?,
         Format::Evtx => {

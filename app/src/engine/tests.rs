@@ -6,7 +6,6 @@ use privtrail_sim::{EstateSpec, generate_estate};
 use privtrail_store::{AlertRow, ElevationRow};
 
 use super::{RulesMemory, evaluate_in_chunks};
-use crate::import::{Progress, import};
 use crate::{App, Config};
 
 fn estate(dir: &std::path::Path) -> Vec<String> {
@@ -31,16 +30,7 @@ fn estate(dir: &std::path::Path) -> Vec<String> {
 
 fn imported(dir: &std::path::Path, files: &[String]) -> App {
     let app = App::open_writer(dir, Config::default(), "test").unwrap();
-    import(
-        app.store(),
-        app.writer().unwrap(),
-        files,
-        &app.config().ingest_options(&[]),
-        &Progress::none(),
-        None,
-        app.forward(),
-    )
-    .unwrap();
+    app.import(files).unwrap();
     app
 }
 

@@ -32,6 +32,9 @@ struct Reader<'e, 'a> {
     n: u64,
     /// The tenant the options name (else the record's, else [`DEFAULT_TENANT`]).
     tenant: Option<String>,
+    /// The file was taken for Graph JSON: plain pages are read through the borrowed tree first
+    /// (for the other formats that try would only parse each value twice).
+    graph: bool,
 }
 
 /// What one record became.
@@ -42,10 +45,22 @@ pub(super) enum Rec {
     Rejected { why: String, raw: String },
 }
 
-/// Read an Entra import from `r` (any of the three formats; the content decides).
-pub(crate) fn read(r: &mut dyn BufRead, em: &mut Emitter<'_>, progress: &dyn Fn()) {
+/// Read an Entra import from `r` (any of the three formats; the content decides, record by record;
+/// `format` is what the file was taken for).
+pub(crate) fn read(
+    r: &mut dyn BufRead,
+    format: crate::Format,
+    em: &mut Emitter<'_>,
+    progress: &dyn Fn(),
+) {
     let tenant = em.opts().tenant.clone();
-    let mut rd = Reader { em, n: 0, tenant };
+    let graph = format == crate::Format::Graph;
+    let mut rd = Reader {
+        em,
+        n: 0,
+        tenant,
+        graph,
+    };
     let mut line_no = 0usize;
     let mut first = Vec::new();
     // A minified Graph page is one long line: the first line may be as long as a file read whole.
@@ -79,7 +94,7 @@ pub(crate) fn read(r: &mut dyn BufRead, em: &mut Emitter<'_>, progress: &dyn Fn(
     let trimmed = text.trim();
     if !trimmed.starts_with(['{', '[']) {
         rd.csv(&text, r, line_no);
-    } else if let Ok(recs) = parse_records(trimmed, rd.tenant.as_deref()) {
+    } else if let Ok(recs) = parse_records(trimmed, rd.tenant.as_deref(), rd.graph) {
         rd.emit(recs, Some(line_no));
         rd.lines(r, line_no, progress);
     } else {
@@ -141,7 +156,7 @@ impl Reader<'_, '_> {
         }
         let max = self.em.opts().limits.max_record_bytes;
         let tenant = self.tenant.clone();
-        read_lines(r, line_no, max, tenant, progress, |line| {
+        read_lines(r, line_no, max, (tenant, self.graph), progress, |line| {
             match line {
                 Line::Records { no, recs } => self.emit(recs, Some(no)),
                 Line::Invalid { no, why, text } => {
@@ -188,7 +203,7 @@ impl Reader<'_, '_> {
             match value_end(&b[i..]) {
                 Some(n) => {
                     let span = &doc[i..i + n];
-                    match parse_records(span, self.tenant.as_deref()) {
+                    match parse_records(span, self.tenant.as_deref(), self.graph) {
                         Ok(recs) => self.emit(recs, None),
                         Err(e) => self.salvage(span, line, &e.to_string()),
                     }
@@ -219,7 +234,7 @@ impl Reader<'_, '_> {
         let mut lines = Lines::new(span, line);
         for (s, e) in spans {
             let at = lines.at(s);
-            match parse_records(&span[s..e], self.tenant.as_deref()) {
+            match parse_records(&span[s..e], self.tenant.as_deref(), self.graph) {
                 Ok(recs) => self.emit(recs, Some(at)),
                 Err(err) => {
                     self.n += 1;

@@ -38,13 +38,14 @@ enum Work {
 }
 
 /// Reads the lines after `line_no` from `r` (each at most `max` bytes), parses and normalizes them
-/// on a scoped thread, and gives each [`Line`] to `take` in order on the calling thread; `take`
+/// on a scoped thread (`reading`: the options' tenant, and whether the file is Graph JSON, as
+/// [`parse_records`] takes them), and gives each [`Line`] to `take` in order on the calling thread; `take`
 /// returns `false` to stop. `progress` is called every 1,024 lines read.
 pub(super) fn read_lines(
     r: &mut dyn BufRead,
     mut line_no: usize,
     max: usize,
-    tenant: Option<String>,
+    reading: (Option<String>, bool),
     progress: &dyn Fn(),
     mut take: impl FnMut(Line) -> bool,
 ) {
@@ -53,20 +54,23 @@ pub(super) fn read_lines(
         let (work_tx, work_rx) = mpsc::sync_channel::<Work>(2);
         // Unbounded, but never more than the lines handed over and not yet taken.
         let (done_tx, done_rx) = mpsc::channel::<Line>();
+        let (tenant, graph) = reading;
         let parser = std::thread::Builder::new()
             .name("entra-parse".into())
             .spawn_scoped(s, move || {
                 for work in work_rx {
                     let line = match work {
                         Work::Pass(line) => line,
-                        Work::Parse(no, text) => match parse_records(&text, tenant.as_deref()) {
-                            Ok(recs) => Line::Records { no, recs },
-                            Err(e) => Line::Invalid {
-                                no,
-                                why: format!("invalid JSON: {e}"),
-                                text,
-                            },
-                        },
+                        Work::Parse(no, text) => {
+                            match parse_records(&text, tenant.as_deref(), graph) {
+                                Ok(recs) => Line::Records { no, recs },
+                                Err(e) => Line::Invalid {
+                                    no,
+                                    why: format!("invalid JSON: {e}"),
+                                    text,
+                                },
+                            }
+                        }
                     };
                     // The caller stopped taking.
                     if done_tx.send(line).is_err() {

@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
-use privtrail_app::import::{Progress, import};
 use privtrail_app::{App, Config};
 use serde::Serialize;
 
@@ -220,15 +219,7 @@ fn build_store(data: &Path, work: &Path, n: u64) -> Result<(i64, DateTime<Utc>)>
     drop(w);
     eprintln!("importing them …");
     let app = App::open_writer(data, Config::default(), "bench")?;
-    import(
-        app.store(),
-        app.writer()?,
-        &[file.display().to_string()],
-        &app.config().ingest_options(&[]),
-        &Progress::none(),
-        None,
-        app.forward(),
-    )?;
+    app.import(&[file.display().to_string()])?;
     app.rules(Utc::now())?;
     app.close();
     let _ = std::fs::remove_file(&file);

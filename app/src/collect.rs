@@ -22,7 +22,7 @@ use tokio::runtime::Handle;
 use crate::config::TenantConfig;
 use crate::engine::{ForwardFn, record_run};
 use crate::error::{AppError, Result};
-use crate::import::{settle, store_batch};
+use crate::import::{Commit, settle, store_batch};
 use crate::writer::WriteHandle;
 
 /// What one run did for one tenant.
@@ -140,7 +140,10 @@ pub fn collect_tenant(
                         writer,
                         batch,
                         Some((key.clone(), page.checkpoint.clone())),
-                        &format!("Microsoft Graph audit pull of tenant {}", tenant.name),
+                        (
+                            &format!("Microsoft Graph audit pull of tenant {}", tenant.name),
+                            Commit::Own,
+                        ),
                         forward,
                     )?;
                     let (s, linked) = settle(&rx)?;

@@ -93,6 +93,11 @@ impl Progress<'_> {
     }
 }
 
+/// How a batch's transaction commits ([`store_batch`]): `Grouped` batches may share one (the
+/// importer learns of a lost group from `Writer::end_group`, [`Inflight::drain`]). Entra batches
+/// always commit on their own: linking reads the stored records through another connection.
+pub(crate) use privtrail_store::Commit;
+
 /// Stores one batch: links the PIM/Core Directory pairs of Entra records, then writes events,
 /// rejects and (when given) the checkpoint that covers them in one transaction.
 pub(crate) fn store_batch(
@@ -100,7 +105,7 @@ pub(crate) fn store_batch(
     writer: &WriteHandle,
     mut batch: Batch,
     checkpoint: Option<(String, String)>,
-    origin: &str,
+    (origin, commit): (&str, Commit),
     forward: &ForwardFn,
 ) -> Result<Pending> {
     let origin = origin.to_owned();
@@ -119,7 +124,10 @@ pub(crate) fn store_batch(
         w.set_origin(&origin);
         // Entra imports: the PIM and Core Directory records of one change count once (linking
         // sets `linked_to`, never `raw`, so the compressed records still match).
-        let linked = if batch.events.iter().any(|e| e.source == Source::Entra) {
+        let entra = batch.events.iter().any(|e| e.source == Source::Entra);
+        let linked = if entra {
+            // Linking reads what is stored through another connection: commit what is grouped.
+            w.flush_group();
             link_pim_pairs(&store, &mut batch.events)?
         } else {
             0
@@ -127,7 +135,8 @@ pub(crate) fn store_batch(
         let cp = checkpoint.as_ref().map(|(k, v)| (k.as_str(), v.as_str()));
         // A batch holds one source (one file or one page).
         let source = batch.events.first().map_or(Source::Windows, |e| e.source);
-        let stats = w.write_prepared(batch.events, raws, &batch.rejects, cp, &*forward)?;
+        let commit = if entra { Commit::Own } else { commit };
+        let stats = w.write_prepared(batch.events, raws, &batch.rejects, cp, &*forward, commit)?;
         handle.telemetry().batch(
             source,
             stats.stored,
@@ -206,7 +215,7 @@ pub fn import(
             break;
         }
     }
-    inflight.drain();
+    inflight.drain(writer);
     for (slot, f) in files.iter_mut().enumerate().skip(first) {
         f.add_stored(&inflight.stats(slot));
     }
@@ -265,7 +274,7 @@ pub(crate) fn import_file(
         forward,
         (0, &mut inflight),
     );
-    inflight.drain();
+    inflight.drain(writer);
     summary.add_stored(&inflight.stats(0));
     let failure = result.err().or_else(|| inflight.take_failure());
     (summary, failure.map_or(Ok(()), Err))
@@ -315,9 +324,20 @@ impl Inflight {
         self.pending.push_back((slot, rx));
     }
 
-    fn drain(&mut self) {
+    /// Settles every batch, then commits the ones still grouped ([`Commit::Grouped`]): a group
+    /// that could not be committed is this import's failure.
+    fn drain(&mut self, writer: &WriteHandle) {
         while !self.pending.is_empty() {
             self.settle_one();
+        }
+        match writer.call(|w| w.end_group()) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                self.failure.get_or_insert(e.into());
+            }
+            Err(e) => {
+                self.failure.get_or_insert(e);
+            }
         }
     }
 
@@ -362,7 +382,14 @@ fn read_file_into(
             if let Some(h) = hook {
                 h(idx, &mut batch);
             }
-            match store_batch(store, writer, batch, None, &origin, forward) {
+            match store_batch(
+                store,
+                writer,
+                batch,
+                None,
+                (&origin, Commit::Grouped),
+                forward,
+            ) {
                 Ok(rx) => inflight.push(slot, rx),
                 Err(e) => {
                     failure.get_or_insert(e);

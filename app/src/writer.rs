@@ -71,7 +71,7 @@ impl WriteHandle {
         let join = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || {
-                for msg in rx {
+                for msg in rx.iter() {
                     let Msg::Job(job) = msg else { break };
                     // A panicking job must not take the writer down with it: its transaction rolls
                     // back (the rusqlite transaction is dropped), its caller gets an error, and
@@ -79,6 +79,11 @@ impl WriteHandle {
                     let run = std::panic::AssertUnwindSafe(|| job(&mut writer));
                     if std::panic::catch_unwind(run).is_err() {
                         tracing::error!("a write job panicked; its transaction was rolled back");
+                    }
+                    // Grouped batches share a transaction while more work waits (the writer is
+                    // the bottleneck); once nothing does, what they stored commits.
+                    if rx.is_empty() {
+                        writer.flush_group();
                     }
                 }
                 // Closed or every handle gone: make everything searchable before the writer drops.
@@ -249,5 +254,47 @@ mod tests {
         thread.finish();
         assert!(w.call(|_| ()).is_err(), "closed");
         assert!(store.writer().is_ok(), "released");
+    }
+
+    /// Grouped batches wait for the batches queued behind them, never for more than that: once
+    /// the queue is empty the thread commits them, whoever queued them.
+    #[test]
+    fn grouped_batches_commit_when_nothing_more_waits() {
+        use privtrail_model::{Action, Event, EventId, Source};
+        use privtrail_store::Commit;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("store");
+        let (w, thread) = WriteHandle::start(&store).expect("writer");
+        let time = chrono::DateTime::from_timestamp(1_714_557_600, 0).expect("time");
+        let event = |n: u64| {
+            let mut e = Event::new(
+                EventId::windows("HOST", "Security", n),
+                Source::Windows,
+                Action::GroupMemberAdded,
+                time,
+                "4732",
+            );
+            e.raw = format!(r#"{{"EventRecordID":{n}}}"#);
+            e
+        };
+        let events: Vec<Event> = (1..=50).map(event).collect();
+        let raws = w.raw_encoder().prepare(&events);
+        let stored = w
+            .call(move |w| {
+                w.write_prepared(events, raws, &[], None, &|_| Vec::new(), Commit::Grouped)
+            })
+            .expect("call")
+            .expect("stored");
+        assert_eq!(stored.stored, 50);
+        // No other job follows: the commit is the thread's own, soon after the batch.
+        let id = EventId::windows("HOST", "Security", 50);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while store.get_event(&id).expect("read").is_none() {
+            assert!(std::time::Instant::now() < deadline, "never committed");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        w.close();
+        thread.finish();
+        assert_eq!(store.verify().expect("verify").checked, 50);
     }
 }

@@ -73,6 +73,17 @@ pub enum StoreError {
     #[error("search index writer stopped: {0}")]
     IndexerStopped(String),
 
+    /// A group of batches sharing one transaction ([`crate::Commit::Grouped`])
+    /// could not be committed: the batches reported stored since the group began were not.
+    #[error(
+        "the last {batches} batch(es) ({events} events) were not stored: committing them failed: {reason}"
+    )]
+    GroupLost {
+        batches: usize,
+        events: u64,
+        reason: String,
+    },
+
     /// A second writer was requested while one is alive (one writer per data dir), or `reindex` ran
     /// while a writer is alive.
     #[error("{0}: a writer is already open on this store")]

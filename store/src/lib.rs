@@ -7,8 +7,9 @@
 //!   ([`Store::search`], [`Store::count`]), integrity checks ([`Store::verify`]) and maintenance
 //!   ([`Store::reindex`], [`Store::stats`], [`Store::rejects`]). It is `Send + Sync`.
 //! * [`Writer`], from [`Store::writer`], is the only writer: each batch of events, rejects and an
-//!   optional collector checkpoint is one SQLite transaction; new events are then indexed by a
-//!   background thread that commits tantivy every few seconds.
+//!   optional collector checkpoint is one SQLite transaction (an import's batches may share one:
+//!   [`Commit::Grouped`]); new events are then indexed by a background thread that
+//!   commits tantivy every few seconds.
 //! * [`SearchRequest`] is a query in tantivy syntax (plus wildcards, see [`query`](crate::query))
 //!   with a time window and a limit; [`VerifyReport`] is the result of walking the hash chain.
 //!
@@ -67,7 +68,7 @@ pub use types::{
     OutboxEntry, OutboxMessage, OutboxStatus, SearchCursor, SearchRequest, SilenceRow, Snapshot,
     StoreStats, StoredConflict, StoredReject, VerifyReport, WriteStats,
 };
-pub use writer::{ElevationWrite, EventOutcome, Writer};
+pub use writer::{Commit, ElevationWrite, EventOutcome, Writer};
 
 #[cfg(test)]
 mod tests {

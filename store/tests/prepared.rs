@@ -6,7 +6,7 @@
 mod common;
 
 use common::win_event;
-use privtrail_store::{SearchRequest, Store};
+use privtrail_store::{Commit, SearchRequest, Store};
 
 fn records(from: u64, n: u64) -> Vec<privtrail_model::Event> {
     (from..from + n)
@@ -41,7 +41,7 @@ fn prepared_records_stay_with_their_events_even_when_the_batch_is_reordered() {
             expected.insert(e.id.to_string(), e.raw.clone());
         }
         let stats = w
-            .write_prepared(batch, raws, &[], None, &|_| Vec::new())
+            .write_prepared(batch, raws, &[], None, &|_| Vec::new(), Commit::Own)
             .unwrap();
         assert_eq!(stats.stored, n);
     }

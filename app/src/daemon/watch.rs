@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::App;
 use crate::config::WindowsConfig;
 use crate::error::{AppError, Result};
-use crate::import::{Progress, import_file, settle, store_batch};
+use crate::import::{Commit, Progress, import_file, settle, store_batch};
 
 /// Bytes of JSON lines read and stored per transaction at most.
 pub const WINDOW: usize = 4 << 20;
@@ -299,7 +299,7 @@ impl Watcher {
                 writer,
                 batch,
                 Some((key(path), value)),
-                &format!("watched file {}", path.display()),
+                (&format!("watched file {}", path.display()), Commit::Own),
                 app.forward(),
             )?;
             let (stats, _) = settle(&rx)?;

@@ -7,6 +7,7 @@
 //! every few seconds (never per batch), with the last seq as the commit payload. A full channel
 //! blocks the writer: that is the backpressure that keeps memory bounded when indexing lags.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -22,7 +23,7 @@ pub const COMMIT_INTERVAL: Duration = Duration::from_secs(5);
 /// ...or after this many documents, whichever comes first.
 pub const COMMIT_DOCS: u64 = 500_000;
 /// Batches in flight between the writer and this thread.
-const CHANNEL_BATCHES: usize = 4;
+pub(crate) const CHANNEL_BATCHES: usize = 4;
 /// How often the thread wakes up to check the commit interval when idle.
 const TICK: Duration = Duration::from_millis(500);
 
@@ -47,6 +48,8 @@ pub struct Indexer {
     tx: Option<SyncSender<Msg>>,
     handle: Option<JoinHandle<()>>,
     failure: Arc<Mutex<Option<String>>>,
+    /// Batches handed over and not yet indexed ([`Indexer::backlog`]).
+    backlog: Arc<AtomicUsize>,
     warned: bool,
 }
 
@@ -70,6 +73,8 @@ impl Indexer {
         let (tx, rx) = mpsc::sync_channel(CHANNEL_BATCHES);
         let failure = Arc::new(Mutex::new(None));
         let thread_failure = Arc::clone(&failure);
+        let backlog = Arc::new(AtomicUsize::new(0));
+        let thread_backlog = Arc::clone(&backlog);
         let dir = state.dir.clone();
         let handle = std::thread::Builder::new()
             .name("privtrail-indexer".into())
@@ -81,6 +86,7 @@ impl Indexer {
                     dirty,
                     pending: 0,
                     last_commit: Instant::now(),
+                    backlog: thread_backlog,
                 };
                 if let Err(e) = worker.run(rx) {
                     tracing::error!(error = %e, "search indexing stopped; run `reindex` or reopen");
@@ -94,6 +100,7 @@ impl Indexer {
             tx: Some(tx),
             handle: Some(handle),
             failure,
+            backlog,
             warned: false,
         })
     }
@@ -111,8 +118,19 @@ impl Indexer {
         self.hand_over(Msg::Events { events, last_seq });
     }
 
+    /// Batches handed over and not yet indexed (queued, or being indexed): what a writer that
+    /// holds batches back ([`crate::Commit::Grouped`]) counts against
+    /// [`CHANNEL_BATCHES`], so that it never holds more in memory than the channel would.
+    pub fn backlog(&self) -> usize {
+        self.backlog.load(Ordering::Acquire)
+    }
+
     fn hand_over(&mut self, msg: Msg) {
+        self.backlog.fetch_add(1, Ordering::AcqRel);
         let sent = self.tx.as_ref().is_some_and(|tx| tx.send(msg).is_ok());
+        if !sent {
+            self.backlog.fetch_sub(1, Ordering::AcqRel);
+        }
         if !sent && !self.warned {
             self.warned = true;
             tracing::warn!(
@@ -176,6 +194,7 @@ struct Worker {
     dirty: bool,
     pending: u64,
     last_commit: Instant,
+    backlog: Arc<AtomicUsize>,
 }
 
 impl Worker {
@@ -183,7 +202,9 @@ impl Worker {
         loop {
             match rx.recv_timeout(TICK) {
                 Ok(Msg::Docs { docs, last_seq }) => {
-                    self.add(docs, last_seq)?;
+                    let added = self.add(docs, last_seq);
+                    self.backlog.fetch_sub(1, Ordering::AcqRel);
+                    added?;
                 }
                 Ok(Msg::Events { events, last_seq }) => {
                     let fields = &self.state.fields;
@@ -192,7 +213,9 @@ impl Worker {
                         .map(|(seq, e)| fields.document(*seq, e))
                         .collect();
                     drop(events);
-                    self.add(docs, last_seq)?;
+                    let added = self.add(docs, last_seq);
+                    self.backlog.fetch_sub(1, Ordering::AcqRel);
+                    added?;
                 }
                 Ok(Msg::DeleteThrough(seq)) => {
                     let q = tantivy::query::RangeQuery::new(

@@ -90,7 +90,7 @@ impl Learned {
     }
 
     /// Writes the batch's names in its transaction.
-    pub fn save(self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+    pub fn save(self, tx: &Connection) -> Result<(), StoreError> {
         if self.rows.is_empty() {
             return Ok(());
         }

@@ -324,11 +324,7 @@ impl Encoder {
 
     /// Writes the dictionaries trained and not yet committed (in the caller's transaction);
     /// returns their ids, for [`Encoder::committed`].
-    pub fn save_new(
-        &self,
-        tx: &rusqlite::Transaction<'_>,
-        now: i64,
-    ) -> Result<Vec<u32>, StoreError> {
+    pub fn save_new(&self, tx: &rusqlite::Connection, now: i64) -> Result<Vec<u32>, StoreError> {
         let mut saved = Vec::new();
         for (shape, state) in &self.shapes {
             if let Shape::Trained {
@@ -436,7 +432,7 @@ impl RawEncoder {
 
     pub(crate) fn save_new(
         &self,
-        tx: &rusqlite::Transaction<'_>,
+        tx: &rusqlite::Connection,
         now: i64,
     ) -> Result<Vec<u32>, StoreError> {
         self.lock().save_new(tx, now)

@@ -1,5 +1,7 @@
 //! The single writer: SQLite write connection + the indexing thread.
 
+mod group;
+
 use chrono::{DateTime, Utc};
 use privtrail_model::{Event, Reject};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
@@ -14,6 +16,15 @@ use crate::{
     AlertRow, DirectoryUser, ElevationRow, OutboxEntry, SilenceRow, Snapshot, StoreError,
     WriteStats,
 };
+
+/// How a batch handed to [`Writer::write_prepared`] commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// In its own transaction: stored when the call returns.
+    Own,
+    /// In a transaction it may share with the batches after it (`writer/group.rs`).
+    Grouped,
+}
 
 /// What became of one event of a batch ([`Writer::write_prepared_detailed`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +77,10 @@ pub struct Writer {
     encoder: RawEncoder,
     /// Copies the WAL into the database on another thread.
     checkpointer: crate::sqlite::checkpoint::Checkpointer,
+    /// Batches stored in a transaction still open ([`Commit::Grouped`]).
+    group: Option<group::Group>,
+    /// A group whose commit failed, until the importer is told ([`Writer::end_group`]).
+    lost: Option<StoreError>,
     /// Dropped after `indexer` is shut down (see `Drop`), which frees the store for a new writer.
     _open_flag: FlagGuard,
 }
@@ -105,6 +120,8 @@ impl Writer {
             legacy_entra_upto,
             encoder,
             checkpointer,
+            group: None,
+            lost: None,
             _open_flag: open_flag,
         })
     }
@@ -118,6 +135,7 @@ impl Writer {
         plan: &crate::PurgePlan,
         reason: &str,
     ) -> Result<WriteStats, StoreError> {
+        self.flush_group();
         if plan.through_seq >= self.head_seq {
             return Err(StoreError::Sqlite {
                 context: format!(
@@ -181,7 +199,7 @@ impl Writer {
         outbox: &[OutboxEntry],
     ) -> Result<u64, StoreError> {
         let tx = self
-            .conn
+            .conn()
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::sqlite("begin anchor"))?;
         meta::insert_anchor(&tx, seq, hash, meta::now_nanos(&at))
@@ -192,7 +210,9 @@ impl Writer {
     }
 
     /// The head of the chain as this writer knows it: `(seq, hash)`.
-    pub fn head(&self) -> (i64, Hash) {
+    pub fn head(&mut self) -> (i64, Hash) {
+        // A grouped batch's head is not the chain's until its group commits.
+        self.flush_group();
         (self.head_seq, self.head_hash)
     }
 
@@ -268,8 +288,30 @@ impl Writer {
         checkpoint: Option<(&str, &str)>,
         forward: Option<OutboxFn<'_>>,
         mut outcomes: Option<&mut Vec<EventOutcome>>,
-        extra: &dyn Fn(&rusqlite::Transaction<'_>) -> Result<(), StoreError>,
+        extra: &dyn Fn(&Connection) -> Result<(), StoreError>,
     ) -> Result<WriteStats, StoreError> {
+        let grouped = matches!(
+            input,
+            Input::Owned {
+                commit: Commit::Grouped,
+                ..
+            }
+        );
+        if grouped {
+            if self.group.is_some() && self.conn.is_autocommit() {
+                // SQLite rolled the group's transaction back by itself (it may, after an I/O
+                // error or a full disk): the group is lost, and the chain head must go back.
+                self.flush_group();
+            }
+            if let Some(lost) = self.lost.take() {
+                return Err(lost);
+            }
+            if self.group.is_none() {
+                self.begin_group()?;
+            }
+        } else {
+            self.flush_group();
+        }
         let now = meta::now_nanos(&Utc::now());
         let mut enqueued = 0u64;
         let mut stats = WriteStats::default();
@@ -303,10 +345,19 @@ impl Writer {
         let mut to_index: Vec<ToIndex> = Vec::with_capacity(events.len());
         let mut learned = names::Learned::default();
         let (key, keyed_from) = (self.key.clone(), self.keyed_from);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StoreError::sqlite("begin batch"))?;
+        let tx = if grouped {
+            Scope::Savepoint(
+                self.conn
+                    .savepoint()
+                    .map_err(StoreError::sqlite("begin batch in its group"))?,
+            )
+        } else {
+            Scope::Transaction(
+                self.conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(StoreError::sqlite("begin batch"))?,
+            )
+        };
         {
             let mut insert = tx
                 .prepare_cached(events::INSERT)
@@ -416,19 +467,31 @@ impl Writer {
             meta::set_head(&tx, seq, &prev).map_err(StoreError::sqlite("update chain head"))?;
         }
         tx.commit().map_err(StoreError::sqlite("commit batch"))?;
-        self.encoder.committed(&dictionaries);
-        self.checkpointer.nudge();
         if enqueued > 0 {
             tracing::debug!(enqueued, "events forwarded to the outbox");
         }
-        // Only now is the batch durable: advance the in-memory chain and index it.
+        // Only now is the batch durable (or, grouped, part of its group): advance the in-memory
+        // chain and index it (grouped: once the group commits).
         if newly_keyed {
             self.keyed_from = Some(self.head_seq + 1);
         }
         self.head_seq = seq;
         self.head_hash = prev;
-        if !to_index.is_empty() {
-            self.index(input, to_index, seq);
+        let work = (!to_index.is_empty()).then(|| (self.indexable(input, to_index), seq));
+        match self.group.as_mut() {
+            Some(group) if grouped => {
+                group.add(stats.stored, dictionaries, work);
+                if group.full(self.indexer.backlog()) {
+                    self.end_group()?;
+                }
+            }
+            _ => {
+                self.encoder.committed(&dictionaries);
+                self.checkpointer.nudge();
+                if let Some((work, last_seq)) = work {
+                    self.hand(work, last_seq);
+                }
+            }
         }
         Ok(stats)
     }
@@ -443,6 +506,15 @@ impl Writer {
     /// [`RawEncoder::prepare`] on these events (compressed on the caller's thread), and the
     /// stored events move on to the indexing thread, which builds their search documents there.
     /// Either way the work leaves the writer's thread, which every event waits for.
+    ///
+    /// With [`Commit::Grouped`] the batch joins a group of batches that share one transaction
+    /// (`writer/group.rs` says why): the group commits once it holds 32,768 events or as many
+    /// batches as the indexer's channel, at [`Writer::flush_group`] or [`Writer::end_group`] (the
+    /// caller's, when no more batches wait), or before any other write. The stats returned
+    /// count the batch as stored; should the group's commit fail, every batch since it began is
+    /// lost, and [`Writer::end_group`] (or the next grouped batch) says so. The batch's
+    /// checkpoint commits with its events either way. Only for callers that can tell their
+    /// source the outcome later (an import), never for a write acknowledged as durable.
     pub fn write_prepared(
         &mut self,
         events: Vec<Event>,
@@ -450,18 +522,15 @@ impl Writer {
         rejects: &[Reject],
         checkpoint: Option<(&str, &str)>,
         forward: &dyn Fn(&Event) -> Vec<OutboxEntry>,
+        commit: Commit,
     ) -> Result<WriteStats, StoreError> {
-        self.write_batch_with(
-            Input::Owned {
-                events,
-                raws: raws.0,
-            },
-            rejects,
-            checkpoint,
-            Some(forward),
-            None,
-            &|_| Ok(()),
-        )
+        let input = Input::Owned {
+            events,
+            raws: raws.0,
+            commit,
+        };
+        let none = &|_: &Connection| Ok(());
+        self.write_batch_with(input, rejects, checkpoint, Some(forward), None, none)
     }
 
     /// [`Writer::write_prepared`] that also says what became of each event, in order (the bulk
@@ -478,6 +547,7 @@ impl Writer {
             Input::Owned {
                 events,
                 raws: raws.0,
+                commit: Commit::Own,
             },
             rejects,
             None,
@@ -488,20 +558,19 @@ impl Writer {
         Ok((stats, outcomes))
     }
 
-    /// Hands what a batch stored to the indexing thread: documents built here for borrowed
-    /// events, the events themselves (without `raw`) for owned ones.
-    fn index(&mut self, input: Input<'_>, to_index: Vec<ToIndex>, last_seq: i64) {
+    /// What a batch stored, for the indexing thread: documents built here for borrowed events,
+    /// the events themselves (without `raw`) for owned ones.
+    fn indexable(&self, input: Input<'_>, to_index: Vec<ToIndex>) -> Indexable {
         match input {
-            Input::Borrowed(events) => {
-                let docs = to_index
+            Input::Borrowed(events) => Indexable::Documents(
+                to_index
                     .iter()
                     .map(|t| match t {
                         ToIndex::Input(seq, i) => self.fields.document(*seq, &events[*i]),
                         ToIndex::Made(seq, e) => self.fields.document(*seq, e),
                     })
-                    .collect();
-                self.indexer.send(docs, last_seq);
-            }
+                    .collect(),
+            ),
             Input::Owned { events, .. } => {
                 // `to_index` names the batch's events in increasing order: each is moved once
                 // (an event is ~1 KB to copy; wrapping all of them in `Option`s first was a tenth
@@ -520,8 +589,16 @@ impl Writer {
                         ToIndex::Made(seq, e) => out.push((seq, *e)),
                     }
                 }
-                self.indexer.send_events(out, last_seq);
+                Indexable::Events(out)
             }
+        }
+    }
+
+    /// Hands what committed batches stored to the indexing thread.
+    fn hand(&mut self, work: Indexable, last_seq: i64) {
+        match work {
+            Indexable::Documents(docs) => self.indexer.send(docs, last_seq),
+            Indexable::Events(events) => self.indexer.send_events(events, last_seq),
         }
     }
 
@@ -532,14 +609,14 @@ impl Writer {
 
     /// Saves a PIM snapshot (kept beside the events; not part of the hash chain).
     pub fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        directory::save_snapshot(&self.conn, snapshot)
+        directory::save_snapshot(self.conn(), snapshot)
     }
 
     /// Records directory users looked up in Entra ID (insert or update), in one transaction.
     pub fn save_users(&mut self, tenant: &str, users: &[DirectoryUser]) -> Result<(), StoreError> {
         let now = meta::now_nanos(&Utc::now());
         let tx = self
-            .conn
+            .conn()
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::sqlite("begin users"))?;
         for u in users {
@@ -551,7 +628,7 @@ impl Writer {
     /// Replaces the stored elevations (they are recomputed from the events) in one transaction.
     pub fn replace_elevations(&mut self, rows: &[ElevationRow]) -> Result<(), StoreError> {
         let tx = self
-            .conn
+            .conn()
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::sqlite("begin elevations"))?;
         state::replace_elevations(&tx, rows)?;
@@ -561,7 +638,7 @@ impl Writer {
     /// Inserts or updates alerts, in one transaction.
     pub fn save_alerts(&mut self, rows: &[AlertRow]) -> Result<(), StoreError> {
         let tx = self
-            .conn
+            .conn()
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::sqlite("begin alerts"))?;
         for a in rows {
@@ -580,7 +657,7 @@ impl Writer {
     ) -> Result<u64, StoreError> {
         let now = outbox::nanos(&Utc::now());
         let tx = self
-            .conn
+            .conn()
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::sqlite("begin alerts and outbox"))?;
         for a in alerts {
@@ -605,7 +682,7 @@ impl Writer {
     ) -> Result<u64, StoreError> {
         let now = Utc::now();
         let tx = self
-            .conn
+            .conn()
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::sqlite("begin rules result"))?;
         match elevations {
@@ -628,7 +705,7 @@ impl Writer {
     /// Saves a checkpoint on its own (a position that covers no events, e.g. a file read whole
     /// whose records were all duplicates, or a collector's run record).
     pub fn set_checkpoint(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
-        meta::set_checkpoint(&self.conn, key, value, meta::now_nanos(&Utc::now()))
+        meta::set_checkpoint(self.conn(), key, value, meta::now_nanos(&Utc::now()))
             .map_err(StoreError::sqlite(format!("save checkpoint {key:?}")))
     }
 
@@ -647,7 +724,7 @@ impl Writer {
             events::action_list(actions)
         );
         let have: Option<String> = self
-            .conn
+            .conn()
             .query_row(
                 "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?1",
                 [name],
@@ -659,7 +736,7 @@ impl Writer {
             return Ok(());
         }
         let tx = self
-            .conn
+            .conn()
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::sqlite("begin index"))?;
         tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}; {want};"))
@@ -689,7 +766,7 @@ impl Writer {
     /// again. Unknown ids are ignored; a message already delivered keeps its first time.
     pub fn outbox_delivered(&mut self, ids: &[i64], at: DateTime<Utc>) -> Result<(), StoreError> {
         let tx = self
-            .conn
+            .conn()
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::sqlite("begin outbox delivered"))?;
         outbox::delivered(&tx, ids, outbox::nanos(&at))?;
@@ -708,7 +785,13 @@ impl Writer {
         next_attempt_at: DateTime<Utc>,
         dead: bool,
     ) -> Result<(), StoreError> {
-        outbox::failed(&self.conn, id, error, outbox::nanos(&next_attempt_at), dead)
+        outbox::failed(
+            self.conn(),
+            id,
+            error,
+            outbox::nanos(&next_attempt_at),
+            dead,
+        )
     }
 
     /// Pauses `channel` until `until`: its pending messages due earlier become due then (with
@@ -719,7 +802,7 @@ impl Writer {
         until: DateTime<Utc>,
         note: Option<&str>,
     ) -> Result<u64, StoreError> {
-        outbox::defer(&self.conn, channel, outbox::nanos(&until), note)
+        outbox::defer(self.conn(), channel, outbox::nanos(&until), note)
     }
 
     /// Dead-letters the pending messages of `channel` created before `created_before` (past
@@ -730,19 +813,19 @@ impl Writer {
         created_before: DateTime<Utc>,
         error: &str,
     ) -> Result<u64, StoreError> {
-        outbox::expire(&self.conn, channel, outbox::nanos(&created_before), error)
+        outbox::expire(self.conn(), channel, outbox::nanos(&created_before), error)
     }
 
     /// Puts a dead (or pending) message back to pending, due at `now`, with its attempt count
     /// reset to 0. Returns `false` when no such message exists (unknown id, or delivered).
     pub fn outbox_retry(&mut self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        outbox::retry(&self.conn, id, outbox::nanos(&now))
+        outbox::retry(self.conn(), id, outbox::nanos(&now))
     }
 
     /// Puts every dead message back to pending, due at `now` (attempts reset to 0); returns how
     /// many.
     pub fn outbox_retry_dead(&mut self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        outbox::retry_dead(&self.conn, outbox::nanos(&now))
+        outbox::retry_dead(self.conn(), outbox::nanos(&now))
     }
 
     /// Adds a silence, with the events that record who set it (chained, in the same
@@ -758,8 +841,10 @@ impl Writer {
         })
     }
 
-    /// Commits the search index: everything written so far becomes searchable.
+    /// Commits the search index: everything written so far becomes searchable (an open group
+    /// of batches is committed first).
     pub fn commit(&mut self) -> Result<(), StoreError> {
+        self.flush_group();
         self.indexer.commit()
     }
 
@@ -774,6 +859,8 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
+        // The group's batches are whole (each a released savepoint): they are kept.
+        self.flush_group();
         // Join the indexing thread first: it releases the index lock, so a new writer (or a
         // reindex) can start as soon as this one is gone.
         self.indexer.shutdown();
@@ -797,10 +884,7 @@ fn link_key(
 /// migration 11 gave Entra events ids that sort by time ([`privtrail_model::EventId::entra`]):
 /// the incoming record with that id, so that it is a duplicate (or a conflict) of the stored one
 /// exactly as a record with an unchanged id would be.
-fn legacy_duplicate(
-    tx: &rusqlite::Transaction<'_>,
-    e: &Event,
-) -> Result<Option<Event>, StoreError> {
+fn legacy_duplicate(tx: &Connection, e: &Event) -> Result<Option<Event>, StoreError> {
     if e.source != privtrail_model::Source::Entra {
         return Ok(None);
     }
@@ -827,7 +911,7 @@ struct Conflict {
 /// the differing fields) and returns the event that chains it. `None` for a true duplicate, or a
 /// conflicting record already recorded.
 fn conflict_of(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     incoming: &Event,
     origin: &str,
     now: i64,
@@ -893,10 +977,11 @@ pub(crate) fn chain_head(conn: &Connection) -> Result<(i64, Hash), StoreError> {
 enum Input<'a> {
     /// The caller keeps them: compressed and made into documents on the writer's thread.
     Borrowed(&'a [Event]),
-    /// Handed over with their compressed `raw` ([`Writer::write_prepared`]).
+    /// Handed over with their compressed `raw` ([`Writer::write_prepared`]), committed as said.
     Owned {
         events: Vec<Event>,
         raws: Vec<crate::sqlite::raw::Prepared>,
+        commit: Commit,
     },
 }
 
@@ -914,4 +999,36 @@ impl Input<'_> {
 enum ToIndex {
     Input(i64, usize),
     Made(i64, Box<Event>),
+}
+
+/// The transaction a batch is written in: its own, or a savepoint in its group's.
+enum Scope<'c> {
+    Transaction(rusqlite::Transaction<'c>),
+    Savepoint(rusqlite::Savepoint<'c>),
+}
+
+impl Scope<'_> {
+    /// Commits the transaction, or releases the savepoint into the group's transaction.
+    fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            Scope::Transaction(t) => t.commit(),
+            Scope::Savepoint(s) => s.commit(),
+        }
+    }
+}
+
+impl std::ops::Deref for Scope<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            Scope::Transaction(t) => t,
+            Scope::Savepoint(s) => s,
+        }
+    }
+}
+
+/// What a batch stored, for the indexing thread ([`Writer::indexable`]).
+enum Indexable {
+    Documents(Vec<tantivy::TantivyDocument>),
+    Events(Vec<(i64, Event)>),
 }

@@ -1,0 +1,216 @@
+//! Batches that share one transaction ([`Writer::write_prepared`] with [`super::Commit::Grouped`]).
+//!
+//! Why: a batch whose events land all over a large index — a backfill, events older than the
+//! newest stored, which the time indexes take at random places — dirties about one page per
+//! event in each such index, and every commit writes each dirty page whole to the WAL (and the
+//! checkpoint writes it again). Into 10M stored events overlapping the new ones that was
+//! ~5.9 KB written per event at 8,192 events per transaction, and the disk's write rate was the
+//! limit. Batches that share a transaction share those pages. Larger batches would too, but the
+//! import keeps a few batches in flight, each holding its events' records; a group holds only
+//! what the indexer needs of the batches it stored, until the commit.
+//!
+//! How: the group is one transaction begun by hand (`BEGIN IMMEDIATE`); each batch is a
+//! savepoint in it, so a batch that fails leaves the group's earlier batches in place. The
+//! in-memory chain head moves with each batch and goes back to where the group began if the
+//! commit fails. Stored events reach the indexer only after the commit: the index never holds
+//! what SQLite could still lose. Every other write commits the group first
+//! ([`Writer::flush_group`]), so its own transaction is what it says it is.
+
+use rusqlite::Connection;
+
+use super::{Indexable, Writer};
+use crate::StoreError;
+use crate::chain::Hash;
+use crate::index::indexer::CHANNEL_BATCHES;
+
+/// The most events a group holds before it commits by itself: four of the import's batches.
+/// Measured on the 10M-overlapping bench (README "Performance").
+pub(super) const GROUP_EVENTS: u64 = 32_768;
+
+/// The open group: where the chain stood before it, and what waits for its commit.
+pub(super) struct Group {
+    head: (i64, Hash),
+    keyed_from: Option<i64>,
+    batches: usize,
+    events: u64,
+    /// Compression dictionaries first written in the group.
+    dictionaries: Vec<u32>,
+    /// What the group's batches stored, for the indexer, with each batch's last seq.
+    index: Vec<(Indexable, i64)>,
+}
+
+impl Group {
+    pub(super) fn add(
+        &mut self,
+        stored: u64,
+        dictionaries: Vec<u32>,
+        work: Option<(Indexable, i64)>,
+    ) {
+        self.batches += 1;
+        self.events += stored;
+        self.dictionaries.extend(dictionaries);
+        self.index.extend(work);
+    }
+
+    /// Full: [`GROUP_EVENTS`] events, or as many batches waiting for the indexer as its channel
+    /// holds (`backlog`: the batches it has not indexed yet) — a group never keeps more stored
+    /// events in memory than the channel would have.
+    pub(super) fn full(&self, backlog: usize) -> bool {
+        self.events >= GROUP_EVENTS || self.index.len() + backlog >= CHANNEL_BATCHES
+    }
+}
+
+impl Writer {
+    /// Opens a group (the caller checked that none is open).
+    pub(super) fn begin_group(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(StoreError::sqlite("begin a group of batches"))?;
+        self.group = Some(Group {
+            head: (self.head_seq, self.head_hash),
+            keyed_from: self.keyed_from,
+            batches: 0,
+            events: 0,
+            dictionaries: Vec::new(),
+            index: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// Commits the open group, if any. A failure is logged and kept for the importer
+    /// ([`Writer::end_group`], or its next grouped batch); the chain head goes back to where the
+    /// group began.
+    pub fn flush_group(&mut self) {
+        let Some(group) = self.group.take() else {
+            return;
+        };
+        match self.conn.execute_batch("COMMIT") {
+            Ok(()) => {
+                self.encoder.committed(&group.dictionaries);
+                self.checkpointer.nudge();
+                for (work, last_seq) in group.index {
+                    self.hand(work, last_seq);
+                }
+            }
+            Err(e) => {
+                if !self.conn.is_autocommit()
+                    && let Err(r) = self.conn.execute_batch("ROLLBACK")
+                {
+                    tracing::error!(error = %r, "rolling back a group of batches failed");
+                }
+                (self.head_seq, self.head_hash) = group.head;
+                self.keyed_from = group.keyed_from;
+                let lost = StoreError::GroupLost {
+                    batches: group.batches,
+                    events: group.events,
+                    reason: e.to_string(),
+                };
+                tracing::error!(error = %lost, "a group of batches was rolled back");
+                self.lost = Some(lost);
+            }
+        }
+    }
+
+    /// Commits the open group and reports whether every grouped batch so far was stored: the
+    /// failure of a commit that lost batches already reported stored, if one was not reported
+    /// yet.
+    pub fn end_group(&mut self) -> Result<(), StoreError> {
+        self.flush_group();
+        match self.lost.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// The connection for a write of its own: any open group is committed first.
+    pub(super) fn conn(&mut self) -> &mut Connection {
+        self.flush_group();
+        &mut self.conn
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use privtrail_model::{Action, Event, EventId, Source};
+
+    use crate::{Commit, Store, StoreError, Writer};
+
+    fn batch(from: u64, n: u64) -> Vec<Event> {
+        let time = Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap();
+        (from..from + n)
+            .map(|i| {
+                let mut e = Event::new(
+                    EventId::windows("HOST", "Security", i),
+                    Source::Windows,
+                    Action::GroupMemberAdded,
+                    time,
+                    "4732",
+                );
+                e.raw = format!(r#"{{"EventRecordID":{i}}}"#);
+                e
+            })
+            .collect()
+    }
+
+    fn grouped(w: &mut Writer, events: Vec<Event>) -> Result<u64, StoreError> {
+        let raws = w.raw_encoder().prepare(&events);
+        w.write_prepared(events, raws, &[], None, &|_| Vec::new(), Commit::Grouped)
+            .map(|s| s.stored)
+    }
+
+    /// SQLite may roll a transaction back by itself (after an I/O error or a full disk): the
+    /// group's batches are lost, the importer is told, and the chain goes on from what is stored.
+    #[test]
+    fn a_lost_group_is_reported_and_the_chain_goes_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut w = store.writer().unwrap();
+        w.write_batch(&batch(1, 10), &[]).unwrap();
+        let before = w.head();
+
+        grouped(&mut w, batch(11, 10)).unwrap();
+        w.conn.execute_batch("ROLLBACK").unwrap();
+        // The next grouped batch is refused with what was lost; nothing of it is written.
+        match grouped(&mut w, batch(21, 10)) {
+            Err(StoreError::GroupLost {
+                batches: 1,
+                events: 10,
+                ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(w.head(), before);
+        // Told once; the import could go on from here.
+        assert_eq!(grouped(&mut w, batch(31, 10)).unwrap(), 10);
+        w.end_group().unwrap();
+
+        // Lost while no batch followed: end_group says so.
+        grouped(&mut w, batch(41, 10)).unwrap();
+        w.conn.execute_batch("ROLLBACK").unwrap();
+        assert!(matches!(
+            w.end_group(),
+            Err(StoreError::GroupLost { events: 10, .. })
+        ));
+        w.end_group().unwrap();
+        w.write_batch(&batch(51, 10), &[]).unwrap();
+        assert_eq!(w.head().0, 30);
+        drop(w);
+
+        let report = store.verify().unwrap();
+        assert!(report.first_broken.is_none(), "{report:?}");
+        assert_eq!(report.checked, 30);
+        for (n, kept) in [
+            (10, true),
+            (11, false),
+            (21, false),
+            (31, true),
+            (41, false),
+            (51, true),
+        ] {
+            let id = EventId::windows("HOST", "Security", n);
+            assert_eq!(store.get_event(&id).unwrap().is_some(), kept, "{n}");
+        }
+    }
+}

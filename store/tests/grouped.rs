@@ -1,0 +1,139 @@
+//! Batches that share one transaction ([`privtrail_store::Writer::write_prepared`] with `Commit::Grouped`):
+//! nothing of a group is visible (or indexed) before it commits, every batch of it is after,
+//! the chain runs on through and after groups, and a batch that fails leaves the group's others.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{req, win_event};
+use privtrail_model::Event;
+use privtrail_store::{Commit, OutboxEntry, Store, StoreError, Writer};
+
+fn batch(from: u64, n: u64) -> Vec<Event> {
+    (from..from + n)
+        .map(|i| win_event(i, "2024-05-01T10:00:00Z"))
+        .collect()
+}
+
+fn grouped(w: &mut Writer, events: Vec<Event>) -> Result<u64, StoreError> {
+    let raws = w.raw_encoder().prepare(&events);
+    w.write_prepared(events, raws, &[], None, &|_| Vec::new(), Commit::Grouped)
+        .map(|s| s.stored)
+}
+
+fn stored(store: &Store, n: u64) -> bool {
+    let id = privtrail_model::EventId::windows("WIN-03DLIIOFRRA", "Security", n);
+    store.get_event(&id).unwrap().is_some()
+}
+
+fn verified(store: &Store, checked: u64) {
+    let report = store.verify().unwrap();
+    assert!(report.first_broken.is_none(), "{report:?}");
+    assert_eq!(report.checked, checked);
+}
+
+#[test]
+fn a_group_commits_whole_and_the_chain_runs_through_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut w = store.writer().unwrap();
+    let before = store.head().unwrap();
+    for k in 0..3 {
+        assert_eq!(grouped(&mut w, batch(1 + k * 700, 700)).unwrap(), 700);
+    }
+    // Not committed: another connection sees none of it, the stored head has not moved.
+    assert!(!stored(&store, 1));
+    assert!(!stored(&store, 2100));
+    assert_eq!(store.head().unwrap(), before);
+    w.end_group().unwrap();
+    assert!(stored(&store, 1) && stored(&store, 2100));
+    assert_eq!(store.head().unwrap(), w.head());
+    assert_eq!(w.head().0, 2100);
+    w.commit().unwrap();
+    assert_eq!(store.count(&req("*")).unwrap(), 2100);
+    drop(w);
+    verified(&store, 2100);
+}
+
+#[test]
+fn any_other_write_commits_the_group_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut w = store.writer().unwrap();
+    grouped(&mut w, batch(1, 100)).unwrap();
+    assert!(!stored(&store, 1));
+    // Its own transaction, after the group's: both are stored, chained in that order.
+    w.write_batch(&batch(101, 100), &[]).unwrap();
+    assert!(stored(&store, 1) && stored(&store, 200));
+    grouped(&mut w, batch(201, 100)).unwrap();
+    assert!(!stored(&store, 201));
+    w.set_checkpoint("collector", "position").unwrap();
+    assert!(stored(&store, 300));
+    grouped(&mut w, batch(301, 100)).unwrap();
+    // The head the anchor job publishes is a committed one.
+    assert_eq!(w.head().0, 400);
+    assert!(stored(&store, 400));
+    drop(w);
+    verified(&store, 400);
+}
+
+#[test]
+fn a_failing_batch_leaves_the_rest_of_its_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut w = store.writer().unwrap();
+    grouped(&mut w, batch(1, 100)).unwrap();
+    // An outbox entry the store refuses (no channel) fails its batch inside the group.
+    let bad = |e: &Event| {
+        vec![OutboxEntry {
+            channel: String::new(),
+            idempotency_key: e.id.to_string(),
+            payload: "{}".into(),
+        }]
+    };
+    let events = batch(101, 100);
+    let raws = w.raw_encoder().prepare(&events);
+    assert!(
+        w.write_prepared(events, raws, &[], None, &bad, Commit::Grouped)
+            .is_err()
+    );
+    grouped(&mut w, batch(201, 100)).unwrap();
+    w.end_group().unwrap();
+    assert!(stored(&store, 100) && stored(&store, 300));
+    assert!(!stored(&store, 101) && !stored(&store, 200));
+    assert_eq!(w.head().0, 200);
+    w.commit().unwrap();
+    assert_eq!(store.count(&req("*")).unwrap(), 200);
+    drop(w);
+    verified(&store, 200);
+}
+
+#[test]
+fn a_full_group_commits_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut w = store.writer().unwrap();
+    // 32,768 events at most: the second batch of 20,000 passes it and commits both.
+    grouped(&mut w, batch(1, 20_000)).unwrap();
+    assert!(!stored(&store, 20_000));
+    grouped(&mut w, batch(20_001, 20_000)).unwrap();
+    assert!(stored(&store, 1) && stored(&store, 40_000));
+    drop(w);
+    verified(&store, 40_000);
+
+    // Or as many batches as the indexer's channel holds (nothing else waits for it here).
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut w = store.writer().unwrap();
+    for k in 0..3 {
+        grouped(&mut w, batch(1 + k * 10, 10)).unwrap();
+    }
+    assert!(!stored(&store, 30));
+    grouped(&mut w, batch(31, 10)).unwrap();
+    assert!(stored(&store, 1) && stored(&store, 40));
+    // The next group starts afresh; dropping the writer keeps it (each batch is whole).
+    grouped(&mut w, batch(41, 10)).unwrap();
+    drop(w);
+    assert!(stored(&store, 50));
+    verified(&store, 50);
+}

@@ -4,10 +4,12 @@
 //! newest stored, which the time indexes take at random places — dirties about one page per
 //! event in each such index, and every commit writes each dirty page whole to the WAL (and the
 //! checkpoint writes it again). Into 10M stored events overlapping the new ones that was
-//! ~5.9 KB written per event at 8,192 events per transaction, and the disk's write rate was the
-//! limit. Batches that share a transaction share those pages. Larger batches would too, but the
-//! import keeps a few batches in flight, each holding its events' records; a group holds only
-//! what the indexer needs of the batches it stored, until the commit.
+//! 5.3–6.1 KB written per event at 8,192 events per transaction, and on some machines the disk's
+//! write rate was the limit. Batches that share a transaction share those pages (3.9 KB), and
+//! fewer commits cost less CPU too. Larger batches would do the same, but the import keeps a few
+//! batches in flight, each holding its events' records; a group holds only what the indexer
+//! needs of the batches it stored, until the commit, and counts them against the indexer's
+//! channel (ARCHITECTURE.md, performance item 21).
 //!
 //! How: the group is one transaction begun by hand (`BEGIN IMMEDIATE`); each batch is a
 //! savepoint in it, so a batch that fails leaves the group's earlier batches in place. The
@@ -23,8 +25,9 @@ use crate::StoreError;
 use crate::chain::Hash;
 use crate::index::indexer::CHANNEL_BATCHES;
 
-/// The most events a group holds before it commits by itself: four of the import's batches.
-/// Measured on the 10M-overlapping bench (README "Performance").
+/// The most events a group holds before it commits by itself: four of the import's batches
+/// (32,768 events per transaction wrote 3.7 KB per event where 8,192 wrote 5.3–5.7, performance
+/// item 20).
 pub(super) const GROUP_EVENTS: u64 = 32_768;
 
 /// The open group: where the chain stood before it, and what waits for its commit.

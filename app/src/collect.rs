@@ -140,10 +140,8 @@ pub fn collect_tenant(
                         writer,
                         batch,
                         Some((key.clone(), page.checkpoint.clone())),
-                        (
-                            &format!("Microsoft Graph audit pull of tenant {}", tenant.name),
-                            Commit::Own,
-                        ),
+                        &format!("Microsoft Graph audit pull of tenant {}", tenant.name),
+                        Commit::Own,
                         forward,
                     )?;
                     let (s, linked) = settle(&rx)?;

@@ -105,7 +105,8 @@ pub(crate) fn store_batch(
     writer: &WriteHandle,
     mut batch: Batch,
     checkpoint: Option<(String, String)>,
-    (origin, commit): (&str, Commit),
+    origin: &str,
+    commit: Commit,
     forward: &ForwardFn,
 ) -> Result<Pending> {
     let origin = origin.to_owned();
@@ -387,7 +388,8 @@ fn read_file_into(
                 writer,
                 batch,
                 None,
-                (&origin, Commit::Grouped),
+                &origin,
+                Commit::Grouped,
                 forward,
             ) {
                 Ok(rx) => inflight.push(slot, rx),

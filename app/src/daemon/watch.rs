@@ -299,7 +299,8 @@ impl Watcher {
                 writer,
                 batch,
                 Some((key(path), value)),
-                (&format!("watched file {}", path.display()), Commit::Own),
+                &format!("watched file {}", path.display()),
+                Commit::Own,
                 app.forward(),
             )?;
             let (stats, _) = settle(&rx)?;

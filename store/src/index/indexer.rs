@@ -130,12 +130,12 @@ impl Indexer {
         let sent = self.tx.as_ref().is_some_and(|tx| tx.send(msg).is_ok());
         if !sent {
             self.backlog.fetch_sub(1, Ordering::AcqRel);
-        }
-        if !sent && !self.warned {
-            self.warned = true;
-            tracing::warn!(
-                "search indexing is not running; events are stored but not yet searchable"
-            );
+            if !self.warned {
+                self.warned = true;
+                tracing::warn!(
+                    "search indexing is not running; events are stored but not yet searchable"
+                );
+            }
         }
     }
 
@@ -201,11 +201,7 @@ impl Worker {
     fn run(&mut self, rx: Receiver<Msg>) -> Result<(), StoreError> {
         loop {
             match rx.recv_timeout(TICK) {
-                Ok(Msg::Docs { docs, last_seq }) => {
-                    let added = self.add(docs, last_seq);
-                    self.backlog.fetch_sub(1, Ordering::AcqRel);
-                    added?;
-                }
+                Ok(Msg::Docs { docs, last_seq }) => self.add_handed(docs, last_seq)?,
                 Ok(Msg::Events { events, last_seq }) => {
                     let fields = &self.state.fields;
                     let docs = events
@@ -213,9 +209,7 @@ impl Worker {
                         .map(|(seq, e)| fields.document(*seq, e))
                         .collect();
                     drop(events);
-                    let added = self.add(docs, last_seq);
-                    self.backlog.fetch_sub(1, Ordering::AcqRel);
-                    added?;
+                    self.add_handed(docs, last_seq)?;
                 }
                 Ok(Msg::DeleteThrough(seq)) => {
                     let q = tantivy::query::RangeQuery::new(
@@ -247,6 +241,13 @@ impl Worker {
                 Err(RecvTimeoutError::Disconnected) => return self.commit(),
             }
         }
+    }
+
+    /// [`Worker::add`] for a batch the writer handed over: it leaves the backlog either way.
+    fn add_handed(&mut self, docs: Vec<TantivyDocument>, last_seq: i64) -> Result<(), StoreError> {
+        let added = self.add(docs, last_seq);
+        self.backlog.fetch_sub(1, Ordering::AcqRel);
+        added
     }
 
     fn add(&mut self, docs: Vec<TantivyDocument>, last_seq: i64) -> Result<(), StoreError> {

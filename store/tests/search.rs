@@ -220,6 +220,65 @@ fn time_window_limit_and_count() {
     assert_eq!(store.count(&r).unwrap(), 3);
 }
 
+/// `id` and `time` are not terms of the index (SQLite finds ids, `time` is a fast field): the
+/// queries on them still match as they did when they were.
+#[test]
+fn ids_and_exact_times_match_without_being_indexed() {
+    let (_d, store, ev) = open_fixture();
+    let id5 = ev[4].id.to_string();
+    let id9 = ev[8].id.to_string();
+    assert_eq!(ids(&store, &format!("id:{id5}")), idx(&ev, &[5]));
+    assert_eq!(
+        ids(&store, &format!("id:\"{}\"", id5.to_uppercase())),
+        idx(&ev, &[5])
+    );
+    assert_eq!(
+        ids(&store, &format!("id:IN [{id5} {id9} 00ff]")),
+        idx(&ev, &[9, 5])
+    );
+    assert_eq!(
+        ids(&store, &format!("id:{id5} OR host:SRV-DB01")),
+        idx(&ev, &[6, 5])
+    );
+    assert_eq!(
+        ids(&store, &format!("event_code:4732 AND NOT id:{id5}")),
+        idx(&ev, &[4, 3, 2, 1])
+    );
+    assert!(ids(&store, "id:0123456789abcdef").is_empty());
+    assert_eq!(store.count(&req("id:*")).unwrap(), 10);
+    // 9 and 10 share a time; newest first, ties by seq.
+    assert_eq!(
+        ids(&store, "time:\"2024-05-01T10:00:00Z\""),
+        idx(&ev, &[10, 9])
+    );
+    assert_eq!(
+        ids(&store, "time:\"2016-07-08T18:15:25.0000001Z\""),
+        idx(&ev, &[5])
+    );
+    assert!(ids(&store, "time:\"2016-07-08T18:15:25Z\"").is_empty());
+    assert_eq!(
+        ids(
+            &store,
+            r#"time:IN ["2016-07-08T18:15:25.0000001Z" "2024-05-01T09:00:00Z"]"#
+        ),
+        idx(&ev, &[8, 5])
+    );
+    assert_eq!(store.count(&req("time:* AND source:entra")).unwrap(), 3);
+    for (q, says) in [
+        ("id:7ac*", "whole event id"),
+        ("id:/7ac.*/", "whole event id"),
+        ("id:[a TO b]", "whole event id"),
+        ("time:2016*", "time takes a time or a range"),
+    ] {
+        match store.search(&req(q)) {
+            Err(StoreError::InvalidQuery { reason, .. }) => {
+                assert!(reason.contains(says), "{q}: {reason}")
+            }
+            other => panic!("{q}: expected InvalidQuery, got {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn malformed_queries_are_invalid() {
     let (_d, store, _ev) = open_fixture();

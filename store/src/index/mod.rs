@@ -23,7 +23,7 @@ pub use schema::Fields;
 
 /// Commit payload prefix; bump the version when the schema or tokenization changes so that old
 /// indexes are rebuilt.
-pub const PAYLOAD_PREFIX: &str = "privtrail-index-v1 seq=";
+pub const PAYLOAD_PREFIX: &str = "privtrail-index-v2 seq=";
 
 /// Memory budget of the single IndexWriter (split across its indexing threads). 64 MiB: the
 /// documents are small (keyword fields, a short message; `raw` is not indexed); a bulk import

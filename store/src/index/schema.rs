@@ -5,14 +5,23 @@
 //!   `host:WIN-03DLIIOFRRA` match exactly and case-insensitively, and wildcards can run as
 //!   regexes over the lowercased terms. Docs and positions are not needed for them.
 //! * `message` is full text (tantivy's default tokenizer, with positions for phrases).
-//! * `time` is a nanosecond-precision date, fast (range filters, newest-first sort) and indexed.
+//! * `time` is a nanosecond-precision date, fast only: range filters and the newest-first sort
+//!   read the fast field (tantivy runs a range query on a fast field there even when the field is
+//!   indexed), and an exact `time:X` is rewritten into the range `[X TO X]`.
 //! * `seq` is fast: it is the link back to the SQLite row, and breaks ties in the sort.
+//! * The event `id` is not in the index: SQLite's unique index finds it, and `id:X` is rewritten
+//!   into `seq:[n TO n]` ([`crate::query`]).
+//!
+//! Why `time` and `id` are not indexed: each is a term of its own per document, and terms that
+//! occur once are the expensive kind (a hash-table entry while indexing, an FST node per segment
+//! and per merge). The two were 40 % of tantivy's indexing thread and 55 % of the index's bytes
+//! on the generated Graph workload (ARCHITECTURE.md, performance notes).
 //! * `raw` is NOT indexed: it would dominate indexing cost (NOTES.md) and is searchable through the
 //!   normalized fields.
 
 use privtrail_model::Event;
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, STORED, Schema,
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, Schema,
     TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{LowerCaser, RawTokenizer, TextAnalyzer};
@@ -28,8 +37,7 @@ pub const KEYWORD_TOKENIZER: &str = "privtrail_keyword";
 const MAX_KEYWORD_BYTES: usize = 4096;
 
 /// The keyword fields, by name, in schema order.
-pub const KEYWORD_FIELDS: [&str; 18] = [
-    "id",
+pub const KEYWORD_FIELDS: [&str; 17] = [
     "source",
     "tenant",
     "host",
@@ -78,12 +86,7 @@ pub fn build_schema() -> Schema {
         .set_fieldnorms(false);
     let keyword = TextOptions::default().set_indexing_options(keyword_indexing);
     for name in KEYWORD_FIELDS {
-        let opts = if name == "id" {
-            keyword.clone() | STORED
-        } else {
-            keyword.clone()
-        };
-        b.add_text_field(name, opts);
+        b.add_text_field(name, keyword.clone());
     }
     let message = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
@@ -96,7 +99,6 @@ pub fn build_schema() -> Schema {
     b.add_date_field(
         "time",
         DateOptions::default()
-            .set_indexed()
             .set_fast()
             .set_precision(DateTimePrecision::Nanoseconds),
     );
@@ -126,10 +128,10 @@ impl Fields {
         })
     }
 
-    /// The tantivy document for a stored event (`seq` is its SQLite row). `raw` is not used.
+    /// The tantivy document for a stored event (`seq` is its SQLite row). `raw` and `id` are not
+    /// used.
     pub fn document(&self, seq: i64, e: &Event) -> TantivyDocument {
-        let values: [Option<&str>; 18] = [
-            Some(e.id.as_str()),
+        let values: [Option<&str>; KEYWORD_FIELDS.len()] = [
             Some(e.source.as_str()),
             e.tenant.as_deref(),
             e.host.as_deref(),

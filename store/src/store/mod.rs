@@ -199,9 +199,7 @@ impl Store {
     /// next page.
     pub fn search_page(&self, req: &SearchRequest) -> Result<Vec<(i64, Event)>, StoreError> {
         let state = self.state();
-        let q = query::build(&state.index, &state.fields, req, &|who| {
-            self.identities_or_self(who)
-        })?;
+        let q = query::build(&state.index, &state.fields, req, &Lookups(self))?;
         let seqs = search::top_seqs(&state, q.as_ref(), req.limit)?;
         self.readers.with(|conn| {
             let mut out = Vec::with_capacity(seqs.len());
@@ -219,9 +217,7 @@ impl Store {
     /// The number of matching events (`req.limit` is ignored).
     pub fn count(&self, req: &SearchRequest) -> Result<u64, StoreError> {
         let state = self.state();
-        let q = query::build(&state.index, &state.fields, req, &|who| {
-            self.identities_or_self(who)
-        })?;
+        let q = query::build(&state.index, &state.fields, req, &Lookups(self))?;
         search::count(&state, q.as_ref())
     }
 
@@ -429,5 +425,18 @@ impl Store {
     /// The last checkpoint saved for `collector` (also available on the [`Writer`]).
     pub fn checkpoint(&self, collector: &str) -> Result<Option<String>, StoreError> {
         self.readers.with(|c| meta::checkpoint(c, collector))
+    }
+}
+
+/// What a search asks of SQLite: a principal's identities, an event id's seq.
+struct Lookups<'a>(&'a Store);
+
+impl query::Lookup for Lookups<'_> {
+    fn identities(&self, who: &str) -> Vec<String> {
+        self.0.identities_or_self(who)
+    }
+
+    fn seq_of(&self, id: &str) -> Result<Option<i64>, StoreError> {
+        self.0.readers.with(|c| events::seq_of(c, id))
     }
 }

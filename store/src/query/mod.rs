@@ -9,17 +9,24 @@
 //! value". Explicit regexes (`actor:/adm.*/`) are allowed too and see lowercased terms.
 //!
 //! Free-text terms are ANDed (`alice administrators` needs both): reviewers narrow searches.
+//!
+//! Two fields are not terms of the index and are rewritten ([`rewrite`]): `id:X` into the range
+//! `seq:[n TO n]` of the row SQLite stores X in (a [`Lookup`]), and an exact `time:T` into
+//! `time:[T TO T]` over the fast field.
 
 use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery};
-use tantivy::query_grammar::{self, Delimiter, UserInputAst, UserInputLeaf};
+use tantivy::query_grammar::{self, UserInputAst, UserInputLeaf};
 use tantivy::{Index, Term};
 
 use crate::StoreError;
 use crate::index::Fields;
 use crate::index::schema::{DEFAULT_FIELDS, KEYWORD_FIELDS};
+
+mod rewrite;
+use rewrite::{expand_principals, resolve_ids, rewrite};
 
 /// The most a query may ask for: one request cannot make the index do unbounded work.
 pub const MAX_QUERY_LEN: usize = 4096;
@@ -33,13 +40,23 @@ pub const PRINCIPAL_FIELDS: &[&str] = &["actor", "target", "target_name"];
 /// At most this many identifiers per `principal:` term (each becomes three term queries).
 pub const MAX_IDENTITIES: usize = 24;
 
+/// What a query needs from the store besides the index.
+///
+/// To extend: a field the index does not hold as terms gets a method here and a rewrite in
+/// `rewrite::resolve_ids`; [`check`] answers without a store.
+pub trait Lookup {
+    /// The identifiers `principal:who` stands for (`who` itself included).
+    fn identities(&self, who: &str) -> Vec<String>;
+    /// The seq of the stored event with this id (`id:` terms; ids are not indexed).
+    fn seq_of(&self, id: &str) -> Result<Option<i64>, StoreError>;
+}
+
 /// Builds the tantivy query for a request: its text, time window and page position.
-/// `identities` says which identifiers a `principal:` term stands for (itself included).
 pub fn build(
     index: &Index,
     fields: &Fields,
     req: &crate::SearchRequest,
-    identities: &dyn Fn(&str) -> Vec<String>,
+    lookup: &dyn Lookup,
 ) -> Result<Box<dyn Query>, StoreError> {
     let text = req.query.as_str();
     let invalid = |reason: String| StoreError::InvalidQuery {
@@ -68,7 +85,7 @@ pub fn build(
                 "a wildcard or regex of {longest_regex} characters; at most {MAX_REGEX_LEN}"
             )));
         }
-        let ast = expand_principals(ast, identities);
+        let ast = resolve_ids(expand_principals(ast, lookup), lookup, &invalid)?;
         let mut parser = QueryParser::for_index(
             index,
             DEFAULT_FIELDS
@@ -146,7 +163,17 @@ pub fn check(req: &crate::SearchRequest) -> Result<(), StoreError> {
         let fields = Fields::new(&index.schema()).expect("the schema has its own fields");
         (index, fields)
     });
-    build(index, fields, req, &|who| vec![who.to_owned()]).map(|_| ())
+    /// Every principal stands for itself; every id is absent.
+    struct NoStore;
+    impl Lookup for NoStore {
+        fn identities(&self, who: &str) -> Vec<String> {
+            vec![who.to_owned()]
+        }
+        fn seq_of(&self, _: &str) -> Result<Option<i64>, StoreError> {
+            Ok(None)
+        }
+    }
+    build(index, fields, req, &NoStore).map(|_| ())
 }
 
 /// The number of leaves of a query and the length of its longest regex.
@@ -159,6 +186,7 @@ fn measure(ast: &UserInputAst) -> (usize, usize) {
         UserInputAst::Boost(inner, _) => measure(inner),
         UserInputAst::Leaf(leaf) => match leaf.as_ref() {
             UserInputLeaf::Regex { pattern, .. } => (1, pattern.chars().count()),
+            UserInputLeaf::Set { elements, .. } => (elements.len().max(1), 0),
             _ => (1, 0),
         },
     }
@@ -180,157 +208,11 @@ fn explain(e: &tantivy::query::QueryParserError) -> String {
     use tantivy::query::QueryParserError as E;
     match e {
         E::FieldDoesNotExist(f) => format!(
-            "unknown field {f:?}; fields are {}, message, time, and principal (actor, target or \
-             target_name under any of its names)",
+            "unknown field {f:?}; fields are id, {}, message, time, and principal (actor, target \
+             or target_name under any of its names)",
             KEYWORD_FIELDS.join(", ")
         ),
         other => other.to_string(),
-    }
-}
-
-/// Rewrites wildcard literals (and `field:*`) into regex leaves.
-///
-/// Also gives every purely negative clause something to subtract from: tantivy's parser turns
-/// `a AND NOT b` into `+a +(-b)`, and `(-b)` alone matches nothing; `(+* -b)` is what users mean.
-fn rewrite(ast: UserInputAst) -> UserInputAst {
-    match ast {
-        UserInputAst::Clause(clauses) => {
-            let only_negative = !clauses.is_empty()
-                && clauses
-                    .iter()
-                    .all(|(occur, _)| *occur == Some(query_grammar::Occur::MustNot));
-            let mut clauses: Vec<_> = clauses
-                .into_iter()
-                .map(|(occur, sub)| (occur, rewrite(sub)))
-                .collect();
-            if only_negative {
-                clauses.push((
-                    Some(query_grammar::Occur::Must),
-                    UserInputAst::Leaf(Box::new(UserInputLeaf::All)),
-                ));
-            }
-            UserInputAst::Clause(clauses)
-        }
-        UserInputAst::Boost(inner, boost) => UserInputAst::Boost(Box::new(rewrite(*inner)), boost),
-        UserInputAst::Leaf(leaf) => rewrite_leaf(*leaf),
-    }
-}
-
-fn rewrite_leaf(leaf: UserInputLeaf) -> UserInputAst {
-    match leaf {
-        UserInputLeaf::Exists { field } => regex_leaf(Some(field), ".*".to_owned()),
-        UserInputLeaf::Literal(lit)
-            if lit.delimiter == Delimiter::None && (lit.prefix || lit.phrase.contains('*')) =>
-        {
-            let mut pattern = wildcard_to_regex(&lit.phrase);
-            if lit.prefix {
-                pattern.push_str(".*");
-            }
-            match lit.field_name {
-                Some(field) if field == "principal" => any_of(
-                    PRINCIPAL_FIELDS
-                        .iter()
-                        .map(|f| regex_leaf(Some((*f).to_owned()), pattern.clone()))
-                        .collect(),
-                ),
-                Some(field) => regex_leaf(Some(field), pattern),
-                None => UserInputAst::Clause(
-                    DEFAULT_FIELDS
-                        .iter()
-                        .map(|f| {
-                            (
-                                Some(query_grammar::Occur::Should),
-                                regex_leaf(Some((*f).to_owned()), pattern.clone()),
-                            )
-                        })
-                        .collect(),
-                ),
-            }
-        }
-        other => UserInputAst::Leaf(Box::new(other)),
-    }
-}
-
-fn any_of(leaves: Vec<UserInputAst>) -> UserInputAst {
-    UserInputAst::Clause(
-        leaves
-            .into_iter()
-            .map(|l| (Some(query_grammar::Occur::Should), l))
-            .collect(),
-    )
-}
-
-/// `principal:X` (or `principal:"X"`) becomes "actor, target or target_name is one of the
-/// identifiers X is known under": a SID, the `DOMAIN\user` the logons gave it, a UPN, an object id.
-fn expand_principals(ast: UserInputAst, identities: &dyn Fn(&str) -> Vec<String>) -> UserInputAst {
-    match ast {
-        UserInputAst::Clause(cs) => UserInputAst::Clause(
-            cs.into_iter()
-                .map(|(o, sub)| (o, expand_principals(sub, identities)))
-                .collect(),
-        ),
-        UserInputAst::Boost(inner, b) => {
-            UserInputAst::Boost(Box::new(expand_principals(*inner, identities)), b)
-        }
-        UserInputAst::Leaf(leaf) => match *leaf {
-            UserInputLeaf::Literal(lit) if lit.field_name.as_deref() == Some("principal") => {
-                let mut ids = identities(&lit.phrase);
-                if !ids.iter().any(|i| i.eq_ignore_ascii_case(&lit.phrase)) {
-                    ids.insert(0, lit.phrase.clone());
-                }
-                ids.truncate(MAX_IDENTITIES);
-                any_of(
-                    ids.iter()
-                        .flat_map(|id| {
-                            PRINCIPAL_FIELDS.iter().map(move |f| {
-                                UserInputAst::Leaf(Box::new(UserInputLeaf::Literal(
-                                    query_grammar::UserInputLiteral {
-                                        field_name: Some((*f).to_owned()),
-                                        phrase: id.clone(),
-                                        delimiter: Delimiter::DoubleQuotes,
-                                        slop: 0,
-                                        prefix: false,
-                                    },
-                                )))
-                            })
-                        })
-                        .collect(),
-                )
-            }
-            other => UserInputAst::Leaf(Box::new(other)),
-        },
-    }
-}
-
-fn regex_leaf(field: Option<String>, pattern: String) -> UserInputAst {
-    UserInputAst::Leaf(Box::new(UserInputLeaf::Regex { field, pattern }))
-}
-
-/// `*` becomes `.*`; everything else is matched literally, lowercased like the indexed terms.
-/// A backslash makes the next character literal (`\*`).
-fn wildcard_to_regex(term: &str) -> String {
-    let mut out = String::with_capacity(term.len() + 8);
-    let mut chars = term.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '*' => out.push_str(".*"),
-            '\\' => {
-                if let Some(next) = chars.next() {
-                    push_literal(&mut out, next);
-                }
-            }
-            c => push_literal(&mut out, c),
-        }
-    }
-    out
-}
-
-fn push_literal(out: &mut String, c: char) {
-    for l in c.to_lowercase() {
-        if "\\.+*?()|[]{}^$#&-~".contains(l) {
-            out.push('\\');
-        }
-        out.push(l);
     }
 }
 
@@ -339,29 +221,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wildcards_become_anchored_lowercase_regexes() {
-        assert_eq!(wildcard_to_regex("*1001"), ".*1001");
-        assert_eq!(wildcard_to_regex("WIN*"), "win.*");
-        assert_eq!(wildcard_to_regex("*S-1-5.x*"), ".*s\\-1\\-5\\.x.*");
-        assert_eq!(wildcard_to_regex("a\\*b"), "a\\*b");
-    }
-
-    #[test]
     fn check_builds_like_a_search_without_a_store() {
         let ok = |q: &str| check(&crate::SearchRequest::new(q, 10));
         assert!(ok("principal:nina.patel AND target:*1601").is_ok());
+        assert!(ok("id:0123abc OR id:* OR time:\"2024-05-01T10:00:00Z\"").is_ok());
         let err = ok("action:(group").unwrap_err().to_string();
         assert!(err.contains("syntax error"), "{err}");
         let err = ok("nosuchfield:x").unwrap_err().to_string();
         assert!(err.contains("unknown field"), "{err}");
-    }
-
-    #[test]
-    fn rewrite_only_touches_unquoted_wildcards() {
-        let ast =
-            rewrite(query_grammar::parse_query("target:*1001 AND host:\"a*\"").expect("parses"));
-        let dbg = format!("{ast:?}");
-        assert!(dbg.contains("\"target\":/.*1001/"), "{dbg}");
-        assert!(dbg.contains("\"a*\""), "{dbg}");
+        let err = ok("id:0123*").unwrap_err().to_string();
+        assert!(err.contains("whole event id"), "{err}");
+        let err = ok("time:/2024.*/").unwrap_err().to_string();
+        assert!(err.contains("time takes a time or a range"), "{err}");
     }
 }

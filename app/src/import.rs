@@ -163,7 +163,8 @@ pub(crate) fn settle(rx: &Pending) -> Result<(WriteStats, u64)> {
     }
 }
 
-/// Imports every input named by `specs` (files, folders, globs).
+/// Imports every input named by `specs` (files, folders, globs); everything stored is searchable
+/// when it returns.
 pub fn import(
     store: &Arc<Store>,
     writer: &WriteHandle,
@@ -173,6 +174,38 @@ pub fn import(
     hook: Option<BatchHook<'_>>,
     forward: &ForwardFn,
 ) -> Result<ImportSummary> {
+    let (summary, searchable) =
+        import_unindexed(store, writer, specs, opts, progress, hook, forward)?;
+    searchable.wait()?;
+    Ok(summary)
+}
+
+/// Everything stored by an import becomes searchable once [`Searchable::wait`] returns: the
+/// search index's last commit of an import runs on the indexing thread while the caller does what
+/// does not need it (the rules run after `privtrail ingest`: they read SQLite).
+#[derive(Debug)]
+#[must_use = "the import is only searchable after `wait`"]
+pub struct Searchable(Option<privtrail_store::IndexCommit>);
+
+impl Searchable {
+    pub fn wait(self) -> Result<()> {
+        match self.0 {
+            Some(commit) => Ok(commit.wait()?),
+            None => Ok(()),
+        }
+    }
+}
+
+/// [`import`] without waiting for the search index's commit.
+pub fn import_unindexed(
+    store: &Arc<Store>,
+    writer: &WriteHandle,
+    specs: &[String],
+    opts: &Options,
+    progress: &Progress<'_>,
+    hook: Option<BatchHook<'_>>,
+    forward: &ForwardFn,
+) -> Result<(ImportSummary, Searchable)> {
     let started = Instant::now();
     let (paths, expand_errors) = privtrail_ingest::expand_inputs(specs);
     let mut files: Vec<FileSummary> = expand_errors
@@ -223,9 +256,9 @@ pub fn import(
     if let Some(e) = failure.or_else(|| inflight.take_failure()) {
         return Err(e);
     }
+    let mut searchable = Searchable(None);
     if !paths.is_empty() {
-        // Everything imported is searchable when this returns.
-        writer.call(|w| w.commit())??;
+        searchable = Searchable(Some(writer.call(|w| w.request_commit())?));
         if files.iter().map(|f| f.stored).sum::<u64>() >= RELEASE_AFTER {
             writer.call(|w| w.release_cache())??;
         }
@@ -244,11 +277,14 @@ pub fn import(
         total.skipped += f.skipped;
         total.errors += f.errors + u64::from(f.failed.is_some());
     }
-    Ok(ImportSummary {
-        files,
-        total,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok((
+        ImportSummary {
+            files,
+            total,
+            seconds: started.elapsed().as_secs_f64(),
+        },
+        searchable,
+    ))
 }
 
 /// Imports one file; the summary is returned even when storing failed (with what was stored).

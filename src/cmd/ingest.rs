@@ -26,7 +26,7 @@ pub fn run(app: &App, args: &IngestArgs) -> Result<ExitCode> {
         bytes: &bytes,
         stop: &|| false,
     };
-    let summary = import::import(
+    let (summary, searchable) = import::import_unindexed(
         app.store(),
         app.writer()?,
         &args.paths,
@@ -37,8 +37,10 @@ pub fn run(app: &App, args: &IngestArgs) -> Result<ExitCode> {
     )?;
     bar.done();
     // Rules run after every ingest (SPEC §4), from the stored cursor: whatever an earlier process
-    // stored and did not judge is judged now too.
+    // stored and did not judge is judged now too. They read SQLite, not the index, so the index's
+    // last commit runs meanwhile.
     let evaluation = app.rules(Utc::now())?;
+    searchable.wait()?;
     if args.json {
         let mut v = serde_json::to_value(&summary)?;
         v["alerts_opened"] = serde_json::json!(evaluation.opened.len());

@@ -58,6 +58,7 @@ mod writer;
 
 pub use chain::{Anchor, ChainKey, Hash};
 pub use error::StoreError;
+pub use index::indexer::IndexCommit;
 pub use private::{create_private_dir, create_private_file};
 pub use purge::PurgePlan;
 pub use sqlite::names::{KnownNames, PrincipalName};

@@ -147,27 +147,18 @@ impl Indexer {
         }
     }
 
-    /// Commits everything sent so far and makes it visible to searches.
-    pub fn commit(&self) -> Result<(), StoreError> {
+    /// Asks the thread to commit everything sent so far (making it visible to searches) and returns at once: the caller does
+    /// other work (the rules run after an import) while tantivy writes the segment, then waits.
+    pub fn request_commit(&self) -> IndexCommit {
         let (reply_tx, reply_rx) = mpsc::sync_channel(1);
         let sent = self
             .tx
             .as_ref()
             .is_some_and(|tx| tx.send(Msg::Commit(reply_tx)).is_ok());
-        let result = if sent { reply_rx.recv().ok() } else { None };
-        match result {
-            Some(Ok(())) => Ok(()),
-            Some(Err(e)) => Err(StoreError::IndexerStopped(e)),
-            None => Err(StoreError::IndexerStopped(self.failure_message())),
+        IndexCommit {
+            reply: sent.then_some(reply_rx),
+            failure: Arc::clone(&self.failure),
         }
-    }
-
-    fn failure_message(&self) -> String {
-        self.failure
-            .lock()
-            .ok()
-            .and_then(|f| f.clone())
-            .unwrap_or_else(|| "the indexing thread exited".to_owned())
     }
 
     /// Closes the channel (the thread commits what is pending) and waits for the thread.
@@ -179,6 +170,34 @@ impl Indexer {
             tracing::error!("search indexing thread panicked");
         }
     }
+}
+
+/// A commit asked of the indexing thread ([`Indexer::request_commit`]); [`IndexCommit::wait`]
+/// returns once it is done. Dropped without waiting, the commit still happens.
+#[derive(Debug)]
+#[must_use = "a requested commit is only known done after `wait`"]
+pub struct IndexCommit {
+    reply: Option<Receiver<Result<(), String>>>,
+    failure: Arc<Mutex<Option<String>>>,
+}
+
+impl IndexCommit {
+    /// Waits for the commit: everything sent before it was requested is searchable.
+    pub fn wait(self) -> Result<(), StoreError> {
+        match self.reply.and_then(|r| r.recv().ok()) {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(StoreError::IndexerStopped(e)),
+            None => Err(StoreError::IndexerStopped(failure_message(&self.failure))),
+        }
+    }
+}
+
+fn failure_message(failure: &Mutex<Option<String>>) -> String {
+    failure
+        .lock()
+        .ok()
+        .and_then(|f| f.clone())
+        .unwrap_or_else(|| "the indexing thread exited".to_owned())
 }
 
 impl Drop for Indexer {

@@ -603,8 +603,14 @@ impl Writer {
     /// Commits the search index: everything written so far becomes searchable (an open group
     /// of batches is committed first).
     pub fn commit(&mut self) -> Result<(), StoreError> {
+        self.request_commit().wait()
+    }
+
+    /// [`Writer::commit`] without waiting: the caller waits on the returned handle, from any
+    /// thread, once it has done what does not need the index.
+    pub fn request_commit(&mut self) -> crate::IndexCommit {
         self.flush_group();
-        self.indexer.commit()
+        self.indexer.request_commit()
     }
 
     /// Frees the page cache. After a large import it holds the pages that import wrote (up to

@@ -73,6 +73,14 @@ pub enum StoreError {
     #[error("search index writer stopped: {0}")]
     IndexerStopped(String),
 
+    /// A read-only store found a search index it cannot use (built by another version of
+    /// privtrail, or missing); it leaves it alone for the writer to rebuild.
+    #[error(
+        "the search index {dir} {reason}; the next writing command rebuilds it from the database \
+         (`privtrail reindex`, `privtrail ingest`, or the daemon when it starts)"
+    )]
+    IndexUnusable { dir: PathBuf, reason: String },
+
     /// A group of batches sharing one transaction ([`crate::Commit::Grouped`])
     /// could not be committed: the batches reported stored since the group began were not.
     #[error(

@@ -144,3 +144,53 @@ fn crash_without_commit_is_caught_up() {
     assert_eq!(ids(&store, "target:*1500").len(), 1);
     assert_eq!(store.verify().unwrap().checked, 501);
 }
+
+/// An index of another schema (what an older privtrail built) is rebuilt by a writer; a read-only
+/// store (`privtrail search` beside the daemon, or before the first writing command after an
+/// upgrade) leaves it as it is and says so, rather than deleting it and answering nothing.
+#[test]
+fn an_index_of_another_version_is_left_to_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = snapshot(&store_with(dir.path(), &events(20)));
+    assert_eq!(before[0].len(), 21);
+    let index_dir = dir.path().join("index");
+    std::fs::remove_dir_all(&index_dir).unwrap();
+    std::fs::create_dir(&index_dir).unwrap();
+    let mut old = tantivy::schema::Schema::builder();
+    old.add_text_field("id", tantivy::schema::STRING | tantivy::schema::STORED);
+    tantivy::Index::create_in_dir(&index_dir, old.build()).unwrap();
+    let meta = std::fs::read(index_dir.join("meta.json")).unwrap();
+
+    let reader = Store::open_reader(dir.path()).unwrap();
+    for err in [
+        reader.search(&req("*")).unwrap_err(),
+        reader.count(&req("event_code:4732")).unwrap_err(),
+    ] {
+        let msg = err.to_string();
+        assert!(
+            matches!(err, privtrail_store::StoreError::IndexUnusable { .. }),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("another version") && msg.contains("reindex"),
+            "{msg}"
+        );
+    }
+    // Listings that do not search still work; the index was not touched.
+    assert_eq!(reader.last_seq().unwrap(), 21);
+    drop(reader);
+    assert_eq!(std::fs::read(index_dir.join("meta.json")).unwrap(), meta);
+
+    // A missing index is reported the same way.
+    std::fs::rename(&index_dir, dir.path().join("index-old")).unwrap();
+    let err = Store::open_reader(dir.path())
+        .unwrap()
+        .search(&req("*"))
+        .unwrap_err();
+    assert!(err.to_string().contains("is missing"), "{err}");
+    std::fs::rename(dir.path().join("index-old"), &index_dir).unwrap();
+
+    // The writer rebuilds it; then readers search it.
+    drop(Store::open(dir.path()).unwrap());
+    assert_eq!(snapshot(&Store::open_reader(dir.path()).unwrap()), before);
+}

@@ -38,6 +38,9 @@ pub struct IndexState {
     pub index: Index,
     pub reader: IndexReader,
     pub fields: Fields,
+    /// Why searches cannot use this index ([`IndexState::open_read_only`] found none it may
+    /// use): `index` is then an empty one in memory.
+    pub unusable: Option<String>,
 }
 
 impl std::fmt::Debug for IndexState {
@@ -82,7 +85,59 @@ impl IndexState {
             index,
             reader,
             fields,
+            unusable: None,
         })
+    }
+
+    /// Opens the index in `dir` for searching beside a writer that may run in another process:
+    /// unlike [`IndexState::open`] it never deletes or creates anything. An index it cannot use
+    /// (another schema: built by another version of privtrail; missing; unreadable) is left to
+    /// the writer, and searches fail with [`StoreError::IndexUnusable`] instead of answering from
+    /// an empty index.
+    pub fn open_read_only(dir: &Path) -> Result<IndexState, StoreError> {
+        let schema = schema::build_schema();
+        let found = if dir.exists() {
+            open_existing(dir)
+        } else {
+            Ok(None)
+        };
+        let (index, unusable) = match found {
+            Ok(Some(index)) if index.schema() == schema => (index, None),
+            Ok(Some(_)) => (
+                Index::create_in_ram(schema),
+                Some("was built by another version of privtrail".to_owned()),
+            ),
+            Ok(None) => (Index::create_in_ram(schema), Some("is missing".to_owned())),
+            Err(e) => (
+                Index::create_in_ram(schema),
+                Some(format!("is unreadable ({e})")),
+            ),
+        };
+        schema::register_tokenizers(&index);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .try_into()
+            .map_err(StoreError::index(dir, "open reader"))?;
+        let fields = Fields::new(&index.schema()).map_err(StoreError::index(dir, "read schema"))?;
+        Ok(IndexState {
+            dir: dir.to_owned(),
+            index,
+            reader,
+            fields,
+            unusable,
+        })
+    }
+
+    /// [`StoreError::IndexUnusable`] when searches cannot use this index.
+    pub fn usable(&self) -> Result<(), StoreError> {
+        match &self.unusable {
+            None => Ok(()),
+            Some(reason) => Err(StoreError::IndexUnusable {
+                dir: self.dir.clone(),
+                reason: reason.clone(),
+            }),
+        }
     }
 
     /// The seq recorded by the last commit, or `None` if there is no usable payload.

@@ -127,7 +127,7 @@ impl Store {
             });
         }
         drop(conn);
-        let state = IndexState::open(&data_dir.join(INDEX_DIR))?;
+        let state = IndexState::open_read_only(&data_dir.join(INDEX_DIR))?;
         Ok(Store {
             dir: data_dir.to_owned(),
             readers: ReadPool::new(db_path.clone()),
@@ -199,6 +199,7 @@ impl Store {
     /// next page.
     pub fn search_page(&self, req: &SearchRequest) -> Result<Vec<(i64, Event)>, StoreError> {
         let state = self.state();
+        state.usable()?;
         let q = query::build(&state.index, &state.fields, req, &Lookups(self))?;
         let seqs = search::top_seqs(&state, q.as_ref(), req.limit)?;
         self.readers.with(|conn| {
@@ -217,6 +218,7 @@ impl Store {
     /// The number of matching events (`req.limit` is ignored).
     pub fn count(&self, req: &SearchRequest) -> Result<u64, StoreError> {
         let state = self.state();
+        state.usable()?;
         let q = query::build(&state.index, &state.fields, req, &Lookups(self))?;
         search::count(&state, q.as_ref())
     }

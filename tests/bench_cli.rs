@@ -105,7 +105,7 @@ fn bench_api_pushes_live_or_backfilled_events_and_measures_searches() {
         assert_eq!(r["bulk_dates"], if backfill { "backfill" } else { "live" });
         let pushed = r["bulk_events"].as_u64().unwrap();
         assert!(pushed >= 1000, "{r}");
-        assert_eq!(r["searches"].as_array().unwrap().len(), 6, "{r}");
+        assert_eq!(r["searches"].as_array().unwrap().len(), 8, "{r}");
         // What the clients counted as created is in the store, dated where the mode says.
         let store = dir.path().join("data");
         let q = |sql: &str| -> i64 {

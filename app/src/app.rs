@@ -136,9 +136,10 @@ impl App {
     }
 
     /// Imports `specs` (files, folders, globs) with the configuration's ingest options, no progress
-    /// report and no batch hook (see [`crate::import::import`] for those).
+    /// report and no batch hook (see [`crate::import::import`] for those); what it stored is
+    /// searchable when it returns.
     pub fn import(&self, specs: &[String]) -> Result<crate::import::ImportSummary> {
-        crate::import::import(
+        let (summary, searchable) = crate::import::import(
             &self.store,
             self.writer()?,
             specs,
@@ -146,7 +147,9 @@ impl App {
             &crate::import::Progress::none(),
             None,
             &self.forward,
-        )
+        )?;
+        searchable.wait()?;
+        Ok(summary)
     }
 
     /// Runs the rules job (see [`crate::engine::evaluate`]) until every stored event is judged:

@@ -163,23 +163,6 @@ pub(crate) fn settle(rx: &Pending) -> Result<(WriteStats, u64)> {
     }
 }
 
-/// Imports every input named by `specs` (files, folders, globs); everything stored is searchable
-/// when it returns.
-pub fn import(
-    store: &Arc<Store>,
-    writer: &WriteHandle,
-    specs: &[String],
-    opts: &Options,
-    progress: &Progress<'_>,
-    hook: Option<BatchHook<'_>>,
-    forward: &ForwardFn,
-) -> Result<ImportSummary> {
-    let (summary, searchable) =
-        import_unindexed(store, writer, specs, opts, progress, hook, forward)?;
-    searchable.wait()?;
-    Ok(summary)
-}
-
 /// Everything stored by an import becomes searchable once [`Searchable::wait`] returns: the
 /// search index's last commit of an import runs on the indexing thread while the caller does what
 /// does not need it (the rules run after `privtrail ingest`: they read SQLite).
@@ -188,6 +171,7 @@ pub fn import(
 pub struct Searchable(Option<privtrail_store::IndexCommit>);
 
 impl Searchable {
+    /// Returns once the import's last index commit is done (at once for an import of nothing).
     pub fn wait(self) -> Result<()> {
         match self.0 {
             Some(commit) => Ok(commit.wait()?),
@@ -196,8 +180,9 @@ impl Searchable {
     }
 }
 
-/// [`import`] without waiting for the search index's commit.
-pub fn import_unindexed(
+/// Imports every input named by `specs` (files, folders, globs). What it stored is searchable once
+/// the returned [`Searchable`] is waited for: the caller may do first what does not need the index.
+pub fn import(
     store: &Arc<Store>,
     writer: &WriteHandle,
     specs: &[String],

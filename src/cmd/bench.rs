@@ -377,7 +377,7 @@ fn fill_store(app: &App, fill: &Fill, opts: &Options) -> Result<u64> {
                 }
             }
         };
-        let summary = import::import(
+        let (summary, searchable) = import::import(
             app.store(),
             app.writer()?,
             &spec,
@@ -386,6 +386,7 @@ fn fill_store(app: &App, fill: &Fill, opts: &Options) -> Result<u64> {
             Some(&salt),
             app.forward(),
         )?;
+        searchable.wait()?;
         stored += summary.total.stored;
     }
     // Judged now, so the measured run's rules judge only the measured events (the cursor).
@@ -426,7 +427,7 @@ fn measure(
     let started = Instant::now();
     let specs: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     // As `privtrail ingest` does: the index's last commit runs while the rules do.
-    let (summary, searchable) = import::import_unindexed(
+    let (summary, searchable) = import::import(
         app.store(),
         app.writer()?,
         &specs,

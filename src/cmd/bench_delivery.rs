@@ -200,7 +200,9 @@ fn latency(args: &BenchDeliveryArgs, config: &Config, dir: &std::path::Path) -> 
             &Progress::none(),
             None,
             app.forward(),
-        )?;
+        )?
+        .1
+        .wait()?;
         let ev = app.rules(Utc::now())?;
         let elapsed = started.elapsed();
         if ev.enqueued == 0 {

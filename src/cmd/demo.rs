@@ -117,7 +117,7 @@ pub fn run(args: &DemoArgs, data_dir: Option<PathBuf>) -> Result<ExitCode> {
     let bar = super::ingest::Bar::new(std::io::stderr().is_terminal());
     let start = |paths: &[PathBuf]| bar.start(paths);
     let bytes = |idx: usize, n: u64| bar.at(idx, n);
-    let summary = import::import(
+    let (summary, searchable) = import::import(
         app.store(),
         app.writer()?,
         &[events_dir.display().to_string()],
@@ -130,6 +130,7 @@ pub fn run(args: &DemoArgs, data_dir: Option<PathBuf>) -> Result<ExitCode> {
         None,
         app.forward(),
     )?;
+    searchable.wait()?;
     bar.done();
     println!("Imported with the real importer:");
     super::ingest::print_summary(&summary, &mut std::io::stdout().lock())?;

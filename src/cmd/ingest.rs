@@ -26,7 +26,7 @@ pub fn run(app: &App, args: &IngestArgs) -> Result<ExitCode> {
         bytes: &bytes,
         stop: &|| false,
     };
-    let (summary, searchable) = import::import_unindexed(
+    let (summary, searchable) = import::import(
         app.store(),
         app.writer()?,
         &args.paths,

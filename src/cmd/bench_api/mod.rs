@@ -4,7 +4,8 @@
 //!    next run, e.g. a 10,000,000-event store).
 //! 2. `privtrail run` on it (a child process) with the API and the Elasticsearch bulk endpoint.
 //! 3. Search latency through `GET /api/v1/search`, p50/p99 over `--searches` requests each, for a
-//!    selective query (one principal, one action), a rare term and a time-bounded `*` — idle, then
+//!    selective query (one principal, one action), a rare term, one event by id and a time-bounded
+//!    `*` — idle, then
 //!    again while 4 clients push through `/_bulk`.
 //! 4. `/_bulk` throughput: 4 concurrent clients sending 1,000-document bulks of new events for
 //!    `--bulk-seconds`; events stored per second (from the per-item answers). The events are live
@@ -261,9 +262,9 @@ fn urls(log: &Path, daemon: &Daemon) -> Result<(String, String)> {
 
 type Query = (String, String, Option<String>, Option<String>);
 
-/// The three queries, with values taken from the store: one principal's group additions (a
-/// selective query), a term that occurs a handful of times (one record id), and one hour of
-/// everything.
+/// The four queries, with values taken from the store: one principal's group additions (a
+/// selective query), a term that occurs a handful of times (one record id), one event by its id
+/// (resolved through SQLite into a range of the `seq` fast field), and one hour of everything.
 async fn pick_queries(client: &reqwest::Client, api: &str, token: &str) -> Result<Vec<Query>> {
     let one = |q: &str| {
         let url = format!("{api}/api/v1/search?limit=1&q={}", urlencode(q));
@@ -274,6 +275,7 @@ async fn pick_queries(client: &reqwest::Client, api: &str, token: &str) -> Resul
     let add = one("action:group.member.added").await?;
     let target = add["target"].as_str().unwrap_or("x").to_owned();
     let record = add["record_id"].as_str().unwrap_or("0").to_owned();
+    let id = add["id"].as_str().unwrap_or("0").to_owned();
     let newest = one("*").await?;
     let t = newest["time"]
         .as_str()
@@ -291,6 +293,12 @@ async fn pick_queries(client: &reqwest::Client, api: &str, token: &str) -> Resul
         (
             "rare term: one record id".into(),
             format!("record_id:\"{record}\""),
+            None,
+            None,
+        ),
+        (
+            "one event by id (looked up in SQLite, not a term of the index)".into(),
+            format!("id:{id}"),
             None,
             None,
         ),

@@ -147,8 +147,9 @@ impl Indexer {
         }
     }
 
-    /// Asks the thread to commit everything sent so far (making it visible to searches) and returns at once: the caller does
-    /// other work (the rules run after an import) while tantivy writes the segment, then waits.
+    /// Asks the thread to commit everything sent so far (making it visible to searches) and
+    /// returns at once: the caller does other work (the rules run after an import) while tantivy
+    /// writes the segment, then waits on the handle.
     pub fn request_commit(&self) -> IndexCommit {
         let (reply_tx, reply_rx) = mpsc::sync_channel(1);
         let sent = self

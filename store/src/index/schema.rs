@@ -11,13 +11,13 @@
 //! * `seq` is fast: it is the link back to the SQLite row, and breaks ties in the sort.
 //! * The event `id` is not in the index: SQLite's unique index finds it, and `id:X` is rewritten
 //!   into `seq:[n TO n]` ([`crate::query`]).
-//!
-//! Why `time` and `id` are not indexed: each is a term of its own per document, and terms that
-//! occur once are the expensive kind (a hash-table entry while indexing, an FST node per segment
-//! and per merge). The two were 40 % of tantivy's indexing thread and 55 % of the index's bytes
-//! on the generated Graph workload (ARCHITECTURE.md, performance notes).
 //! * `raw` is NOT indexed: it would dominate indexing cost (NOTES.md) and is searchable through the
 //!   normalized fields.
+//!
+//! Why `time` and `id` are not terms: each was a term of its own per document, and terms that
+//! occur once are the expensive kind (a hash-table entry while indexing, an FST node per segment
+//! and per merge). The two were about a third of tantivy's indexing thread and over half of the
+//! index's bytes on the generated Graph workload (ARCHITECTURE.md, performance notes, item 22).
 
 use privtrail_model::Event;
 use tantivy::schema::{

@@ -71,22 +71,7 @@ impl IndexState {
                 create(dir, &schema)?
             }
         };
-        schema::register_tokenizers(&index);
-        let reader = index
-            .reader_builder()
-            // Picks up commits made by another process (a daemon) while this one searches;
-            // the writer in this process also reloads explicitly after each commit.
-            .reload_policy(ReloadPolicy::OnCommitWithDelay)
-            .try_into()
-            .map_err(StoreError::index(dir, "open reader"))?;
-        let fields = Fields::new(&index.schema()).map_err(StoreError::index(dir, "read schema"))?;
-        Ok(IndexState {
-            dir: dir.to_owned(),
-            index,
-            reader,
-            fields,
-            unusable: None,
-        })
+        IndexState::with_reader(dir, index, None)
     }
 
     /// Opens the index in `dir` for searching beside a writer that may run in another process:
@@ -113,9 +98,19 @@ impl IndexState {
                 Some(format!("is unreadable ({e})")),
             ),
         };
+        IndexState::with_reader(dir, index, unusable)
+    }
+
+    fn with_reader(
+        dir: &Path,
+        index: Index,
+        unusable: Option<String>,
+    ) -> Result<IndexState, StoreError> {
         schema::register_tokenizers(&index);
         let reader = index
             .reader_builder()
+            // Picks up commits made by another process (a daemon) while this one searches;
+            // the writer in this process also reloads explicitly after each commit.
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
             .try_into()
             .map_err(StoreError::index(dir, "open reader"))?;

@@ -359,6 +359,17 @@ fn queries_are_bounded() {
     let many: Vec<String> = (0..70).map(|i| format!("host:h{i}")).collect();
     let err = store.count(&req(&many.join(" OR "))).unwrap_err();
     assert!(err.to_string().contains("at most 64"), "{err}");
+    // A set counts each element: every id in one is a lookup in SQLite.
+    let ids: Vec<String> = (0..70).map(|i| format!("{i:032x}")).collect();
+    let err = store
+        .count(&req(&format!("id:IN [{}]", ids.join(" "))))
+        .unwrap_err();
+    assert!(err.to_string().contains("70 terms; at most 64"), "{err}");
+    assert!(
+        store
+            .count(&req(&format!("id:IN [{}]", ids[..64].join(" "))))
+            .is_ok()
+    );
     let long = format!("actor:{}*", "a".repeat(300));
     let err = store.count(&req(&long)).unwrap_err();
     assert!(err.to_string().contains("at most 256"), "{err}");

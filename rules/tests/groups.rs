@@ -647,6 +647,73 @@ proptest! {
     }
 }
 
+proptest! {
+    /// One evaluation's burst findings equal a brute-force reading of the definition, subject by
+    /// subject: every add among the new events whose window (that member's adds, recent or new,
+    /// timed in the minute up to it) holds `count` distinct groups puts the window's adds and
+    /// groups into the finding of its subject (member and the day of the window's first add).
+    /// Times straddle midnight, so one member's windows can have two subjects; `recent` overlaps
+    /// the new events, as the store's lookback does.
+    #[test]
+    fn burst_findings_match_the_definition_exactly(
+        adds in prop::collection::vec((0u8..3, 0u8..7, 0u16..240), 0..60),
+        split in 0usize..60,
+        overlap in 0usize..10,
+    ) {
+        let t0 = t("2024-03-01T23:58:30Z");
+        let events: Vec<Event> = adds
+            .iter()
+            .enumerate()
+            .map(|(i, (m, g, s))| {
+                domain_add(
+                    i as u64 + 1,
+                    t0 + Duration::seconds(i64::from(*s)),
+                    &format!("{DOMAIN}-{}", 3000 + u32::from(*m)),
+                    EXCHANGE_GROUPS[usize::from(*g)],
+                    1101 + u32::from(*g),
+                    "OFFSEC\\admmig",
+                )
+            })
+            .collect();
+        let split = split.min(events.len());
+        let recent = &events[..(split + overlap).min(events.len())];
+        let new = &events[split..];
+        let r = GroupBurst { new_granters: false, count: 3, ..rule() };
+        let tracker = Tracker::new(Policy::default());
+        let got: BTreeMap<String, (BTreeSet<EventId>, usize)> =
+            evaluate(&r, &tracker, new, recent, t0)
+                .into_iter()
+                .map(|f| {
+                    let groups = f.summary.split(" was added to ").nth(1).unwrap();
+                    let groups: usize = groups.split(' ').next().unwrap().parse().unwrap();
+                    (f.subject, (f.event_ids.into_iter().collect(), groups))
+                })
+                .collect();
+        let mut want: BTreeMap<String, (BTreeSet<EventId>, BTreeSet<&str>)> = BTreeMap::new();
+        for e in new {
+            let who = e.target.as_deref().unwrap();
+            let mut window: Vec<&Event> = events
+                .iter()
+                .filter(|x| x.target.as_deref() == Some(who))
+                .filter(|x| x.time > e.time - Duration::minutes(1) && x.time <= e.time)
+                .collect();
+            window.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
+            let groups: BTreeSet<&str> =
+                window.iter().map(|x| x.privilege_id.as_deref().unwrap()).collect();
+            if groups.len() < 3 {
+                continue;
+            }
+            let subject = format!("burst|{}|{}", who.to_lowercase(), window[0].time.date_naive());
+            let entry = want.entry(subject).or_default();
+            entry.0.extend(window.iter().map(|x| x.id.clone()));
+            entry.1.extend(groups);
+        }
+        let want: BTreeMap<String, (BTreeSet<EventId>, usize)> =
+            want.into_iter().map(|(s, (ids, g))| (s, (ids, g.len()))).collect();
+        prop_assert_eq!(got, want);
+    }
+}
+
 /// A small deterministic shuffle (Fisher–Yates with an LCG).
 fn shuffle<T>(v: &mut [T], mut seed: u64) {
     for i in (1..v.len()).rev() {

@@ -6,7 +6,7 @@ use chrono::Duration;
 use privtrail_model::{Action, Event, EventId, Outcome, format_time, names};
 
 use crate::elevation::grant_actor;
-use crate::hash::FastSet;
+use crate::hash::{FastMap, FastSet};
 use crate::rule::{Context, Finding, Rule, Severity};
 use crate::time::format_duration;
 
@@ -88,43 +88,87 @@ impl GroupBurst {
         }
         let p = ctx.policy;
         let principal = |e: &Event| p.canonical(e.target.as_deref().unwrap_or(""));
-        let fresh: Vec<&Event> = ctx.new_events.iter().filter(|e| is_add(e)).collect();
+        let fresh: FastSet<&EventId> = ctx
+            .new_events
+            .iter()
+            .filter(|e| is_add(e))
+            .map(|e| &e.id)
+            .collect();
         if fresh.is_empty() {
             return;
         }
-        let wanted: HashSet<String> = fresh.iter().map(|e| principal(e)).collect();
-        let mut seen = HashSet::new();
-        let mut pool: Vec<&Event> = ctx
-            .recent_events
+        let wanted: HashSet<String> = ctx
+            .new_events
             .iter()
-            .chain(ctx.new_events)
-            .filter(|e| is_add(e) && seen.insert(&e.id) && wanted.contains(&principal(e)))
+            .filter(|e| is_add(e))
+            .map(principal)
             .collect();
-        pool.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
-        let mut found: BTreeMap<String, (Vec<&Event>, BTreeSet<GroupKey>)> = BTreeMap::new();
-        for e in fresh {
-            let who = principal(e);
-            let from = e.time.checked_sub_signed(self.within).unwrap_or(e.time);
-            let window: Vec<&Event> = pool
-                .iter()
-                .copied()
-                .filter(|x| x.time > from && x.time <= e.time && principal(x) == who)
-                .collect();
-            let groups: BTreeSet<GroupKey> = window.iter().map(|x| group_key(x)).collect();
-            if groups.len() < self.count {
+        // Each wanted principal's adds (recent and new, each once), oldest first, with their
+        // group: principal and group are computed once per add, and every window is a slice of
+        // its principal's list. (Each new add's window used to be filtered from all the adds:
+        // quadratic, a second per million events after an import of copied EVTX files, and a
+        // lever for whoever writes a machine's logs.)
+        let mut seen = HashSet::new();
+        let mut by_who: BTreeMap<String, Vec<(&Event, GroupKey)>> = BTreeMap::new();
+        for e in ctx.recent_events.iter().chain(ctx.new_events) {
+            if !is_add(e) || !seen.insert(&e.id) {
                 continue;
             }
-            let subject = format!("burst|{who}|{}", window[0].time.date_naive());
-            let entry = found.entry(subject).or_default();
-            for x in window {
-                if !entry.0.iter().any(|y| y.id == x.id) {
-                    entry.0.push(x);
+            let who = principal(e);
+            if wanted.contains(&who) {
+                by_who.entry(who).or_default().push((e, group_key(e)));
+            }
+        }
+        for adds in by_who.values_mut() {
+            adds.sort_by(|a, b| (a.0.time, &a.0.id).cmp(&(b.0.time, &b.0.id)));
+        }
+        // Per subject: its principal's adds and the windows that made a burst, as ranges.
+        type Windows<'a, 'e> = (&'a [(&'e Event, GroupKey)], Vec<(usize, usize)>);
+        let mut found: BTreeMap<String, Windows<'_, '_>> = BTreeMap::new();
+        for (who, adds) in &by_who {
+            // The window of a new add `e` holds the adds timed in (e.time - within, e.time]; both
+            // ends only move forward as `e` does, the distinct groups counted on the way.
+            let mut groups: FastMap<&GroupKey, usize> = FastMap::default();
+            let (mut lo, mut hi) = (0, 0);
+            for (e, _) in adds.iter().filter(|(e, _)| fresh.contains(&e.id)) {
+                let from = e
+                    .time
+                    .checked_sub_signed(self.within)
+                    .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+                while hi < adds.len() && adds[hi].0.time <= e.time {
+                    *groups.entry(&adds[hi].1).or_default() += 1;
+                    hi += 1;
+                }
+                while lo < hi && adds[lo].0.time <= from {
+                    if let Some(n) = groups.get_mut(&adds[lo].1) {
+                        *n -= 1;
+                        if *n == 0 {
+                            groups.remove(&adds[lo].1);
+                        }
+                    }
+                    lo += 1;
+                }
+                if groups.len() < self.count {
+                    continue;
+                }
+                let subject = format!("burst|{who}|{}", adds[lo].0.time.date_naive());
+                let (_, ranges) = found
+                    .entry(subject)
+                    .or_insert_with(|| (adds.as_slice(), Vec::new()));
+                match ranges.last_mut() {
+                    Some(last) if last.1 >= lo => last.1 = last.1.max(hi),
+                    _ => ranges.push((lo, hi)),
                 }
             }
-            entry.1.extend(groups);
         }
-        for (subject, (mut adds, groups)) in found {
-            adds.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
+        let found = found.into_iter().map(|(subject, (adds, ranges))| {
+            // Ranges in order and disjoint once merged: each add once, oldest first.
+            let window = || ranges.iter().flat_map(|&(a, b)| &adds[a..b]);
+            let events: Vec<&Event> = window().map(|(e, _)| *e).collect();
+            let groups: BTreeSet<GroupKey> = window().map(|(_, g)| g.clone()).collect();
+            (subject, (events, groups))
+        });
+        for (subject, (adds, groups)) in found {
             let first = adds[0];
             let last = adds[adds.len() - 1];
             let mut names: Vec<String> = Vec::new();

@@ -174,6 +174,7 @@ impl App {
             total.opened.extend(more.opened);
             total.resolved.extend(more.resolved);
             total.elevations = more.elevations;
+            total.open_elevations = more.open_elevations;
             total.reconciled = more.reconciled;
         }
         // Publish the head the rules' writes left (at most once per anchor_interval).

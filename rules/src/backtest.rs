@@ -110,6 +110,7 @@ impl Replay<'_> {
             granters: self.tracker.granters(),
             role_settings: &self.settings,
             volume: volume.as_ref(),
+            settings: None,
         };
         let (findings, ran) = evaluate_all(self.rules, &ctx);
         let active: Vec<Alert> = self.all.iter().filter(|a| a.is_active()).cloned().collect();

@@ -159,6 +159,8 @@ pub struct Context<'a> {
     /// The Windows event volume of the last completed day, on the one evaluation per day that
     /// judges it (`None` on every other one; see [`Rule::judges`]).
     pub volume: Option<&'a DayVolume>,
+    /// The new events' role-setting changes, parsed ahead (`None`: the rules parse them).
+    pub settings: Option<&'a crate::builtin::ParsedSettings>,
 }
 
 impl<'a> Context<'a> {
@@ -175,6 +177,7 @@ impl<'a> Context<'a> {
             granters: &NO_GRANTERS,
             role_settings: &[],
             volume: None,
+            settings: None,
         }
     }
 }

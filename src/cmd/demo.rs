@@ -248,7 +248,7 @@ pub fn run(args: &DemoArgs, data_dir: Option<PathBuf>) -> Result<ExitCode> {
     println!("  alerts as JSON lines: {}", alerts_file.display());
     let now = Utc::now();
     println!("\nOpen elevations:");
-    for e in evaluation.elevations.iter().filter(|e| e.is_open()) {
+    for e in &evaluation.open_elevations {
         // The one definition of overdue, as `elevations --overdue` and the rule use it.
         let overdue = app.engine().is_overdue(e, now);
         println!(

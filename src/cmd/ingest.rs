@@ -44,7 +44,7 @@ pub fn run(app: &App, args: &IngestArgs) -> Result<ExitCode> {
     if args.json {
         let mut v = serde_json::to_value(&summary)?;
         v["alerts_opened"] = serde_json::json!(evaluation.opened.len());
-        v["elevations"] = serde_json::json!(evaluation.elevations.len());
+        v["elevations"] = serde_json::json!(evaluation.elevations);
         println!("{v}");
     } else {
         print_summary(&summary, &mut std::io::stdout().lock())?;

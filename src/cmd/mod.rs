@@ -199,11 +199,11 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 /// The one-paragraph account of a rules evaluation that `ingest`, `collect`, `rules sweep` and
 /// `demo` print.
 pub fn print_evaluation(ev: &privtrail_app::Evaluation) {
-    let open = ev.elevations.iter().filter(|e| e.is_open()).count();
     println!(
-        "rules: {} events judged, {} elevations ({open} open, {} reconciled with PIM), {} alerts opened, {} resolved",
+        "rules: {} events judged, {} elevations ({} open, {} reconciled with PIM), {} alerts opened, {} resolved",
         ev.judged,
-        ev.elevations.len(),
+        ev.elevations,
+        ev.open_elevations.len(),
         ev.reconciled,
         ev.opened.len(),
         ev.resolved.len()

@@ -43,14 +43,23 @@ pub(crate) fn pieces_after<'a>(
 /// Runs `read` on a scoped thread, one piece ahead of `consume`, which pulls the pieces in order
 /// with the function it is given (`Ok(None)` after the last). When `consume` returns, the reading
 /// stops (a piece read ahead is dropped). An error of `read` reaches `consume` in its place.
+///
+/// `consume` hands each piece it is done with back with its next call (`next(Some(done))`): the
+/// reading thread frees it before reading another. Freeing a million events' pieces was ~8 % of
+/// the consuming thread after an import, and the thread that allocated a piece frees it fastest
+/// (mimalloc's own free list, no cross-thread hand-off).
 pub(crate) fn read_ahead<T: Send, R>(
     mut read: impl FnMut() -> Result<Option<T>> + Send,
-    consume: impl FnOnce(&mut dyn FnMut() -> Result<Option<T>>) -> Result<R>,
+    consume: impl FnOnce(&mut dyn FnMut(Option<T>) -> Result<Option<T>>) -> Result<R>,
 ) -> Result<R> {
     std::thread::scope(|s| {
         let (tx, rx) = mpsc::sync_channel::<Result<T>>(1);
+        let (done_tx, done_rx) = mpsc::channel::<T>();
         s.spawn(move || {
             loop {
+                while let Ok(done) = done_rx.try_recv() {
+                    drop(done);
+                }
                 let item = match read() {
                     Ok(Some(piece)) => Ok(piece),
                     Ok(None) => return,
@@ -63,8 +72,14 @@ pub(crate) fn read_ahead<T: Send, R>(
                 }
             }
         });
-        // Disconnected: the reader returned after its last piece.
-        let mut next = || rx.recv().map_or(Ok(None), |item| item.map(Some));
+        // Disconnected: the reader returned after its last piece (then a piece handed back is
+        // freed here: the send fails and returns it).
+        let mut next = |done: Option<T>| {
+            if let Some(done) = done {
+                drop(done_tx.send(done));
+            }
+            rx.recv().map_or(Ok(None), |item| item.map(Some))
+        };
         let out = consume(&mut next);
         // The receiver goes before the scope joins the reader, so that a reader blocked on a
         // full channel returns.
@@ -78,10 +93,12 @@ mod tests {
     use super::*;
     use crate::error::AppError;
 
-    fn all(next: &mut dyn FnMut() -> Result<Option<i32>>) -> Result<Vec<i32>> {
+    fn all(next: &mut dyn FnMut(Option<i32>) -> Result<Option<i32>>) -> Result<Vec<i32>> {
         let mut got = Vec::new();
-        while let Some(p) = next()? {
+        let mut done = None;
+        while let Some(p) = next(done.take())? {
             got.push(p);
+            done = Some(p);
         }
         Ok(got)
     }
@@ -120,9 +137,49 @@ mod tests {
                 reads += 1;
                 Ok(Some(reads))
             },
-            |next| Ok([next()?, next()?]),
+            |next| Ok([next(None)?, next(None)?]),
         )
         .expect("stopped");
         assert_eq!(two, [Some(1), Some(2)]);
+    }
+
+    /// A piece that records the thread it is dropped on.
+    struct Piece(std::sync::Arc<std::sync::Mutex<Vec<std::thread::ThreadId>>>);
+
+    impl Drop for Piece {
+        fn drop(&mut self) {
+            if let Ok(mut on) = self.0.lock() {
+                on.push(std::thread::current().id());
+            }
+        }
+    }
+
+    #[test]
+    fn pieces_handed_back_are_freed_on_the_reading_thread() {
+        let dropped_on = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut n = 0;
+        let consumed = read_ahead(
+            || {
+                n += 1;
+                Ok((n <= 5).then(|| Piece(std::sync::Arc::clone(&dropped_on))))
+            },
+            |next| {
+                let mut done = None;
+                let mut count = 0;
+                while let Some(p) = next(done.take())? {
+                    count += 1;
+                    done = Some(p);
+                }
+                Ok(count)
+            },
+        )
+        .expect("read");
+        assert_eq!(consumed, 5);
+        let on = dropped_on.lock().expect("lock").clone();
+        assert_eq!(on.len(), 5);
+        // Pieces 1–3 are back before the reader sends 4 and 5 (the channel holds one): it
+        // frees them. The last two are freed by whichever thread holds them when the reader ends.
+        let here = std::thread::current().id();
+        assert!(on[..3].iter().all(|t| *t != here), "{on:?}");
     }
 }

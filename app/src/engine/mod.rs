@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::{DateTime, Duration, Utc};
 use privtrail_ingest::graph::PimSnapshot;
 use privtrail_model::{Action, Event};
+use privtrail_rules::builtin::ParsedSettings;
 use privtrail_rules::{
     Alert, Context, Elevation, Policy, Rule, Silence, apply_findings, evaluate_all,
     evaluate_new_events, max_lookback, reconcile,
@@ -101,7 +102,10 @@ impl Engine {
 /// What one evaluation did.
 #[derive(Debug, Default)]
 pub struct Evaluation {
-    pub elevations: Vec<Elevation>,
+    /// How many elevations the store holds after the run.
+    pub elevations: usize,
+    /// The open ones among them (a copy of all of them was ~6 % of a large run).
+    pub open_elevations: Vec<Elevation>,
     pub opened: Vec<Alert>,
     pub resolved: Vec<Alert>,
     pub reconciled: usize,
@@ -191,9 +195,10 @@ fn evaluate_in_chunks(
         let Some((mut events, next)) = pieces()? else {
             return Ok(None);
         };
-        // The few events whose record a rule reads (an activation's ticket) get their `raw`,
-        // here on the reading thread (one read each: ~5 % of the judging thread's time when it
-        // did them, after a million-record Graph import).
+        // The few events whose record a rule reads (an activation's ticket, a role-setting
+        // change) get their `raw`, here on the reading thread (one read each: ~5 % of the judging
+        // thread's time when it did them, after a million-record Graph import), and the setting
+        // changes are parsed here too.
         for e in events
             .iter_mut()
             .filter(|e| e.raw.is_empty() && raw_wanted.contains(&e.action))
@@ -202,7 +207,8 @@ fn evaluate_in_chunks(
                 e.raw = full.raw;
             }
         }
-        Ok(Some((events, next)))
+        let settings = ParsedSettings::of(&events);
+        Ok(Some((events, next, settings)))
     };
     // The next chunk is decoded on the other core while this one is judged, and a chunk's results
     // are saved by the writer while the next ones are judged. Two saves in flight: the first (every
@@ -246,7 +252,8 @@ fn evaluate_in_chunks(
         let mut volume = crate::noisy::due(store, engine, now)?;
         let mut alerts = memory.take_alerts(store)?;
         let mut first = true;
-        while let Some((new_events, next)) = next_chunk()? {
+        let mut done = None;
+        while let Some((new_events, next, settings)) = next_chunk(done.take())? {
             out.judged += new_events.len() as u64;
             let ctx = Context {
                 new_events: &new_events,
@@ -259,6 +266,7 @@ fn evaluate_in_chunks(
                 granters: tracker.granters(),
                 role_settings: &role_settings,
                 volume: volume.as_ref(),
+                settings: Some(&settings),
             };
             // The state (elevations, collectors, channels, `now`) is the same for every chunk of
             // a run: the rules that look only at it judge the first chunk only.
@@ -324,8 +332,11 @@ fn evaluate_in_chunks(
             memory::apply_alert_changes(&mut alerts, &changes);
             out.opened.extend(changes.opened);
             out.resolved.extend(changes.resolved);
+            // Freed on the reading thread.
+            done = Some((new_events, next, settings));
         }
-        out.elevations = elevations.to_vec();
+        out.elevations = elevations.len();
+        out.open_elevations = elevations.iter().filter(|e| e.is_open()).cloned().collect();
         Ok((saved, alerts))
     })?;
     for (rx, cursor) in saving {

@@ -23,7 +23,9 @@ pub use roles::{
     ActivationNotice, NOTICE_ROLES, PRIVILEGED_ROLE_ADMIN_TEMPLATE_ID, PermanentEligibility,
     SECURITY_ADMIN_TEMPLATE_ID, default_notice_roles,
 };
-pub use settings::{ActivationWithoutMfa, KnownSettings, PimSettingWeakened, RoleSettings};
+pub use settings::{
+    ActivationWithoutMfa, KnownSettings, ParsedSettings, PimSettingWeakened, RoleSettings,
+};
 
 use privtrail_model::format_time;
 

@@ -139,14 +139,17 @@ impl Tracker {
 
     /// A tracker that has applied inputs given in pieces (a store's whole history, read in
     /// chunks so that it is never all in memory twice): each key is computed once, at the end.
+    /// `next` is handed each piece back once applied (to free or reuse where it was made).
     pub fn from_pieces<E>(
         policy: Policy,
-        mut next: impl FnMut() -> Result<Option<Vec<Event>>, E>,
+        mut next: impl FnMut(Option<Vec<Event>>) -> Result<Option<Vec<Event>>, E>,
     ) -> Result<Self, E> {
         let mut t = Tracker::new(policy);
         let mut touched = HashSet::new();
-        while let Some(events) = next()? {
+        let mut done = None;
+        while let Some(events) = next(done.take())? {
             t.add(&events, &mut touched);
+            done = Some(events);
         }
         // A whole history was pushed: give back the lists' spare room (up to half of them).
         for state in t.keys.values_mut() {

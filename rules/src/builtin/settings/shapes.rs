@@ -22,7 +22,7 @@ use serde_json::Value as Json;
 use super::{RoleSettings, Setting, Value};
 
 /// One setting an audit record changed; `old` is `None` when the record does not say.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SettingChange {
     pub setting: Setting,
     pub old: Option<Value>,

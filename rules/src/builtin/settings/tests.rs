@@ -311,3 +311,44 @@ fn an_activation_without_mfa_by_the_snapshot_or_an_earlier_change() {
         .is_empty()
     );
 }
+
+#[test]
+fn changes_parsed_ahead_are_the_ones_judged() {
+    let pol = PolicyConfig {
+        max_duration: Some(crate::time::Span(Duration::hours(8))),
+        ..PolicyConfig::default()
+    }
+    .policy();
+    let off = change(
+        json!([{"displayName": "MfaRequired", "oldValue": "true", "newValue": "false"},
+               {"displayName": "ActivationMaximumDuration", "oldValue": "PT8H", "newValue": "P1D"}]),
+        t(11),
+    );
+    let events = [off.clone(), activation(t(12))];
+    let settings = known(&policy(true, "PT8H", false, false));
+    let parsed = ParsedSettings::of(&events);
+    for rule in [&WEAK as &dyn Rule, &NO_MFA] {
+        let mut ctx = Context::new(t(23), &pol);
+        ctx.new_events = &events;
+        ctx.role_settings = &settings;
+        let in_place = rule.evaluate(&ctx);
+        assert_eq!(in_place.len(), 1, "{}: {in_place:#?}", rule.id());
+        ctx.settings = Some(&parsed);
+        assert_eq!(rule.evaluate(&ctx), in_place, "{}", rule.id());
+        // The parsed changes are what is judged: the record itself is not read again.
+        let mut without_raw = events.clone();
+        without_raw[0].raw.clear();
+        ctx.new_events = &without_raw;
+        assert_eq!(rule.evaluate(&ctx), in_place, "{}", rule.id());
+        ctx.settings = None;
+        assert!(rule.evaluate(&ctx).is_empty(), "{}", rule.id());
+    }
+    // Only role-setting changes with a record are parsed.
+    let mut no_raw = off;
+    no_raw.raw.clear();
+    assert!(
+        ParsedSettings::of(&[no_raw, activation(t(12))])
+            .0
+            .is_empty()
+    );
+}

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use privtrail_model::{EventId, Reject};
+use privtrail_model::{Action, EventId, Reject};
 use privtrail_store::{Store, StoreError, WriteStats};
 
 #[test]
@@ -32,6 +32,56 @@ fn event_round_trips_exactly() {
     drop(store);
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.get_event(&win.id).unwrap(), Some(win));
+}
+
+/// What the rules run reads: events past a seq, of some actions, every column decoded as
+/// stored, and `raw` only for the actions that ask for it.
+#[test]
+fn events_after_a_seq_come_with_raw_only_for_the_actions_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let win = win_event(7, "2016-07-08T18:15:23.4292263Z");
+    let entra = entra_event("Directory_ABC", "2024-05-01T09:59:58.1234567Z");
+    let mut no_pim = entra_event("Directory_DEF", "2024-05-01T10:00:00Z");
+    no_pim.via_pim = Some(false);
+    no_pim.expires_at = None;
+    let store = store_with(dir.path(), &[win.clone(), entra.clone(), no_pim.clone()]);
+    let without_raw = |e: &privtrail_model::Event| {
+        let mut e = e.clone();
+        e.raw.clear();
+        e
+    };
+    let got = |actions: Option<&[&str]>, raw_of: &[&str], after: i64, limit: usize| {
+        store
+            .events_after_seq(after, 3, actions, raw_of, limit)
+            .unwrap()
+    };
+    let activated = Action::RoleActivated.as_str();
+    let added = Action::GroupMemberAdded.as_str();
+    assert_eq!(
+        got(None, &[], 0, 10),
+        vec![
+            (1, without_raw(&win)),
+            (2, without_raw(&entra)),
+            (3, without_raw(&no_pim))
+        ]
+    );
+    assert_eq!(
+        got(None, &[activated], 0, 10),
+        vec![
+            (1, without_raw(&win)),
+            (2, entra.clone()),
+            (3, no_pim.clone())
+        ]
+    );
+    assert_eq!(
+        got(Some(&[added]), &[added, "some.other"], 0, 10),
+        vec![(1, win.clone())]
+    );
+    assert_eq!(
+        got(Some(&[activated]), &[activated], 2, 1),
+        vec![(3, no_pim)]
+    );
+    assert_eq!(got(Some(&[]), &[activated], 0, 10), vec![]);
 }
 
 #[test]

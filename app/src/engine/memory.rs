@@ -113,7 +113,8 @@ impl RulesMemory {
         match self.kept.take() {
             Some(k) if k.policy == *policy && k.first_seq == first_seq && k.upto <= upto => {
                 let mut tracker = k.tracker;
-                let mut next = super::ahead::pieces_after(store, k.upto, upto, Some(&names), CHUNK);
+                let mut next =
+                    super::ahead::pieces_after(store, k.upto, upto, Some(&names), &[], CHUNK);
                 while let Some((events, _)) = next()? {
                     tracker.apply(&events);
                 }

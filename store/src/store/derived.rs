@@ -341,16 +341,18 @@ impl Store {
     }
 
     /// Events with `seq < s <= upto`, with their seq, in storage order, at most `limit`, **with
-    /// `raw` left empty**; only events whose action is one of `actions` when given.
+    /// `raw` left empty** but for the events whose action is one of `raw_of`; only events whose
+    /// action is one of `actions` when given.
     pub fn events_after_seq(
         &self,
         seq: i64,
         upto: i64,
         actions: Option<&[&str]>,
+        raw_of: &[&str],
         limit: usize,
     ) -> Result<Vec<(i64, Event)>, StoreError> {
         self.readers
-            .with(|c| events::after_with_seq(c, seq, upto, actions, limit))
+            .with(|c| events::after_with_seq(c, seq, upto, actions, raw_of, limit))
     }
 
     /// Every checkpoint whose key starts with `prefix`, as `(key, value)`, in key order.

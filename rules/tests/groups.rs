@@ -609,21 +609,7 @@ proptest! {
     fn bursts_match_the_definition(
         adds in prop::collection::vec((0u8..3, 0u8..7, 0u16..180), 0..40),
     ) {
-        let t0 = t("2024-03-01T00:00:00Z");
-        let events: Vec<Event> = adds
-            .iter()
-            .enumerate()
-            .map(|(i, (m, g, s))| {
-                domain_add(
-                    i as u64 + 1,
-                    t0 + Duration::seconds(i64::from(*s)),
-                    &format!("{DOMAIN}-{}", 3000 + u32::from(*m)),
-                    EXCHANGE_GROUPS[usize::from(*g)],
-                    1101 + u32::from(*g),
-                    "OFFSEC\\admmig",
-                )
-            })
-            .collect();
+        let events = generated_adds(&adds, t("2024-03-01T00:00:00Z"));
         let quiet = GroupBurst { new_granters: false, count: 3, ..rule() };
         let alerts = replay(&events, &only(quiet));
         let got: BTreeSet<String> = alerts
@@ -661,20 +647,7 @@ proptest! {
         overlap in 0usize..10,
     ) {
         let t0 = t("2024-03-01T23:58:30Z");
-        let events: Vec<Event> = adds
-            .iter()
-            .enumerate()
-            .map(|(i, (m, g, s))| {
-                domain_add(
-                    i as u64 + 1,
-                    t0 + Duration::seconds(i64::from(*s)),
-                    &format!("{DOMAIN}-{}", 3000 + u32::from(*m)),
-                    EXCHANGE_GROUPS[usize::from(*g)],
-                    1101 + u32::from(*g),
-                    "OFFSEC\\admmig",
-                )
-            })
-            .collect();
+        let events = generated_adds(&adds, t0);
         let split = split.min(events.len());
         let recent = &events[..(split + overlap).min(events.len())];
         let new = &events[split..];
@@ -712,6 +685,23 @@ proptest! {
             want.into_iter().map(|(s, (ids, g))| (s, (ids, g.len()))).collect();
         prop_assert_eq!(got, want);
     }
+}
+
+/// Generated adds `(member, group, second)`, by one actor, from `t0` on.
+fn generated_adds(adds: &[(u8, u8, u16)], t0: DateTime<Utc>) -> Vec<Event> {
+    adds.iter()
+        .enumerate()
+        .map(|(i, (m, g, s))| {
+            domain_add(
+                i as u64 + 1,
+                t0 + Duration::seconds(i64::from(*s)),
+                &format!("{DOMAIN}-{}", 3000 + u32::from(*m)),
+                EXCHANGE_GROUPS[usize::from(*g)],
+                1101 + u32::from(*g),
+                "OFFSEC\\admmig",
+            )
+        })
+        .collect()
 }
 
 /// A small deterministic shuffle (Fisher–Yates with an LCG).

@@ -106,12 +106,22 @@ impl RulesMemory {
     }
 
     /// The tracker of a run that judges events up to `upto`: the kept one with the inputs stored
-    /// since, or one built from every stored input.
-    pub(crate) fn recall(&mut self, store: &Store, policy: &Policy, upto: i64) -> Result<Recalled> {
+    /// since, or one built from every stored input. `read_done` is called once nothing more is
+    /// to be read (a rebuild then still computes its keys on this thread, with the other core
+    /// free); it is dropped uncalled when reading fails.
+    pub(crate) fn recall(
+        &mut self,
+        store: &Store,
+        policy: &Policy,
+        upto: i64,
+        read_done: impl FnOnce() + Send,
+    ) -> Result<Recalled> {
         let first_seq = store.first_seq()?;
         let names: Vec<&str> = ELEVATION_INPUTS.iter().map(|a| a.as_str()).collect();
         match self.kept.take() {
             Some(k) if k.policy == *policy && k.first_seq == first_seq && k.upto <= upto => {
+                // The inputs since the last run are read on this thread, as they are applied.
+                read_done();
                 let mut tracker = k.tracker;
                 let mut next =
                     super::ahead::pieces_after(store, k.upto, upto, Some(&names), &[], CHUNK);
@@ -131,12 +141,16 @@ impl RulesMemory {
                 let mut after = None;
                 let mut done = false;
                 let names = &names;
+                let mut read_done = Some(read_done);
                 let read = || {
                     if done {
                         return Ok(None);
                     }
                     let piece = store.events_with_actions_after(names, after, CHUNK)?;
                     done = piece.len() < CHUNK;
+                    if done && let Some(f) = read_done.take() {
+                        f();
+                    }
                     after = piece.last().map(|(at, _)| *at);
                     Ok(Some(piece.into_iter().map(|(_, e)| e).collect::<Vec<_>>()))
                 };

@@ -145,3 +145,46 @@ fn a_failed_save_stops_the_run_where_it_failed() {
     assert_eq!(state(&app), expected);
     app.close();
 }
+
+/// The chunks wait for the tracker's inputs to be read (`recall`'s `read_done`): when that read
+/// fails, the run must end with the error, not wait for a signal that never comes.
+#[test]
+fn a_tracker_that_cannot_be_rebuilt_ends_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = estate(dir.path());
+    let app = imported(&dir.path().join("store"), &files);
+    // An elevation input no decoder accepts, as a damaged database would hold it.
+    let conn = rusqlite::Connection::open(dir.path().join("store").join("privtrail.db")).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE events SET source = 'bogus' WHERE seq = \
+             (SELECT max(seq) FROM events WHERE action = 'group.member.added')",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(conn);
+    // On a thread of its own: a run that hangs fails the test instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut memory = RulesMemory::default();
+        let run = evaluate_in_chunks(
+            app.store(),
+            app.writer().unwrap(),
+            app.engine(),
+            Utc::now(),
+            &mut memory,
+            3,
+        )
+        .map(|r| r.judged)
+        .map_err(|e| e.to_string());
+        let _ = tx.send((run, app));
+    });
+    let (run, app) = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the run ends");
+    let err = run.expect_err("an unreadable input fails the run");
+    assert!(err.contains("bogus"), "{err}");
+    assert_eq!(app.store().rules_cursor().unwrap(), 0, "nothing judged");
+    app.close();
+}

@@ -1,6 +1,6 @@
 //! Incremental reconstruction: per-key event lists, recomputed for the keys a batch touches.
 
-use std::collections::{HashMap, HashSet};
+use crate::hash::{FastMap, FastSet};
 use std::sync::Arc;
 
 use privtrail_model::{Event, Source};
@@ -45,12 +45,12 @@ impl Changes {
 #[derive(Debug)]
 pub struct Tracker {
     policy: Policy,
-    keys: HashMap<ElevationKey, KeyState>,
+    keys: FastMap<ElevationKey, KeyState>,
     /// The ids of the inputs kept (shared with them).
-    seen: HashSet<Arc<str>>,
+    seen: FastSet<Arc<str>>,
     strings: Strings,
-    tags: HashMap<String, Vec<Input>>,
-    host_keys: HashMap<String, HashSet<ElevationKey>>,
+    tags: FastMap<String, Vec<Input>>,
+    host_keys: FastMap<String, FastSet<ElevationKey>>,
     elevations: Vec<Elevation>,
     owner: Vec<ElevationKey>,
     granters: Granters,
@@ -60,11 +60,11 @@ impl Tracker {
     pub fn new(policy: Policy) -> Self {
         Tracker {
             policy,
-            keys: HashMap::new(),
-            seen: HashSet::new(),
+            keys: FastMap::default(),
+            seen: FastSet::default(),
             strings: Strings::default(),
-            tags: HashMap::new(),
-            host_keys: HashMap::new(),
+            tags: FastMap::default(),
+            host_keys: FastMap::default(),
             elevations: Vec::new(),
             owner: Vec::new(),
             granters: Granters::default(),
@@ -132,7 +132,7 @@ impl Tracker {
 
     /// Adds events (any order, repeats ignored) and recomputes the keys they touch.
     pub fn apply(&mut self, new_events: &[Event]) -> Changes {
-        let mut touched: HashSet<ElevationKey> = HashSet::new();
+        let mut touched: FastSet<ElevationKey> = FastSet::default();
         self.add(new_events, &mut touched);
         self.recompute_all(touched)
     }
@@ -145,7 +145,7 @@ impl Tracker {
         mut next: impl FnMut(Option<Vec<Event>>) -> Result<Option<Vec<Event>>, E>,
     ) -> Result<Self, E> {
         let mut t = Tracker::new(policy);
-        let mut touched = HashSet::new();
+        let mut touched = FastSet::default();
         let mut done = None;
         while let Some(events) = next(done.take())? {
             t.add(&events, &mut touched);
@@ -169,7 +169,7 @@ impl Tracker {
         Some(id)
     }
 
-    fn add(&mut self, new_events: &[Event], touched: &mut HashSet<ElevationKey>) {
+    fn add(&mut self, new_events: &[Event], touched: &mut FastSet<ElevationKey>) {
         for e in new_events {
             let v = View::of(e);
             if let Some(host) = view_tag_host(&v) {
@@ -209,7 +209,7 @@ impl Tracker {
         }
     }
 
-    fn recompute_all(&mut self, touched: HashSet<ElevationKey>) -> Changes {
+    fn recompute_all(&mut self, touched: FastSet<ElevationKey>) -> Changes {
         let mut keys: Vec<ElevationKey> = touched.into_iter().collect();
         keys.sort();
         let mut changes = Changes::default();
@@ -237,11 +237,11 @@ impl Tracker {
         }
         let fresh = walk::of_views(views, &self.policy);
         let old_slots = state.slots.clone();
-        let old: HashMap<&str, &Elevation> = old_slots
+        let old: FastMap<&str, &Elevation> = old_slots
             .iter()
             .map(|&i| (self.elevations[i].id.as_str(), &self.elevations[i]))
             .collect();
-        let fresh_ids: HashSet<&str> = fresh.iter().map(|e| e.id.as_str()).collect();
+        let fresh_ids: FastSet<&str> = fresh.iter().map(|e| e.id.as_str()).collect();
         changes.removed.extend(
             old.keys()
                 .filter(|id| !fresh_ids.contains(*id))

@@ -8,7 +8,7 @@
 //! by number. Reconstruction reads both kinds of events through a borrowed [`View`], so nothing is
 //! copied back into `Event`s to recompute a key.
 
-use std::collections::HashMap;
+use crate::hash::FastMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -62,7 +62,7 @@ impl<'a> View<'a> {
 #[derive(Debug, Default)]
 pub(crate) struct Strings {
     all: Vec<Arc<str>>,
-    index: HashMap<Arc<str>, u32>,
+    index: FastMap<Arc<str>, u32>,
 }
 
 /// No string (`None`).

@@ -106,9 +106,10 @@ impl RulesMemory {
     }
 
     /// The tracker of a run that judges events up to `upto`: the kept one with the inputs stored
-    /// since, or one built from every stored input. `read_done` is called once nothing more is
-    /// to be read (a rebuild then still computes its keys on this thread, with the other core
-    /// free); it is dropped uncalled when reading fails.
+    /// since, or one built from every stored input. `read_done` is called once no other thread
+    /// reads for the recall: a rebuild's reading thread after its last piece (the keys are then
+    /// computed on this thread, with the other core free), at once for a kept tracker (this
+    /// thread reads the inputs since as it applies them). Dropped uncalled when reading fails.
     pub(crate) fn recall(
         &mut self,
         store: &Store,

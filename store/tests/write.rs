@@ -84,6 +84,32 @@ fn events_after_a_seq_come_with_raw_only_for_the_actions_asked() {
     assert_eq!(got(Some(&[]), &[activated], 0, 10), vec![]);
 }
 
+/// What pairing PIM records reads of the stored ones: what it compares, nothing else.
+#[test]
+fn events_near_hold_what_pairing_compares() {
+    let dir = tempfile::tempdir().unwrap();
+    let entra = entra_event("Directory_ABC", "2024-05-01T09:59:58.1234567Z");
+    let store = store_with(dir.path(), &[entra.clone()]);
+    let near = store
+        .events_near(
+            privtrail_model::Source::Entra,
+            t("2024-05-01T09:59:00Z"),
+            t("2024-05-01T10:01:00Z"),
+            10,
+        )
+        .unwrap();
+    let mut want = entra;
+    want.raw.clear();
+    want.message.clear();
+    want.actor = None;
+    want.target_name = None;
+    want.scope = None;
+    want.expires_at = None;
+    want.justification = None;
+    want.record_id = None;
+    assert_eq!(near, vec![want]);
+}
+
 #[test]
 fn rewriting_a_batch_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();

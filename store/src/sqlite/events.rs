@@ -28,6 +28,14 @@ pub const COLUMNS_INPUT: &str = "seq, id, time, ingested_at, source, tenant, hos
      NULL AS justification, NULL AS correlation_id, event_code, NULL AS record_id, '' AS message, \
      '' AS raw, x'' AS hash, via_pim, linked_to";
 
+/// What pairing the two records of one PIM change reads of the stored ones (`app::link`, on the
+/// writer thread, for every Entra batch): [`COLUMNS_NO_RAW`] without the texts the pairing never
+/// compares (actor, target name, scope, expiry, justification, record id, message, read as empty).
+pub const COLUMNS_PAIRING: &str = "seq, id, time, ingested_at, source, tenant, host, action, \
+     outcome, NULL AS actor, target, NULL AS target_name, privilege, privilege_id, NULL AS scope, \
+     NULL AS expires_at, NULL AS justification, correlation_id, event_code, NULL AS record_id, \
+     '' AS message, '' AS raw, x'' AS hash, via_pim, linked_to";
+
 /// Dedupe on the id only (`ON CONFLICT(id)`, not `OR IGNORE`, so that any other constraint
 /// failure is an error and not silently counted as a duplicate).
 pub const INSERT: &str = "INSERT INTO events (seq, id, time, ingested_at, source, tenant, host, \
@@ -315,7 +323,8 @@ pub fn contains(conn: &Connection, id: &str) -> Result<bool, StoreError> {
 }
 
 /// Events of one source with `from <= time < to` (nanoseconds), oldest first, at most `limit`,
-/// without `raw`: what linking two records of one change needs, once per imported batch.
+/// with the columns of [`COLUMNS_PAIRING`]: what linking two records of one change needs, once
+/// per imported batch.
 pub fn near(
     conn: &Connection,
     source: &str,
@@ -325,7 +334,7 @@ pub fn near(
 ) -> Result<Vec<Event>, StoreError> {
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS_NO_RAW} FROM events WHERE time >= ?1 AND time < ?2 \
+            "SELECT {COLUMNS_PAIRING} FROM events WHERE time >= ?1 AND time < ?2 \
              AND source = ?3 ORDER BY time, seq LIMIT ?4"
         ))
         .map_err(StoreError::sqlite("prepare events near"))?;

@@ -224,8 +224,9 @@ impl Store {
         self.readers.with(|c| events::contains(c, id.as_str()))
     }
 
-    /// Events of `source` with `from <= time < to`, oldest first, at most `limit`, **with `raw`
-    /// left empty**: for comparing records with each other, not for display.
+    /// Events of `source` with `from <= time < to`, oldest first, at most `limit`, **with only
+    /// what pairing the two records of one PIM change compares** (`raw`, message, actor, target
+    /// name, scope, expiry, justification and record id left empty): not for display.
     pub fn events_near(
         &self,
         source: privtrail_model::Source,

@@ -89,7 +89,7 @@ fn events_after_a_seq_come_with_raw_only_for_the_actions_asked() {
 fn events_near_hold_what_pairing_compares() {
     let dir = tempfile::tempdir().unwrap();
     let entra = entra_event("Directory_ABC", "2024-05-01T09:59:58.1234567Z");
-    let store = store_with(dir.path(), &[entra.clone()]);
+    let store = store_with(dir.path(), std::slice::from_ref(&entra));
     let near = store
         .events_near(
             privtrail_model::Source::Entra,

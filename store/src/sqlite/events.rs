@@ -172,11 +172,8 @@ pub fn decode(row: &Row<'_>) -> Result<StoredRow, StoreError> {
             Some(timefmt::parse_fixed(s).ok_or_else(|| corrupt(format!("expires_at {s:?}")))?)
         }
     };
-    let hash = match row.get_ref(22) {
-        // Left out (`x''`): no allocation.
-        Ok(ValueRef::Blob([])) => Vec::new(),
-        _ => row.get(22).map_err(|e| corrupt(format!("hash: {e}")))?,
-    };
+    // An empty blob (left out, `x''`) becomes an empty vector without allocating.
+    let hash: Vec<u8> = row.get(22).map_err(|e| corrupt(format!("hash: {e}")))?;
     let mut event = Event {
         id: EventId::from_stored(String::new()),
         time: timefmt::from_nanos(int(2)?),

@@ -81,11 +81,10 @@ pub enum StoreError {
     )]
     IndexUnusable { dir: PathBuf, reason: String },
 
-    /// A group of batches sharing one transaction ([`crate::Commit::Grouped`])
-    /// could not be committed: the batches reported stored since the group began were not.
-    #[error(
-        "the last {batches} batch(es) ({events} events) were not stored: committing them failed: {reason}"
-    )]
+    /// A group of batches sharing one transaction ([`crate::Commit::Grouped`]) was rolled back
+    /// (its commit failed, or one of its batches did): the batches reported stored since the
+    /// group began were not.
+    #[error("the last {batches} batch(es) ({events} events) were not stored: {reason}")]
     GroupLost {
         batches: usize,
         events: u64,

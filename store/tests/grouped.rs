@@ -1,6 +1,7 @@
 //! Batches that share one transaction ([`privtrail_store::Writer::write_prepared`] with `Commit::Grouped`):
 //! nothing of a group is visible (or indexed) before it commits, every batch of it is after,
-//! the chain runs on through and after groups, and a batch that fails leaves the group's others.
+//! the chain runs on through and after groups, and a batch that fails takes its group with it
+//! (no savepoint per batch: `writer/group.rs`) and says so.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -78,11 +79,12 @@ fn any_other_write_commits_the_group_first() {
 }
 
 #[test]
-fn a_failing_batch_leaves_the_rest_of_its_group() {
+fn a_failing_batch_takes_its_group_with_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let mut w = store.writer().unwrap();
     grouped(&mut w, batch(1, 100)).unwrap();
+    grouped(&mut w, batch(101, 100)).unwrap();
     // An outbox entry the store refuses (no channel) fails its batch inside the group.
     let bad = |e: &Event| {
         vec![OutboxEntry {
@@ -91,21 +93,35 @@ fn a_failing_batch_leaves_the_rest_of_its_group() {
             payload: "{}".into(),
         }]
     };
-    let events = batch(101, 100);
+    let events = batch(201, 100);
     let raws = w.raw_encoder().prepare(&events);
-    assert!(
-        w.write_prepared(events, raws, &[], None, &bad, Commit::Grouped)
-            .is_err()
-    );
-    grouped(&mut w, batch(201, 100)).unwrap();
+    // Everything since the group began is named lost, this batch included.
+    match w.write_prepared(events, raws, &[], None, &bad, Commit::Grouped) {
+        Err(
+            e @ StoreError::GroupLost {
+                batches: 3,
+                events: 300,
+                ..
+            },
+        ) => assert!(
+            e.to_string().starts_with(
+                "the last 3 batch(es) (300 events) were not stored: a batch among them failed:"
+            ),
+            "{e}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.head().0, 0);
+    // The next batches start a group of their own.
+    grouped(&mut w, batch(301, 100)).unwrap();
     w.end_group().unwrap();
-    assert!(stored(&store, 100) && stored(&store, 300));
-    assert!(!stored(&store, 101) && !stored(&store, 200));
-    assert_eq!(w.head().0, 200);
+    assert!(stored(&store, 301) && stored(&store, 400));
+    assert!(!stored(&store, 1) && !stored(&store, 200) && !stored(&store, 300));
+    assert_eq!(w.head().0, 100);
     w.commit().unwrap();
-    assert_eq!(store.count(&req("*")).unwrap(), 200);
+    assert_eq!(store.count(&req("*")).unwrap(), 100);
     drop(w);
-    verified(&store, 200);
+    verified(&store, 100);
 }
 
 #[test]
@@ -131,7 +147,7 @@ fn a_full_group_commits_by_itself() {
     assert!(!stored(&store, 30));
     grouped(&mut w, batch(31, 10)).unwrap();
     assert!(stored(&store, 1) && stored(&store, 40));
-    // The next group starts afresh; dropping the writer keeps it (each batch is whole).
+    // The next group starts afresh; dropping the writer keeps it (its batches are whole).
     grouped(&mut w, batch(41, 10)).unwrap();
     drop(w);
     assert!(stored(&store, 50));

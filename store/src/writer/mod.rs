@@ -279,7 +279,39 @@ impl Writer {
 
     /// The one write path: events (deduplicated, conflicts kept, chained), rejects, a checkpoint,
     /// forwarded events' outbox entries, and `extra` work, all in one transaction.
+    ///
+    /// A grouped batch that fails half-way takes its group with it (`writer/group.rs` says why
+    /// there is no savepoint per batch): the group's transaction is rolled back and the error says
+    /// how many batches and events were not stored, this one included.
     fn write_batch_with(
+        &mut self,
+        input: Input<'_>,
+        rejects: &[Reject],
+        checkpoint: Option<(&str, &str)>,
+        forward: Option<OutboxFn<'_>>,
+        outcomes: Option<&mut Vec<EventOutcome>>,
+        extra: &dyn Fn(&Connection) -> Result<(), StoreError>,
+    ) -> Result<WriteStats, StoreError> {
+        let grouped = matches!(
+            input,
+            Input::Owned {
+                commit: Commit::Grouped,
+                ..
+            }
+        );
+        let events = input.events().len() as u64;
+        let written = self.write_in_scope(input, rejects, checkpoint, forward, outcomes, extra);
+        match written {
+            // Still open: the failure came while the batch was being written into the group
+            // (a group that failed to commit is already gone).
+            Err(e) if grouped && self.group.is_some() => {
+                Err(self.abandon_group(1, events, format!("a batch among them failed: {e}")))
+            }
+            other => other,
+        }
+    }
+
+    fn write_in_scope(
         &mut self,
         input: Input<'_>,
         rejects: &[Reject],
@@ -344,11 +376,7 @@ impl Writer {
         let mut learned = names::Learned::default();
         let (key, keyed_from) = (self.key.clone(), self.keyed_from);
         let tx = if grouped {
-            Scope::Savepoint(
-                self.conn
-                    .savepoint()
-                    .map_err(StoreError::sqlite("begin batch in its group"))?,
-            )
+            Scope::Group(&self.conn)
         } else {
             Scope::Transaction(
                 self.conn
@@ -624,7 +652,8 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        // The group's batches are whole (each a released savepoint): they are kept.
+        // The group's batches are whole (a batch that failed took the group with it): they
+        // are kept.
         self.flush_group();
         // Join the indexing thread first: it releases the index lock, so a new writer (or a
         // reindex) can start as soon as this one is gone.
@@ -766,18 +795,18 @@ enum ToIndex {
     Made(i64, Box<Event>),
 }
 
-/// The transaction a batch is written in: its own, or a savepoint in its group's.
+/// The transaction a batch is written in: its own, or its group's (committed with the group).
 enum Scope<'c> {
     Transaction(rusqlite::Transaction<'c>),
-    Savepoint(rusqlite::Savepoint<'c>),
+    Group(&'c Connection),
 }
 
 impl Scope<'_> {
-    /// Commits the transaction, or releases the savepoint into the group's transaction.
+    /// Commits the batch's own transaction; a grouped batch waits for its group's commit.
     fn commit(self) -> rusqlite::Result<()> {
         match self {
             Scope::Transaction(t) => t.commit(),
-            Scope::Savepoint(s) => s.commit(),
+            Scope::Group(_) => Ok(()),
         }
     }
 }
@@ -787,7 +816,7 @@ impl std::ops::Deref for Scope<'_> {
     fn deref(&self) -> &Connection {
         match self {
             Scope::Transaction(t) => t,
-            Scope::Savepoint(s) => s,
+            Scope::Group(c) => c,
         }
     }
 }

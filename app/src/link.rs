@@ -5,7 +5,7 @@
 //! stored second: its `linked_to` names the first. The partner is looked for earlier in the same
 //! batch and among stored Entra events within a minute of the batch (one read per batch).
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use chrono::Duration;
 use privtrail_ingest::entra::same_change;
@@ -25,9 +25,24 @@ fn candidate(e: &Event) -> bool {
 }
 
 /// Partners share tenant and target: comparing only within that group keeps a batch linear.
-fn group_key(e: &Event) -> (String, String) {
-    let lower = |v: &Option<String>| v.as_deref().unwrap_or("").to_lowercase();
-    (lower(&e.tenant), lower(&e.target))
+/// The group is named by a hash of both, folded to ASCII lower case as [`same_change`] compares
+/// them: no two strings allocated per stored record near each batch (they were 7 % of linking).
+/// Two groups sharing a hash only widen the candidates; `same_change` decides.
+fn group_key(e: &Event) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
+    let mut buf = [0u8; 64];
+    for v in [&e.tenant, &e.target] {
+        let v = v.as_deref().unwrap_or("").as_bytes();
+        h.write_usize(v.len());
+        for chunk in v.chunks(buf.len()) {
+            let folded = &mut buf[..chunk.len()];
+            folded.copy_from_slice(chunk);
+            folded.make_ascii_lowercase();
+            h.write(folded);
+        }
+    }
+    h.finish()
 }
 
 /// Sets `linked_to` on events of `batch` whose partner is already stored or earlier in the batch.
@@ -47,12 +62,12 @@ pub fn link_pim_pairs(store: &Store, batch: &mut [Event]) -> Result<usize, Store
     };
     let stored = store.events_near(Source::Entra, from, to, MAX_STORED)?;
     let stored_ids: HashSet<&EventId> = stored.iter().map(|e| &e.id).collect();
-    let mut groups: HashMap<(String, String), Group<&Event>> = HashMap::new();
+    let mut groups: HashMap<u64, Group<&Event>> = HashMap::new();
     for e in stored.iter().filter(|e| candidate(e)) {
         groups.entry(group_key(e)).or_default().push(e, e);
     }
     // Earlier events of this batch that may be partners, by index (they are not stored yet).
-    let mut batch_groups: HashMap<(String, String), Group<usize>> = HashMap::new();
+    let mut batch_groups: HashMap<u64, Group<usize>> = HashMap::new();
     let mut linked = 0;
     for i in 0..batch.len() {
         // An event already stored is a duplicate: it will not be written again.
@@ -147,4 +162,47 @@ fn correlation(e: &Event) -> Option<String> {
         .as_deref()
         .filter(|c| !c.is_empty())
         .map(str::to_lowercase)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use privtrail_model::{Action, Event, EventId, Source};
+
+    use super::group_key;
+
+    fn event(tenant: &str, target: &str) -> Event {
+        let time = Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap();
+        let mut e = Event::new(
+            EventId::native(Source::Entra, "t", "r"),
+            Source::Entra,
+            Action::RoleActivated,
+            time,
+            "Add member to role completed (PIM activation)",
+        );
+        e.tenant = Some(tenant.into());
+        e.target = Some(target.into());
+        e
+    }
+
+    /// One group per (tenant, target) as `same_change` compares them: ASCII case folded, the two
+    /// fields kept apart, long values read whole.
+    #[test]
+    fn group_keys_fold_case_and_keep_the_fields_apart() {
+        let long = "u".repeat(150);
+        assert_eq!(
+            group_key(&event("Contoso", "Alice@Contoso.com")),
+            group_key(&event("contoso", "alice@contoso.COM"))
+        );
+        assert_ne!(group_key(&event("ab", "c")), group_key(&event("a", "bc")));
+        assert_ne!(
+            group_key(&event("t", &format!("{long}x"))),
+            group_key(&event("t", &format!("{long}y")))
+        );
+        assert_eq!(
+            group_key(&event("t", &long.to_uppercase())),
+            group_key(&event("t", &long))
+        );
+    }
 }

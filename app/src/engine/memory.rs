@@ -62,7 +62,7 @@ pub(crate) struct Recalled {
 /// What the `elevations` table holds: each elevation's id and [`fingerprint`]. A fingerprint,
 /// not the value, as the table may hold millions of elevations and the tracker already holds
 /// them once.
-pub(crate) type Saved = HashMap<String, u128>;
+pub(crate) type Saved = foldhash::HashMap<String, u128>;
 
 /// 128 bits of an elevation's content: two SipHash runs over it with different prefixes. Equal
 /// for equal elevations; for different ones equal by chance only (2^-128), which would leave one
@@ -215,10 +215,8 @@ pub(crate) fn changes(
     elevations: &[Elevation],
     row: impl Fn(&Elevation) -> Result<ElevationRow>,
 ) -> Result<(Save, Saved)> {
-    let now: Saved = elevations
-        .iter()
-        .map(|e| (e.id.clone(), fingerprint(e)))
-        .collect();
+    let mut now = Saved::with_capacity_and_hasher(elevations.len(), Default::default());
+    now.extend(elevations.iter().map(|e| (e.id.clone(), fingerprint(e))));
     let Some(saved) = saved else {
         let rows = elevations.iter().map(row).collect::<Result<_>>()?;
         return Ok((Save::All(rows), now));

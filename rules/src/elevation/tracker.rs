@@ -155,7 +155,9 @@ impl Tracker {
         for state in t.keys.values_mut() {
             state.events.shrink_to_fit();
         }
-        t.recompute_all(touched);
+        // Nothing to compare with: every elevation is new, and a list of them as changes (a
+        // copy of each, 105,581 after 1M Graph records) would go unread.
+        t.recompute_keys(touched, None);
         Ok(t)
     }
 
@@ -210,17 +212,27 @@ impl Tracker {
     }
 
     fn recompute_all(&mut self, touched: FastSet<ElevationKey>) -> Changes {
-        let mut keys: Vec<ElevationKey> = touched.into_iter().collect();
-        keys.sort();
         let mut changes = Changes::default();
-        for key in &keys {
-            self.recompute(key, &mut changes);
-        }
-        changes.keys = keys;
+        changes.keys = self.recompute_keys(touched, Some(&mut changes));
         changes
     }
 
-    fn recompute(&mut self, key: &ElevationKey, changes: &mut Changes) {
+    /// Recomputes the `touched` keys in order, noting what changed in `changes` when given;
+    /// returns the keys.
+    fn recompute_keys(
+        &mut self,
+        touched: FastSet<ElevationKey>,
+        mut changes: Option<&mut Changes>,
+    ) -> Vec<ElevationKey> {
+        let mut keys: Vec<ElevationKey> = touched.into_iter().collect();
+        keys.sort();
+        for key in &keys {
+            self.recompute(key, changes.as_deref_mut());
+        }
+        keys
+    }
+
+    fn recompute(&mut self, key: &ElevationKey, changes: Option<&mut Changes>) {
         let Some(state) = self.keys.get(key) else {
             return;
         };
@@ -237,19 +249,21 @@ impl Tracker {
         }
         let fresh = walk::of_views(views, &self.policy);
         let old_slots = state.slots.clone();
-        let old: FastMap<&str, &Elevation> = old_slots
-            .iter()
-            .map(|&i| (self.elevations[i].id.as_str(), &self.elevations[i]))
-            .collect();
-        let fresh_ids: FastSet<&str> = fresh.iter().map(|e| e.id.as_str()).collect();
-        changes.removed.extend(
-            old.keys()
-                .filter(|id| !fresh_ids.contains(*id))
-                .map(|id| (*id).to_owned()),
-        );
-        for el in &fresh {
-            if old.get(el.id.as_str()) != Some(&el) {
-                changes.upserted.push(el.clone());
+        if let Some(changes) = changes {
+            let old: FastMap<&str, &Elevation> = old_slots
+                .iter()
+                .map(|&i| (self.elevations[i].id.as_str(), &self.elevations[i]))
+                .collect();
+            let fresh_ids: FastSet<&str> = fresh.iter().map(|e| e.id.as_str()).collect();
+            changes.removed.extend(
+                old.keys()
+                    .filter(|id| !fresh_ids.contains(*id))
+                    .map(|id| (*id).to_owned()),
+            );
+            for el in &fresh {
+                if old.get(el.id.as_str()) != Some(&el) {
+                    changes.upserted.push(el.clone());
+                }
             }
         }
         self.replace(key, old_slots, fresh);

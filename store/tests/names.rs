@@ -197,7 +197,9 @@ fn a_store_from_before_names_learns_them_from_its_events_when_migrated() {
         let c = rusqlite::Connection::open(dir.path().join(privtrail_store::DB_FILE)).unwrap();
         c.execute_batch(
             "DROP TABLE principal_names; DROP TABLE dictionaries; \
-             ALTER TABLE chain DROP COLUMN legacy_entra_upto; PRAGMA user_version = 8;",
+             ALTER TABLE chain DROP COLUMN legacy_entra_upto; \
+             DROP INDEX events_span_time; CREATE INDEX events_time ON events(time); \
+             PRAGMA user_version = 8;",
         )
         .unwrap();
     }

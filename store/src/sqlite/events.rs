@@ -319,6 +319,29 @@ pub fn contains(conn: &Connection, id: &str) -> Result<bool, StoreError> {
         .map_err(StoreError::sqlite("look up event id"))
 }
 
+/// The spans of the time index from the first stored seq to the last, as a `spans(s)` CTE.
+macro_rules! spans {
+    () => {
+        "WITH RECURSIVE spans(s) AS (SELECT (SELECT min(seq) FROM events) >> 20 \
+         UNION ALL SELECT s + 1 FROM spans WHERE s < (SELECT max(seq) FROM events) >> 20)"
+    };
+}
+
+/// The condition that lets a query on `time` use the time index, which is kept per span of
+/// 2^20 seqs (migration 12 says why): every span from the first stored seq to the last, each
+/// searched by time. Spans are few (ten at 10M events), and each is one seek; the matches come
+/// out span by span, so a query that wants them in time order sorts them.
+pub const IN_SPANS: &str = concat!("(seq >> 20) IN (", spans!(), " SELECT s FROM spans)");
+
+/// The oldest and newest event time: the least of each span's first and the greatest of each
+/// span's last, one seek each (a lone `min(time)` would read the whole index now that time is
+/// not its first column).
+pub const TIME_BOUNDS: &str = concat!(
+    spans!(),
+    " SELECT min((SELECT min(time) FROM events WHERE (seq >> 20) = s)), \
+     max((SELECT max(time) FROM events WHERE (seq >> 20) = s)) FROM spans"
+);
+
 /// Events of one source with `from <= time < to` (nanoseconds), oldest first, at most `limit`,
 /// with the columns of [`COLUMNS_PAIRING`]: what linking two records of one change needs, once
 /// per imported batch.
@@ -331,8 +354,8 @@ pub fn near(
 ) -> Result<Vec<Event>, StoreError> {
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS_PAIRING} FROM events WHERE time >= ?1 AND time < ?2 \
-             AND source = ?3 ORDER BY time, seq LIMIT ?4"
+            "SELECT {COLUMNS_PAIRING} FROM events WHERE {IN_SPANS} AND time >= ?1 \
+             AND time < ?2 AND source = ?3 ORDER BY time, seq LIMIT ?4"
         ))
         .map_err(StoreError::sqlite("prepare events near"))?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -359,10 +382,14 @@ pub fn between(
 ) -> Result<Vec<Event>, StoreError> {
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM events WHERE time >= ?1 AND time < ?2 \
+            // SQLite sorts only the matches' (time, seq) to apply the limit; the rows come in
+            // seq order and are put in time order here, so no sort carries (or decompresses)
+            // their `raw`.
+            "SELECT {COLUMNS} FROM events WHERE seq IN (SELECT seq FROM events \
+             WHERE {IN_SPANS} AND time >= ?1 AND time < ?2 \
              AND (?4 IS NULL OR source = ?4) AND (?5 IS NULL OR tenant = ?5) \
              AND (?6 IS NULL OR host = ?6) AND (?7 IS NULL OR target = ?7) \
-             ORDER BY time, seq LIMIT ?3"
+             ORDER BY time, seq LIMIT ?3)"
         ))
         .map_err(StoreError::sqlite("prepare events by time"))?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -382,9 +409,11 @@ pub fn between(
         .next()
         .map_err(StoreError::sqlite("read events by time"))?
     {
-        out.push(decode(row)?.1);
+        let (seq, e, _) = decode(row)?;
+        out.push((seq, e));
     }
-    Ok(out)
+    out.sort_unstable_by_key(|(seq, e)| (e.time, *seq));
+    Ok(out.into_iter().map(|(_, e)| e).collect())
 }
 
 /// The SQL condition "action is one of these" for a list of action names (quoted for SQL; the

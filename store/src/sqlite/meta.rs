@@ -118,15 +118,16 @@ pub fn rejects(conn: &Connection, limit: usize) -> Result<Vec<StoredReject>, Sto
 }
 
 pub fn stats(conn: &Connection) -> Result<StoreStats, StoreError> {
-    // Separate statements: SQLite answers a lone min()/max() from the time index in O(log n),
-    // but not when combined with count(*).
     let one = |sql: &str| -> Result<Option<i64>, StoreError> {
         conn.query_row(sql, [], |r| r.get(0))
             .map_err(StoreError::sqlite(format!("stats: {sql}")))
     };
     let events = one("SELECT count(*) FROM events")?.unwrap_or(0);
-    let oldest = one("SELECT min(time) FROM events")?;
-    let newest = one("SELECT max(time) FROM events")?;
+    let (oldest, newest): (Option<i64>, Option<i64>) = conn
+        .query_row(super::events::TIME_BOUNDS, [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .map_err(StoreError::sqlite("stats: the oldest and newest event"))?;
     let rejects = one("SELECT count(*) FROM rejects")?.unwrap_or(0);
     let t = |v: Option<i64>| v.map(timefmt::from_nanos);
     Ok(StoreStats {

@@ -9,9 +9,14 @@ use rusqlite::{Connection, params};
 use crate::{CodeVolume, HostVolume, StoreError};
 
 /// Grouped in SQLite: only the (host, code) groups come out, never the events.
-const QUERY: &str = "SELECT host, event_code, sum(outcome = 'failure'), count(*) FROM events \
-     WHERE time >= ?1 AND time < ?2 AND source = 'windows' AND host IS NOT NULL \
-     GROUP BY host, event_code ORDER BY count(*) DESC, host, event_code";
+fn query() -> String {
+    format!(
+        "SELECT host, event_code, sum(outcome = 'failure'), count(*) FROM events \
+         WHERE {} AND time >= ?1 AND time < ?2 AND source = 'windows' AND host IS NOT NULL \
+         GROUP BY host, event_code ORDER BY count(*) DESC, host, event_code",
+        super::events::IN_SPANS
+    )
+}
 
 /// Hosts with their Windows events of `from <= time < to` (nanoseconds): totals, and per event
 /// code (most frequent first) the success and failure counts of at most `max_codes` codes. Host
@@ -27,7 +32,7 @@ pub fn windows_volume(
     max_codes: usize,
 ) -> Result<Vec<HostVolume>, StoreError> {
     let mut stmt = conn
-        .prepare_cached(QUERY)
+        .prepare_cached(&query())
         .map_err(StoreError::sqlite("prepare windows volume"))?;
     let mut rows = stmt
         .query(params![from, to])
@@ -89,11 +94,11 @@ mod tests {
         let mut conn = crate::sqlite::open(&path, true)?;
         crate::sqlite::schema::migrate(&mut conn, &path)?;
         let plan: Vec<String> = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {QUERY}"))?
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", query()))?
             .query_map(params![0i64, 1i64], |r| r.get::<_, String>(3))?
             .collect::<Result<_, _>>()?;
         let plan = plan.join("\n");
-        assert!(plan.contains("USING INDEX events_time"), "{plan}");
+        assert!(plan.contains("USING INDEX events_span_time"), "{plan}");
         Ok(())
     }
 }

@@ -377,7 +377,11 @@ impl Store {
         };
         self.readers.with(|c| {
             c.query_row(
-                "SELECT min(seq), max(seq), count(*) FROM events WHERE time >= ?1 AND time < ?2",
+                &format!(
+                    "SELECT min(seq), max(seq), count(*) FROM events WHERE {} \
+                     AND time >= ?1 AND time < ?2",
+                    crate::sqlite::events::IN_SPANS
+                ),
                 [a, b],
                 |r| {
                     Ok(r.get::<_, Option<i64>>(0)?

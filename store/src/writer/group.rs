@@ -16,10 +16,11 @@
 //! fails half-way rolls the whole group back and says so ([`Writer::abandon_group`]): batches
 //! are not savepoints, because SQLite copies every page a savepoint's batch first touches into a
 //! sub-journal (the batches of a backfill touch thousands of index pages each), 4 % of all CPU
-//! importing `security.evtx` x443 (performance item 27). Nothing a record holds makes a write
-//! fail (what SQLite would refuse is rejected before); what does — a full disk, an I/O error —
-//! would fail the group's commit as well, and the importer stops at the first failure. Stored events reach the indexer only after the commit: the index never holds
-//! what SQLite could still lose. Every other write commits the group first
+//! importing `security.evtx` x443 (performance item 27). A record the store cannot hold (a time
+//! out of range) is rejected without failing its batch; what fails a write is the environment (a
+//! full disk, an I/O error), which the group's commit would meet as well, or a defect — and the
+//! importer stops at its first failure. Stored events reach the indexer only after the commit:
+//! the index never holds what SQLite could still lose. Every other write commits the group first
 //! ([`Writer::flush_group`]), so its own transaction is what it says it is.
 
 use rusqlite::Connection;
@@ -222,20 +223,17 @@ mod tests {
         w.end_group().unwrap();
         assert_eq!(w.head().0, 20);
         drop(w);
-
-        let report = store.verify().unwrap();
-        assert!(report.first_broken.is_none(), "{report:?}");
-        assert_eq!(report.checked, 20);
-        for (n, kept) in [
-            (10, true),
-            (11, false),
-            (21, false),
-            (24, false),
-            (31, true),
-        ] {
-            let id = EventId::windows("HOST", "Security", n);
-            assert_eq!(store.get_event(&id).unwrap().is_some(), kept, "{n}");
-        }
+        verified_with(
+            &store,
+            20,
+            &[
+                (10, true),
+                (11, false),
+                (21, false),
+                (24, false),
+                (31, true),
+            ],
+        );
     }
 
     /// SQLite may roll a transaction back by itself (after an I/O error or a full disk): the
@@ -275,18 +273,26 @@ mod tests {
         w.write_batch(&batch(51, 10), &[]).unwrap();
         assert_eq!(w.head().0, 30);
         drop(w);
+        verified_with(
+            &store,
+            30,
+            &[
+                (10, true),
+                (11, false),
+                (21, false),
+                (31, true),
+                (41, false),
+                (51, true),
+            ],
+        );
+    }
 
+    /// The chain verifies over `checked` links, and each numbered event is stored or not.
+    fn verified_with(store: &Store, checked: u64, kept: &[(u64, bool)]) {
         let report = store.verify().unwrap();
         assert!(report.first_broken.is_none(), "{report:?}");
-        assert_eq!(report.checked, 30);
-        for (n, kept) in [
-            (10, true),
-            (11, false),
-            (21, false),
-            (31, true),
-            (41, false),
-            (51, true),
-        ] {
+        assert_eq!(report.checked, checked);
+        for &(n, kept) in kept {
             let id = EventId::windows("HOST", "Security", n);
             assert_eq!(store.get_event(&id).unwrap().is_some(), kept, "{n}");
         }

@@ -292,13 +292,7 @@ impl Writer {
         outcomes: Option<&mut Vec<EventOutcome>>,
         extra: &dyn Fn(&Connection) -> Result<(), StoreError>,
     ) -> Result<WriteStats, StoreError> {
-        let grouped = matches!(
-            input,
-            Input::Owned {
-                commit: Commit::Grouped,
-                ..
-            }
-        );
+        let grouped = input.grouped();
         let events = input.events().len() as u64;
         let written = self.write_in_scope(input, rejects, checkpoint, forward, outcomes, extra);
         match written {
@@ -320,13 +314,7 @@ impl Writer {
         mut outcomes: Option<&mut Vec<EventOutcome>>,
         extra: &dyn Fn(&Connection) -> Result<(), StoreError>,
     ) -> Result<WriteStats, StoreError> {
-        let grouped = matches!(
-            input,
-            Input::Owned {
-                commit: Commit::Grouped,
-                ..
-            }
-        );
+        let grouped = input.grouped();
         if grouped {
             if self.group.is_some() && self.conn.is_autocommit() {
                 // SQLite rolled the group's transaction back by itself (it may, after an I/O
@@ -785,6 +773,17 @@ impl Input<'_> {
             Input::Borrowed(e) => e,
             Input::Owned { events, .. } => events,
         }
+    }
+
+    /// Written into a group's transaction ([`Commit::Grouped`]).
+    fn grouped(&self) -> bool {
+        matches!(
+            self,
+            Input::Owned {
+                commit: Commit::Grouped,
+                ..
+            }
+        )
     }
 }
 

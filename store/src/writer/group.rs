@@ -101,37 +101,32 @@ impl Writer {
                 }
             }
             Err(e) => {
-                self.group = Some(group);
-                let lost = self.abandon_group(0, 0, format!("committing them failed: {e}"));
+                let lost = self.abandon_group(group, 0, 0, format!("committing them failed: {e}"));
                 self.lost = Some(lost);
             }
         }
     }
 
-    /// Rolls the open group back and puts the chain head back where it began: what was not
-    /// stored, the group's batches plus `batches` and `events` more (a batch that failed in it).
+    /// Rolls `group` (taken out of the writer) back and puts the chain head back where it began:
+    /// what was not stored, the group's batches plus `batches` and `events` more (a batch that
+    /// failed in it).
     pub(super) fn abandon_group(
         &mut self,
+        group: Group,
         batches: usize,
         events: u64,
         reason: String,
     ) -> StoreError {
-        let group = self.group.take();
         if !self.conn.is_autocommit()
             && let Err(r) = self.conn.execute_batch("ROLLBACK")
         {
             tracing::error!(error = %r, "rolling back a group of batches failed");
         }
-        let (mut batches, mut events) = (batches, events);
-        if let Some(group) = group {
-            (self.head_seq, self.head_hash) = group.head;
-            self.keyed_from = group.keyed_from;
-            batches += group.batches;
-            events += group.events;
-        }
+        (self.head_seq, self.head_hash) = group.head;
+        self.keyed_from = group.keyed_from;
         let lost = StoreError::GroupLost {
-            batches,
-            events,
+            batches: batches + group.batches,
+            events: events + group.events,
             reason,
         };
         tracing::error!(error = %lost, "a group of batches was rolled back");

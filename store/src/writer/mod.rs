@@ -298,9 +298,15 @@ impl Writer {
         match written {
             // Still open: the failure came while the batch was being written into the group
             // (a group that failed to commit is already gone).
-            Err(e) if grouped && self.group.is_some() => {
-                Err(self.abandon_group(1, events, format!("a batch among them failed: {e}")))
-            }
+            Err(e) if grouped => match self.group.take() {
+                Some(group) => Err(self.abandon_group(
+                    group,
+                    1,
+                    events,
+                    format!("a batch among them failed: {e}"),
+                )),
+                None => Err(e),
+            },
             other => other,
         }
     }

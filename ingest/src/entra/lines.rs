@@ -6,7 +6,6 @@
 //! read here, parsed and normalized on a second thread one or two lines ahead, and handed back in
 //! order, so what the caller sees is what a single thread would have produced.
 
-use std::borrow::Cow;
 use std::io::BufRead;
 use std::sync::mpsc;
 
@@ -29,6 +28,9 @@ pub(super) enum Line {
     /// Reading failed before line `no`: the rest of the input is lost.
     ReadError { no: usize, error: String },
 }
+
+/// Line buffers kept for reuse: one being read, two queued, one being parsed.
+const SPARE_BUFFERS: usize = 3;
 
 /// What the reading thread hands to the parsing one: a line to parse, or an item to pass on in
 /// its place in the order.
@@ -54,6 +56,9 @@ pub(super) fn read_lines(
         let (work_tx, work_rx) = mpsc::sync_channel::<Work>(2);
         // Unbounded, but never more than the lines handed over and not yet taken.
         let (done_tx, done_rx) = mpsc::channel::<Line>();
+        // Parsed lines' buffers, back for the next lines: a fresh megabyte per line cost page
+        // faults, and a copy of each line out of the reading buffer a memcpy of the whole input.
+        let (spare_tx, spare_rx) = mpsc::sync_channel::<String>(SPARE_BUFFERS);
         let (tenant, graph) = reading;
         let parser = std::thread::Builder::new()
             .name("entra-parse".into())
@@ -62,12 +67,17 @@ pub(super) fn read_lines(
                     let line = match work {
                         Work::Pass(line) => line,
                         Work::Parse(no, text) => {
-                            match parse_records(&text, tenant.as_deref(), graph) {
-                                Ok(recs) => Line::Records { no, recs },
+                            let parsed = parse_records(text.trim(), tenant.as_deref(), graph);
+                            match parsed {
+                                Ok(recs) => {
+                                    // Full (the reader has enough) or gone: dropped.
+                                    let _ = spare_tx.try_send(text);
+                                    Line::Records { no, recs }
+                                }
                                 Err(e) => Line::Invalid {
                                     no,
                                     why: format!("invalid JSON: {e}"),
-                                    text,
+                                    text: text.trim().to_owned(),
                                 },
                             }
                         }
@@ -107,13 +117,17 @@ pub(super) fn read_lines(
                         Work::Pass(Line::TooLong { no: line_no, text })
                     } else {
                         // `from_utf8` checks ASCII a word at a time; the lossy form byte by byte.
-                        let text = std::str::from_utf8(&buf)
-                            .map_or_else(|_| String::from_utf8_lossy(&buf), Cow::Borrowed);
-                        let text = text.trim();
-                        if text.is_empty() {
+                        let text = String::from_utf8(std::mem::take(&mut buf))
+                            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                        if text.trim().is_empty() {
+                            buf = text.into_bytes();
                             continue;
                         }
-                        Work::Parse(line_no, text.to_owned())
+                        buf = spare_rx
+                            .try_recv()
+                            .map(String::into_bytes)
+                            .unwrap_or_default();
+                        Work::Parse(line_no, text)
                     }
                 }
                 Err(e) => {

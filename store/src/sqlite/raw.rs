@@ -193,7 +193,10 @@ enum Shape {
 /// shape once it has [`TRAIN_SAMPLES`], and compresses.
 pub struct Encoder {
     dicts: Arc<Dictionaries>,
-    shapes: HashMap<String, Shape>,
+    /// Few (at most [`MAX_SHAPES`]) and looked up once per record: foldhash, not SipHash.
+    shapes: foldhash::HashMap<String, Shape>,
+    /// The current record's shape, in a buffer kept between records.
+    key: String,
     next_id: u32,
     sample_bytes: usize,
     cctx: CCtx<'static>,
@@ -212,7 +215,7 @@ impl std::fmt::Debug for Encoder {
 impl Encoder {
     /// Loads the stored dictionaries (a shape keeps its dictionary across restarts).
     pub fn load(conn: &Connection, dicts: Arc<Dictionaries>) -> Result<Encoder, StoreError> {
-        let mut shapes = HashMap::new();
+        let mut shapes = foldhash::HashMap::default();
         let mut next_id = 1u32;
         let mut stmt = conn
             .prepare("SELECT id, shape, body FROM dictionaries ORDER BY id")
@@ -245,6 +248,7 @@ impl Encoder {
         Ok(Encoder {
             dicts,
             shapes,
+            key: String::new(),
             next_id,
             sample_bytes: 0,
             cctx: CCtx::create(),
@@ -257,12 +261,21 @@ impl Encoder {
         if raw.len() < MIN_COMPRESS {
             return None;
         }
-        let key = shape(source, raw);
-        if !self.shapes.contains_key(&key) && self.shapes.len() < MAX_SHAPES {
-            self.shapes.insert(key.clone(), Shape::Sampling(Vec::new()));
+        let mut key = std::mem::take(&mut self.key);
+        shape_into(&mut key, source, raw);
+        let out = self.encode_shaped(&key, raw);
+        self.key = key;
+        out
+    }
+
+    /// [`Encoder::encode`] of a record of shape `key`.
+    fn encode_shaped(&mut self, key: &str, raw: &str) -> Option<Vec<u8>> {
+        if !self.shapes.contains_key(key) && self.shapes.len() < MAX_SHAPES {
+            self.shapes
+                .insert(key.to_owned(), Shape::Sampling(Vec::new()));
         }
         let mut trained = None;
-        if let Some(Shape::Sampling(samples)) = self.shapes.get_mut(&key)
+        if let Some(Shape::Sampling(samples)) = self.shapes.get_mut(key)
             && self.sample_bytes + raw.len() <= MAX_SAMPLE_BYTES
         {
             samples.push(raw.as_bytes().to_vec());
@@ -292,14 +305,14 @@ impl Encoder {
                     Shape::Untrainable
                 }
             };
-            self.shapes.insert(key.clone(), state);
+            self.shapes.insert(key.to_owned(), state);
         }
         // zstd writes from the start of the buffer: compress into the scratch buffer, then put
         // the tag (and dictionary id) in front.
         let bound = zstd_safe::compress_bound(raw.len());
         self.scratch.clear();
         self.scratch.reserve(bound);
-        let (res, header) = match self.shapes.get(&key) {
+        let (res, header) = match self.shapes.get(key) {
             Some(Shape::Trained { id, cdict, .. }) => {
                 let mut h = [TAG_DICT, 0, 0, 0, 0];
                 h[1..].copy_from_slice(&id.to_le_bytes());
@@ -451,17 +464,28 @@ fn train(samples: &[Vec<u8>]) -> Result<Vec<u8>, String> {
     zstd::dict::from_samples(samples, DICT_BYTES).map_err(|e| e.to_string())
 }
 
-/// The shape of a record: its source and how it begins (a Winlogbeat document's first key, an
-/// EVTX record's root element), so that records with the same layout share a dictionary.
+/// [`shape_into`] as a new string.
+#[cfg(test)]
 fn shape(source: &str, raw: &str) -> String {
-    let head: String = raw
-        .chars()
-        .skip_while(|c| c.is_whitespace())
-        .take(40)
-        .take_while(|&c| c != ':' && c != '>' && c != ',')
-        .filter(|c| c.is_ascii_graphic())
-        .collect();
-    format!("{source}/{head}")
+    let mut out = String::new();
+    shape_into(&mut out, source, raw);
+    out
+}
+
+/// The shape of a record: its source and how it begins (a Winlogbeat document's first key, an
+/// EVTX record's root element), so that records with the same layout share a dictionary. Written
+/// into `out` (cleared first): no allocation per record.
+fn shape_into(out: &mut String, source: &str, raw: &str) {
+    out.clear();
+    out.push_str(source);
+    out.push('/');
+    out.extend(
+        raw.chars()
+            .skip_while(|c| c.is_whitespace())
+            .take(40)
+            .take_while(|&c| c != ':' && c != '>' && c != ',')
+            .filter(|c| c.is_ascii_graphic()),
+    );
 }
 
 #[cfg(test)]

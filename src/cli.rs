@@ -308,7 +308,7 @@ pub struct BenchIngestArgs {
 
     /// Also measure the components alone on the same inputs: the `evtx` crate's parse,
     /// privtrail's parse + normalize without storing, a bare SQLite insert and a bare tantivy
-    /// index of generated events.
+    /// index of generated events (Winlogbeat, and Graph with `--graph`).
     #[arg(long)]
     pub reference: bool,
 

@@ -84,7 +84,7 @@ fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
     }
 
     if args.graph > 0 {
-        let file = work.join("graph-pages.jsonl");
+        let file = work.join(GRAPH_FILE);
         eprintln!(
             "writing {} generated Graph audit records to {} …",
             args.graph,
@@ -231,6 +231,8 @@ fn rehost(batch: &mut Batch, host_of: impl Fn(&str) -> String) {
 
 /// Lines of the generated file a `--stored` fill imports again and again.
 const FILL_FILE_LINES: u64 = 1_000_000;
+/// The generated Graph pages, in the work directory.
+const GRAPH_FILE: &str = "graph-pages.jsonl";
 /// Events the bare SQLite and tantivy references store.
 const REFERENCE_EVENTS: usize = 200_000;
 
@@ -270,7 +272,7 @@ fn timed(label: String, f: impl FnOnce() -> Result<u64>) -> Result<Reference> {
 
 /// The components' own speed on the same inputs: the `evtx` crate parsing the EVTX file,
 /// privtrail's read + parse + normalize with nothing stored, and SQLite and tantivy alone on
-/// generated events.
+/// generated events: the Winlogbeat ones, and the Graph records when the run had them.
 fn references(
     args: &BenchIngestArgs,
     generated: Option<&Path>,
@@ -302,32 +304,53 @@ fn references(
         )?);
     }
     if let Some(file) = generated {
-        out.push(timed(
-            "privtrail read + normalize Winlogbeat JSON (no store)".to_owned(),
-            || Ok(parse_only(file, opts, 0)?.1),
-        )?);
-        let (evts, _) = parse_only(file, opts, REFERENCE_EVENTS)?;
-        let n = evts.len() as u64;
-        let dir = work.join("reference");
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)?;
-        }
-        std::fs::create_dir_all(&dir)?;
-        out.push(timed(
-            "bare SQLite insert (privtrail's table, raw as text)".to_owned(),
-            || {
-                privtrail_store::reference::bare_sqlite(&dir.join("bare.db"), &evts)?;
-                Ok(n)
-            },
-        )?);
-        out.push(timed(
-            "bare tantivy index (privtrail's schema, one commit)".to_owned(),
-            || {
-                privtrail_store::reference::bare_tantivy(&dir.join("index"), &evts)?;
-                Ok(n)
-            },
+        out.extend(stored_alone(
+            "Winlogbeat JSON",
+            file,
+            &work.join("reference"),
+            opts,
         )?);
     }
+    // A Graph import is compared with its own components: another parser, other columns filled.
+    let graph = work.join(GRAPH_FILE);
+    if args.graph > 0 && graph.is_file() {
+        out.extend(stored_alone(
+            "Graph JSON",
+            &graph,
+            &work.join("reference-graph"),
+            opts,
+        )?);
+    }
+    Ok(out)
+}
+
+/// Reading and normalizing `file` (of the input `what`) with nothing stored, then storing
+/// [`REFERENCE_EVENTS`] of its events in a bare SQLite table and a bare tantivy index under `dir`.
+fn stored_alone(what: &str, file: &Path, dir: &Path, opts: &Options) -> Result<Vec<Reference>> {
+    let mut out = vec![timed(
+        format!("privtrail read + normalize {what} (no store)"),
+        || Ok(parse_only(file, opts, 0)?.1),
+    )?];
+    let (evts, _) = parse_only(file, opts, REFERENCE_EVENTS)?;
+    let n = evts.len() as u64;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::create_dir_all(dir)?;
+    out.push(timed(
+        format!("bare SQLite insert, {what} (raw as text)"),
+        || {
+            privtrail_store::reference::bare_sqlite(&dir.join("bare.db"), &evts)?;
+            Ok(n)
+        },
+    )?);
+    out.push(timed(
+        format!("bare tantivy index, {what} (one commit)"),
+        || {
+            privtrail_store::reference::bare_tantivy(&dir.join("index"), &evts)?;
+            Ok(n)
+        },
+    )?);
     Ok(out)
 }
 

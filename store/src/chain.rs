@@ -54,8 +54,9 @@ impl std::fmt::Debug for ChainKey {
 /// `prev || canonical(event)` fed to `h` in three updates: the fields before `raw` (with `raw`'s
 /// length) gathered in one buffer, `raw` itself, then the two fields after it. Fed field by field
 /// (some 70 small updates, each copied into the block buffer) it was a quarter of the writer
-/// thread; gathered whole, copying `raw` (a Graph record's kilobyte) into the buffer was a fifth
-/// of the chain's cost. A large update is hashed in place, block by block.
+/// thread; gathered whole, copying each event into the buffer, `raw` (a Graph record's kilobyte)
+/// included, was two fifths of the chain's samples. A large update is hashed in place, block by
+/// block.
 fn feed_linked(h: &mut impl sha2::digest::Update, prev: &Hash, event: &Event) {
     let mut buf = Vec::with_capacity(event.message.len() + 512);
     feed_head(&mut buf, prev, event);

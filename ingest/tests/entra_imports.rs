@@ -327,3 +327,51 @@ fn a_sink_that_stops_ends_the_reading_of_json_lines() {
     assert_eq!(batches, 1);
     assert!(events > 0 && events < 40 * 999, "{events}");
 }
+
+/// JSON lines of Graph pages go to the parsing thread in the buffer they were read into, and the
+/// buffers come back for later lines: pages of different lengths in turn (a short line read into
+/// a buffer a long one grew), lines of only whitespace (ASCII or not) skipped, an invalid line
+/// reported with its number, every record stored once and in file order.
+#[test]
+fn json_lines_of_pages_in_reused_buffers_read_as_written() {
+    let mut body = String::new();
+    let mut want = Vec::new();
+    for page in 0..24 {
+        let records: Vec<String> = (0..(page % 4 + 1))
+            .map(|k| {
+                let id = format!("p{page}-r{k}");
+                want.push(id.clone());
+                // Long and short reasons in turn: lines of 100 bytes to 20 KB.
+                let reason = "x".repeat(if page % 2 == 0 { 5_000 } else { 3 });
+                format!(
+                    r#"{{"id":"{id}","activityDisplayName":"Update user","activityDateTime":"2024-01-01T00:{:02}:{:02}Z","resultReason":"{reason}"}}"#,
+                    page, k
+                )
+            })
+            .collect();
+        body.push_str(&format!(r#"{{"value":[{}]}}"#, records.join(",")));
+        body.push('\n');
+        match page {
+            5 => body.push_str("   \t \n"),
+            9 => body.push_str("\u{a0}\u{3000}\n"),
+            13 => body.push_str("{\"value\":[{\"id\":\n"),
+            _ => {}
+        }
+    }
+    let (_d, path) = temp("pages.jsonl", body.as_bytes());
+    let r = read(&path);
+    let got: Vec<&str> = r
+        .events
+        .iter()
+        .map(|e| e.record_id.as_deref().unwrap())
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(r.rejects.len(), 1, "{:?}", r.rejects);
+    // Page 13 is line 16 (two blank lines before it): the broken line after it is line 17.
+    assert_eq!(r.rejects[0].location, "line 17");
+    assert!(
+        r.rejects[0].reason.contains("invalid JSON"),
+        "{:?}",
+        r.rejects[0]
+    );
+}

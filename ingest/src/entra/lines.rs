@@ -29,7 +29,8 @@ pub(super) enum Line {
     ReadError { no: usize, error: String },
 }
 
-/// Line buffers kept for reuse: one being read, two queued, one being parsed.
+/// Parsed lines' buffers waiting to be read into again. No more can be in use at once: one line
+/// is being read, two are queued and one is being parsed.
 const SPARE_BUFFERS: usize = 3;
 
 /// What the reading thread hands to the parsing one: a line to parse, or an item to pass on in

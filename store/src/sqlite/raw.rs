@@ -193,7 +193,7 @@ enum Shape {
 /// shape once it has [`TRAIN_SAMPLES`], and compresses.
 pub struct Encoder {
     dicts: Arc<Dictionaries>,
-    /// Few (at most [`MAX_SHAPES`]) and looked up once per record: foldhash, not SipHash.
+    /// Few (at most [`MAX_SHAPES`]) and looked up for every record: foldhash, not SipHash.
     shapes: foldhash::HashMap<String, Shape>,
     /// The current record's shape, in a buffer kept between records.
     key: String,

@@ -2,19 +2,19 @@
 //! the borrowed [`Node`] tree when the value is plain Graph, else through `serde_json::Value`.
 //!
 //! Graph pages are what Entra imports mostly read, and parsing them into `Value` was
-//! half of the Entra parsing thread (see `node.rs`). The two paths make the same records: the
+//! half of the Entra parsing thread (see `node/mod.rs`). The two paths make the same records: the
 //! fast one takes only what the general one would pass through unchanged (every record a Graph
-//! `directoryAudit`, none expanded, every record's text found in the page), normalization is the
-//! same generic code, and tests compare the two on real and generated pages.
+//! `directoryAudit`, none expanded, the page in the subset of JSON [`Parsed`] reads, which gives
+//! each record's text as `serde_json` prints it), normalization is the same generic code, and
+//! tests compare the two on real and generated pages.
 
 use serde_json::Value;
 
-use super::compact::{Layout, record_texts};
 use super::convert::{Shape, shape_of};
 use super::detect::wrapped;
 use super::imports::{DEFAULT_TENANT, Rec, normalized, records_of};
 use super::json::{JsonValue, get};
-use super::node::Node;
+use super::node::{Node, Parsed};
 
 /// The records of one top-level JSON value given as its text, as [`records_of`] makes them of the
 /// parsed value. A plain Graph page (or an array of Graph records, or one record) is read through
@@ -34,25 +34,26 @@ pub(super) fn parse_records(
     Ok(records_of(v, text, tenant))
 }
 
-/// [`parse_records`] through [`Node`], or `None` when `text` is not a plain Graph page whose
-/// records' texts [`record_texts`] finds: then the general path makes the same records.
+/// [`parse_records`] through [`Node`], or `None` when `text` is not a plain Graph page that
+/// [`Parsed`] reads: then the general path makes the same records.
 fn graph_records(text: &str, tenant: Option<&str>) -> Option<Vec<Rec>> {
-    let node: Node = serde_json::from_str(text).ok()?;
-    let (layout, records) = match &node {
+    let parsed = Parsed::new(text)?;
+    let node = &parsed.root;
+    let (records, texts): (&[Node], Vec<&str>) = match node {
         Node::Object(m) => match wrapped(m) {
-            // The general path takes the first member of that name in any case, and so does
-            // `record_texts`: when that is another array (the name in two spellings), leave the
-            // page to it rather than pair one array's records with the other's texts.
+            // The general path takes the first member of that name in any case: when that is
+            // another array (the name in two spellings), leave the page to it rather than pair
+            // one array's records with the other's texts.
             Some((key, records)) => {
-                let first = m.first_named(key).and_then(JsonValue::array)?;
-                if !std::ptr::eq(first, records) {
+                let (at, first) = m.first_named_at(key)?;
+                if !first.array().is_some_and(|a| std::ptr::eq(a, records)) {
                     return None;
                 }
-                (Layout::Wrapper(key), records)
+                (records, parsed.element_texts(Some(at)).collect())
             }
-            None => (Layout::Single, std::slice::from_ref(&node)),
+            None => (std::slice::from_ref(node), vec![parsed.text()]),
         },
-        Node::Array(a) => (Layout::Array, a.as_slice()),
+        Node::Array(a) => (a.as_slice(), parsed.element_texts(None).collect()),
         _ => return None,
     };
     // What `to_directory_audit` passes on unchanged, and `flatten` does not expand.
@@ -62,15 +63,14 @@ fn graph_records(text: &str, tenant: Option<&str>) -> Option<Vec<Rec>> {
                 && get(m, "tables").is_none_or(|t| t.array().is_none())
         })
     };
-    if !records.iter().all(plain) {
+    if texts.len() != records.len() || !records.iter().all(plain) {
         return None;
     }
-    let texts = record_texts(text, layout).filter(|t| t.len() == records.len())?;
     let tenant = tenant.unwrap_or(DEFAULT_TENANT);
     let recs = records
         .iter()
         .zip(texts)
-        .map(|(r, raw)| normalized(r, tenant, raw))
+        .map(|(r, raw)| normalized(r, tenant, raw.to_owned()))
         .collect();
     Some(recs)
 }

@@ -29,7 +29,7 @@ fn is_core_for(core: &Event, pim: &Event) -> bool {
 
 /// PIM's own record of an activation, deactivation, expiry or assignment change.
 fn is_pim_record(e: &Event) -> bool {
-    kind_of(&e.event_code).is_pim_named() && direction(e).is_some()
+    direction(e).is_some() && kind_of(&e.event_code).is_pim_named()
 }
 
 fn same_text(a: &Option<String>, b: &Option<String>) -> bool {
@@ -44,11 +44,13 @@ fn same_text(a: &Option<String>, b: &Option<String>) -> bool {
 /// `correlation_id` or times at most 60 s apart. Symmetric; pure.
 pub fn same_change(a: &Event, b: &Event) -> bool {
     // The field comparisons first: the linker asks this of every neighbour of a record in its
-    // (tenant, target) group, and most differ in direction, role or time.
+    // (tenant, target) group, and most differ in direction, role or time. Records of no
+    // direction (requests, approvals) are no PIM record: naming their kind is left out.
     if a.source != Source::Entra
         || b.source != Source::Entra
         || !same_text(&a.tenant, &b.tenant)
         || direction(a) != direction(b)
+        || direction(a).is_none()
         || !same_text(&a.target, &b.target)
     {
         return false;

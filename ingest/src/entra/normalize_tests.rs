@@ -205,6 +205,10 @@ fn pairs_are_the_same_change() {
     assert!(!same_change(out, core));
     let req = by_code(&ev, "Add member to role requested (PIM activation)", 0);
     assert!(!same_change(req, core));
+    // Two records of no direction (a request and its twin) are never a pair.
+    let mut twin = req.clone();
+    twin.id = privtrail_model::EventId::from_stored("twin".into());
+    assert!(!same_change(req, &twin) && !same_change(&twin, req));
     let mut other_tenant = core.clone();
     other_tenant.tenant = Some("fabrikam".into());
     assert!(!same_change(act, &other_tenant));

@@ -6,8 +6,9 @@
 //! # How it fits together
 //! `detect.rs` recognizes the formats by content; `imports.rs` reads a file into records (JSON lines —
 //! parsed on a second thread by `lines.rs` —, whole documents, CSV); `pages.rs` turns one top-level
-//! JSON value into records, through the borrowed `node::Node` tree when it is plain Graph, else
-//! through `serde_json::Value`, where `convert.rs` turns each record of any shape into a
+//! JSON value into records, through the borrowed `node::Node` tree when it is plain Graph (read
+//! with the records' compact texts in one pass, `node/parse.rs`), else through
+//! `serde_json::Value`, where `convert.rs` turns each record of any shape into a
 //! `directoryAudit`; `normalize.rs` (generic over both trees, `node::JsonValue`) makes the
 //! [`privtrail_model::Event`]. The tenant of an imported record is
 //! [`crate::Options::tenant`] when set, else the record's own tenant id (Log Analytics `TenantId`,

@@ -254,6 +254,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
+    use crate::entra::test_json::{json_value, spelled};
 
     fn printed(t: &str) -> String {
         serde_json::from_str::<Value>(t).unwrap().to_string()
@@ -315,43 +316,6 @@ mod tests {
             record_texts(r#"{"valu\u0065":[{"a":1}]}"#, Layout::Wrapper("value")),
             None
         );
-    }
-
-    fn json_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::from),
-            any::<u64>().prop_map(Value::from),
-            any::<f64>()
-                .prop_filter("finite", |f| f.is_finite())
-                .prop_map(Value::from),
-            "[a-c\"\\\\/\u{0}-\u{1f}\u{7f}é€😀 ]{0,8}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 64, 6, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                prop::collection::vec(("[a-c\"\\\\]{0,3}", inner), 0..6)
-                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
-            ]
-        })
-    }
-
-    /// JSON text of `v` in the forms Graph and exports use: compact, pretty, `\u` escapes for
-    /// non-ASCII and quotes, `\/`, exponents, repeated names.
-    fn spelled(v: &Value, style: u8) -> String {
-        let text = match style % 3 {
-            0 => v.to_string(),
-            1 => serde_json::to_string_pretty(v).unwrap(),
-            _ => v.to_string().replace(':', " : ").replace(',', " ,\n "),
-        };
-        match style / 3 {
-            1 => text.replace('é', "\\u00e9").replace("\\\"", "\\u0022"),
-            2 => text.replace('/', "\\/"),
-            3 => text.replace("{\"", "{\"a\":1,\"a\":2,\""),
-            4 => text.replace(".0", "e0"),
-            _ => text,
-        }
     }
 
     proptest! {

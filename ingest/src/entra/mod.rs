@@ -25,6 +25,8 @@ mod message;
 mod node;
 mod normalize;
 mod pages;
+#[cfg(test)]
+mod test_json;
 
 pub use imports::DEFAULT_TENANT;
 pub use link::same_change;

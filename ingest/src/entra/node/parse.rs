@@ -230,6 +230,20 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// After a member: `true` at the container's `close`, `false` past a comma (and the
+    /// whitespace after it), `None` at anything else.
+    fn closes(&mut self, close: u8) -> Option<bool> {
+        self.ws();
+        match *self.b.get(self.i)? {
+            b',' => {
+                self.i += 1;
+                self.ws();
+                Some(false)
+            }
+            c => (c == close).then_some(true),
+        }
+    }
+
     fn array(&mut self, depth: usize, spans: Spans) -> Option<Node<'a>> {
         if depth > MAX_DEPTH {
             return None;
@@ -250,14 +264,8 @@ impl<'a> Scanner<'a> {
                     self.spans.push((key, start..self.compact_at(self.i)));
                 }
                 self.items.push(v);
-                self.ws();
-                match self.b.get(self.i)? {
-                    b',' => {
-                        self.i += 1;
-                        self.ws();
-                    }
-                    b']' => break,
-                    _ => return None,
+                if self.closes(b']')? {
+                    break;
                 }
             }
         }
@@ -299,14 +307,8 @@ impl<'a> Scanner<'a> {
                 };
                 let v = self.value(depth, spans)?;
                 self.members.push((name, v));
-                self.ws();
-                match self.b.get(self.i)? {
-                    b',' => {
-                        self.i += 1;
-                        self.ws();
-                    }
-                    b'}' => break,
-                    _ => return None,
+                if self.closes(b'}')? {
+                    break;
                 }
             }
         }
@@ -357,6 +359,7 @@ mod tests {
 
     use super::*;
     use crate::entra::node::JsonValue;
+    use crate::entra::test_json::{json_value, spelled};
 
     /// What `Value` reads and prints of `t`, checked against the scanner when it takes `t`.
     fn agrees(t: &str) -> Option<Parsed<'_>> {
@@ -465,43 +468,6 @@ mod tests {
             p.root.array().map(<[Node]>::len),
             Some(p.element_texts(None).count())
         );
-    }
-
-    fn json_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::from),
-            any::<u64>().prop_map(Value::from),
-            any::<f64>()
-                .prop_filter("finite", |f| f.is_finite())
-                .prop_map(Value::from),
-            "[a-c\"\\\\/\u{0}-\u{1f}\u{7f}é€😀 ]{0,8}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 64, 6, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                prop::collection::vec(("[a-c\"\\\\\n]{0,3}", inner), 0..6)
-                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
-            ]
-        })
-    }
-
-    /// JSON text of `v` in the forms Graph and exports use: compact, pretty, spaced, with `\u`
-    /// escapes, `\/`, exponents, repeated names.
-    fn spelled(v: &Value, style: u8) -> String {
-        let text = match style % 3 {
-            0 => v.to_string(),
-            1 => serde_json::to_string_pretty(v).unwrap(),
-            _ => v.to_string().replace(':', " : ").replace(',', " ,\n "),
-        };
-        match style / 3 {
-            1 => text.replace('é', "\\u00e9").replace("\\\"", "\\u0022"),
-            2 => text.replace('/', "\\/"),
-            3 => text.replace("{\"", "{\"a\":1,\"a\":2,\""),
-            4 => text.replace(".0", "e0"),
-            _ => text,
-        }
     }
 
     /// Whether `serde_json` prints `v` inside the subset (no float, no integer of more than 18

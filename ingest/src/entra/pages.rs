@@ -8,6 +8,9 @@
 //! each record's text as `serde_json` prints it), normalization is the same generic code, and
 //! tests compare the two on real and generated pages.
 
+use std::cell::RefCell;
+
+use bumpalo::Bump;
 use serde_json::Value;
 
 use super::convert::{Shape, shape_of};
@@ -34,10 +37,23 @@ pub(super) fn parse_records(
     Ok(records_of(v, text, tenant))
 }
 
+thread_local! {
+    /// The tree of the page being read. Reset for each page; it keeps its largest chunk (about
+    /// three times a page's text) for the next, as a fresh one per page cost page faults.
+    static ARENA: RefCell<Bump> = RefCell::new(Bump::new());
+}
+
 /// [`parse_records`] through [`Node`], or `None` when `text` is not a plain Graph page that
 /// [`Parsed`] reads: then the general path makes the same records.
 fn graph_records(text: &str, tenant: Option<&str>) -> Option<Vec<Rec>> {
-    let parsed = Parsed::new(text)?;
+    ARENA.with_borrow_mut(|arena| {
+        arena.reset();
+        graph_records_in(text, tenant, arena)
+    })
+}
+
+fn graph_records_in(text: &str, tenant: Option<&str>, arena: &Bump) -> Option<Vec<Rec>> {
+    let parsed = Parsed::new(text, arena)?;
     let node = &parsed.root;
     let (records, texts): (&[Node], Vec<&str>) = match node {
         Node::Object(m) => match wrapped(m) {
@@ -53,7 +69,7 @@ fn graph_records(text: &str, tenant: Option<&str>) -> Option<Vec<Rec>> {
             }
             None => (std::slice::from_ref(node), vec![parsed.text()]),
         },
-        Node::Array(a) => (a.as_slice(), parsed.element_texts(None).collect()),
+        Node::Array(a) => (*a, parsed.element_texts(None).collect()),
         _ => return None,
     };
     // What `to_directory_audit` passes on unchanged, and `flatten` does not expand.

@@ -17,8 +17,6 @@
 
 mod parse;
 
-use std::borrow::Cow;
-
 use serde_json::{Map, Number, Value};
 
 pub(crate) use parse::Parsed;
@@ -79,20 +77,21 @@ pub(crate) const MAX_MEMBERS: usize = 64;
 /// serde_json's marker for a raw value, which its `Value` reads specially as a first key.
 const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
-/// A JSON value borrowing its text from the parsed input where it can.
+/// A JSON value whose texts are borrowed from the parsed input, or (names and strings with
+/// escapes) from the arena its containers live in: nothing in it is dropped on its own.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Node<'a> {
     Null,
     Bool(bool),
     Number(Number),
-    String(Cow<'a, str>),
-    Array(Vec<Node<'a>>),
+    String(&'a str),
+    Array(&'a [Node<'a>]),
     Object(Members<'a>),
 }
 
 /// An object's members in their order, each name once.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub(crate) struct Members<'a>(Vec<(Cow<'a, str>, Node<'a>)>);
+pub(crate) struct Members<'a>(&'a [(&'a str, Node<'a>)]);
 
 impl<'a> JsonValue for Node<'a> {
     type Map = Members<'a>;
@@ -142,7 +141,7 @@ impl<'a> Members<'a> {
 impl<'a> JsonMap for Members<'a> {
     type Value = Node<'a>;
     fn member(&self, key: &str) -> Option<&Node<'a>> {
-        crate::windows::jsonl::scan_members(self.0.iter().map(|(k, v)| (k.as_ref(), v)), key)
+        crate::windows::jsonl::scan_members(self.0.iter().map(|(k, v)| (*k, v)), key)
     }
 }
 
@@ -154,11 +153,11 @@ impl Node<'_> {
             Node::Null => Value::Null,
             Node::Bool(b) => Value::Bool(*b),
             Node::Number(n) => Value::Number(n.clone()),
-            Node::String(s) => Value::String(s.clone().into_owned()),
+            Node::String(s) => Value::String((*s).to_owned()),
             Node::Array(a) => Value::Array(a.iter().map(Node::to_value).collect()),
             Node::Object(m) => Value::Object(
                 m.0.iter()
-                    .map(|(k, v)| (k.clone().into_owned(), v.to_value()))
+                    .map(|(k, v)| ((*k).to_owned(), v.to_value()))
                     .collect(),
             ),
         }
@@ -172,7 +171,8 @@ mod tests {
     #[test]
     fn lookup_is_exact_first_then_any_case() {
         let text = r#"{"ID":"upper","Id":"mixed","id":"exact"}"#;
-        let n = Parsed::new(text).unwrap().root;
+        let arena = bumpalo::Bump::new();
+        let n = Parsed::new(text, &arena).unwrap().root;
         let m = n.as_map().unwrap();
         assert_eq!(m.member("id").and_then(JsonValue::string), Some("exact"));
         assert_eq!(m.member("iD").and_then(JsonValue::string), Some("upper"));

@@ -20,6 +20,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use bumpalo::Bump;
 use serde_json::Number;
 
 use super::{MAX_MEMBERS, Members, Node, RAW_VALUE_TOKEN};
@@ -39,10 +40,12 @@ pub(crate) struct Parsed<'a> {
 }
 
 impl<'a> Parsed<'a> {
-    /// The value of `text` (one top-level JSON value, whitespace around it allowed), or `None`
-    /// when it is not in the subset this reads (see the module doc).
-    pub(crate) fn new(text: &'a str) -> Option<Parsed<'a>> {
+    /// The value of `text` (one top-level JSON value, whitespace around it allowed), its
+    /// containers and escaped texts allocated in `arena`, or `None` when it is not in the subset
+    /// this reads (see the module doc).
+    pub(crate) fn new(text: &'a str, arena: &'a Bump) -> Option<Parsed<'a>> {
         let mut p = Scanner {
+            arena,
             t: text,
             b: text.as_bytes(),
             i: 0,
@@ -99,6 +102,8 @@ enum Spans {
 }
 
 struct Scanner<'a> {
+    /// Where the tree's containers go: one allocation each, freed all at once.
+    arena: &'a Bump,
     t: &'a str,
     b: &'a [u8],
     i: usize,
@@ -109,7 +114,7 @@ struct Scanner<'a> {
     /// Elements of the arrays being read, innermost last.
     items: Vec<Node<'a>>,
     /// Members of the objects being read, innermost last.
-    members: Vec<(Cow<'a, str>, Node<'a>)>,
+    members: Vec<(&'a str, Node<'a>)>,
     spans: Vec<(Option<usize>, Range<usize>)>,
 }
 
@@ -190,8 +195,9 @@ impl<'a> Scanner<'a> {
         Some(Node::Number(number))
     }
 
-    /// The string whose opening quote is at `self.i`: borrowed when it holds no escape.
-    fn string(&mut self) -> Option<Cow<'a, str>> {
+    /// The string whose opening quote is at `self.i`: borrowed from the input when it holds no
+    /// escape, else decoded into the arena.
+    fn string(&mut self) -> Option<&'a str> {
         let start = self.i + 1;
         let mut j = start;
         let mut decoded: Option<String> = None;
@@ -201,10 +207,10 @@ impl<'a> Scanner<'a> {
                 b'"' => {
                     self.i = p + 1;
                     return Some(match decoded {
-                        None => Cow::Borrowed(&self.t[start..p]),
+                        None => &self.t[start..p],
                         Some(mut s) => {
                             s.push_str(&self.t[j..p]);
-                            Cow::Owned(s)
+                            self.arena.alloc_str(&s)
                         }
                     });
                 }
@@ -270,7 +276,9 @@ impl<'a> Scanner<'a> {
             }
         }
         self.i += 1;
-        Some(Node::Array(self.items.drain(from..).collect()))
+        Some(Node::Array(
+            self.arena.alloc_slice_fill_iter(self.items.drain(from..)),
+        ))
     }
 
     fn object(&mut self, depth: usize, root: bool) -> Option<Node<'a>> {
@@ -313,7 +321,9 @@ impl<'a> Scanner<'a> {
             }
         }
         self.i += 1;
-        Some(Node::Object(Members(self.members.drain(from..).collect())))
+        Some(Node::Object(Members(
+            self.arena.alloc_slice_fill_iter(self.members.drain(from..)),
+        )))
     }
 }
 
@@ -361,9 +371,14 @@ mod tests {
     use crate::entra::node::JsonValue;
     use crate::entra::test_json::{json_value, spelled};
 
+    /// [`Parsed::new`] in an arena of its own (leaked: the tests are short).
+    fn parsed(t: &str) -> Option<Parsed<'_>> {
+        Parsed::new(t, Box::leak(Box::new(Bump::new())))
+    }
+
     /// What `Value` reads and prints of `t`, checked against the scanner when it takes `t`.
     fn agrees(t: &str) -> Option<Parsed<'_>> {
-        let p = Parsed::new(t)?;
+        let p = parsed(t)?;
         let v: Value = serde_json::from_str(t).expect("the scanner took what serde_json refuses");
         assert_eq!(p.root.to_value(), v, "{t}");
         assert_eq!(p.text(), v.to_string(), "{t}");
@@ -392,17 +407,16 @@ mod tests {
     #[test]
     fn borrows_what_has_no_escapes_and_copies_no_compact_text() {
         let t = r#"{"plain":"text","esc\"":"a\nb"}"#;
-        let p = Parsed::new(t).unwrap();
+        let p = parsed(t).unwrap();
         let Node::Object(m) = &p.root else { panic!() };
-        assert!(matches!(m.0[0].0, Cow::Borrowed(_)));
-        assert!(matches!(m.0[0].1, Node::String(Cow::Borrowed(_))));
-        assert!(matches!(m.0[1].0, Cow::Owned(_)));
-        assert!(matches!(&m.0[1].1, Node::String(Cow::Owned(s)) if s == "a\nb"));
+        // Borrowed: the text lies inside the input.
+        let inside = |x: &str| t.as_bytes().as_ptr_range().contains(&x.as_ptr());
+        assert!(inside(m.0[0].0));
+        assert!(matches!(m.0[0].1, Node::String(s) if inside(s)));
+        assert!(!inside(m.0[1].0) && m.0[1].0 == "esc\"");
+        assert!(matches!(m.0[1].1, Node::String(s) if !inside(s) && s == "a\nb"));
         assert!(matches!(p.compact, Cow::Borrowed(_)));
-        assert!(matches!(
-            Parsed::new(" [1, 2]").unwrap().compact,
-            Cow::Owned(_)
-        ));
+        assert!(matches!(parsed(" [1, 2]").unwrap().compact, Cow::Owned(_)));
     }
 
     #[test]
@@ -446,7 +460,7 @@ mod tests {
             "[\"bad escape \\x\"]",
             "",
         ] {
-            assert!(Parsed::new(t).is_none(), "{t:?}");
+            assert!(parsed(t).is_none(), "{t:?}");
         }
     }
 
@@ -502,7 +516,7 @@ mod tests {
                     prop_assert_eq!(p.element_texts(None).collect::<Vec<_>>(), texts);
                 }
             } else {
-                prop_assert!(Parsed::new(&text).is_none(), "{}", text);
+                prop_assert!(parsed(&text).is_none(), "{}", text);
             }
         }
 
@@ -521,7 +535,7 @@ mod tests {
 
         #[test]
         fn never_takes_what_serde_json_refuses(text in "[\\[\\]{}\",:0-9a-z\\\\ .eE+-]{0,24}") {
-            if Parsed::new(&text).is_some() {
+            if parsed(&text).is_some() {
                 prop_assert!(serde_json::from_str::<Value>(&text).is_ok(), "{}", text);
                 agrees(&text);
             }

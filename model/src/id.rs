@@ -1,3 +1,4 @@
+use std::cell::RefCell;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -29,21 +30,88 @@ fn hash64(parts: &[&str]) -> u64 {
     u64::from_be_bytes(b)
 }
 
+/// Streams remembered per thread.
+const REMEMBERED: usize = 8;
+
+thread_local! {
+    /// The streams hashed last on this thread, by their exact parts joined with NULs (as
+    /// [`hash64`] reads them). An import's records share a few streams (one tenant; a host's
+    /// channels), and hashing each record's again cost a SHA-256 and a lowercased copy of every
+    /// part per event.
+    static STREAMS: RefCell<(Vec<(String, u64)>, usize)> = const { RefCell::new((Vec::new(), 0)) };
+}
+
+/// [`hash64`] of `parts`, from the thread's remembered streams when it is one of them.
+fn stream(parts: &[&str]) -> u64 {
+    let joined_is = |key: &str| {
+        let mut rest = key.as_bytes();
+        for p in parts {
+            match rest
+                .strip_prefix(p.as_bytes())
+                .and_then(|r| r.strip_prefix(b"\0"))
+            {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        rest.is_empty()
+    };
+    STREAMS.with_borrow_mut(|(known, next)| {
+        if let Some((_, h)) = known.iter().find(|(k, _)| joined_is(k)) {
+            return *h;
+        }
+        let h = hash64(parts);
+        let mut key = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+        for p in parts {
+            key.push_str(p);
+            key.push('\0');
+        }
+        if known.len() < REMEMBERED {
+            known.push((key, h));
+        } else {
+            known[*next] = (key, h);
+            *next = (*next + 1) % REMEMBERED;
+        }
+        h
+    })
+}
+
+/// `bytes` as lowercase hex digits appended to `out`.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+}
+
+/// The first 8 bytes of SHA-256 of `native`.
+fn native_hash(native: &str) -> [u8; 8] {
+    let d = Sha256::digest(native.as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    b
+}
+
 impl EventId {
     /// A Windows event: computer + channel + `EventRecordID`.
     pub fn windows(computer: &str, channel: &str, record_id: u64) -> Self {
-        let stream = hash64(&["windows", computer, channel]);
-        EventId(format!("{stream:016x}{record_id:016x}"))
+        let mut id = String::with_capacity(32);
+        push_hex(
+            &mut id,
+            &stream(&["windows", computer, channel]).to_be_bytes(),
+        );
+        push_hex(&mut id, &record_id.to_be_bytes());
+        EventId(id)
     }
 
     /// Any other record: `scope` is the tenant or host, `native` the source's own record id
     /// (opaque, compared exactly).
     pub fn native(source: Source, scope: &str, native: &str) -> Self {
-        let stream = hash64(&[source.as_str(), scope]);
-        let mut h = Sha256::new();
-        h.update(native.as_bytes());
-        let d = h.finalize();
-        EventId(format!("{stream:016x}{}", hex::encode(&d[..8])))
+        let mut id = String::with_capacity(32);
+        push_hex(&mut id, &stream(&[source.as_str(), scope]).to_be_bytes());
+        push_hex(&mut id, &native_hash(native));
+        EventId(id)
     }
 
     /// An Entra audit record: [`EventId::native`]'s stream, then the minute of `time` (8 hex
@@ -54,16 +122,20 @@ impl EventId {
     /// from Graph and from a Log Analytics export must get the same id, and an export may write
     /// fewer fractional digits.
     pub fn entra(tenant: &str, native: &str, time: DateTime<Utc>) -> Self {
-        let stream = hash64(&[Source::Entra.as_str(), tenant]);
         // Clamped: before 1970 sorts first, after the year 10136 last.
         let minute = time
             .timestamp()
             .div_euclid(60)
             .clamp(0, i64::from(u32::MAX));
-        let mut h = Sha256::new();
-        h.update(native.as_bytes());
-        let d = h.finalize();
-        EventId(format!("{stream:016x}{minute:08x}{}", hex::encode(&d[..8])))
+        let minute = u32::try_from(minute).unwrap_or(u32::MAX);
+        let mut id = String::with_capacity(40);
+        push_hex(
+            &mut id,
+            &stream(&[Source::Entra.as_str(), tenant]).to_be_bytes(),
+        );
+        push_hex(&mut id, &minute.to_be_bytes());
+        push_hex(&mut id, &native_hash(native));
+        EventId(id)
     }
 
     /// Wraps an id read back from the store. Not validated: ids are opaque outside this module.
@@ -145,6 +217,71 @@ mod tests {
                 "{:016x}00000000000000ff",
                 hash64(&["windows", "host", "Security"])
             )
+        );
+    }
+
+    #[test]
+    fn ids_are_what_they_were() {
+        // Ids are persisted (the store's dedupe key): these were printed by the build before
+        // the streams were remembered and the digits written by hand.
+        let t = DateTime::parse_from_rfc3339("2024-05-01T10:00:59.9999999Z")
+            .map(|d| d.with_timezone(&Utc))
+            .expect("time");
+        let ids = || {
+            [
+                EventId::windows("WIN-03DLIIOFRRA", "Security", 4242),
+                EventId::windows(
+                    "dc01.contoso.com",
+                    "Microsoft-Windows-Sysmon/Operational",
+                    1,
+                ),
+                EventId::native(Source::Entra, "Contoso", "Directory_ABC"),
+                EventId::entra("contoso", "Directory_ZZZ", t),
+                EventId::entra("fabrikam.onmicrosoft.com", "bench-000000000001", t),
+                EventId::entra("ÄÖ-Tenant", "x", t),
+            ]
+        };
+        let want = [
+            "1ab4c790a6fc3dde0000000000001092",
+            "afa74f0134491c740000000000000001",
+            "2792a0739fcc77368a6555373e85211a",
+            "2792a0739fcc773601b408d80c88a88ea014858c",
+            "c92cdbe58c1a4efe01b408d814a2353978b71c74",
+            "f416d7215b2e82a401b408d82d711642b726b044",
+        ];
+        // Twice: hashed, then remembered.
+        for _ in 0..2 {
+            let got = ids();
+            assert_eq!(got.iter().map(EventId::as_str).collect::<Vec<_>>(), want);
+        }
+    }
+
+    #[test]
+    fn remembered_streams_are_the_streams() {
+        // More streams than are remembered, in turns, with parts whose joins could be confused.
+        let streams: Vec<[String; 3]> = (0..3 * REMEMBERED)
+            .map(|i| {
+                [
+                    "windows".into(),
+                    format!("host{}", i % 11),
+                    format!("ch{i}"),
+                ]
+            })
+            .chain([
+                ["windows".into(), "a".into(), "bc".into()],
+                ["windows".into(), "ab".into(), "c".into()],
+                ["windows".into(), "".into(), "abc".into()],
+            ])
+            .collect();
+        for round in 0..3 {
+            for s in streams.iter().skip(round) {
+                let parts = [s[0].as_str(), s[1].as_str(), s[2].as_str()];
+                assert_eq!(stream(&parts), hash64(&parts), "{parts:?}");
+            }
+        }
+        assert_ne!(
+            stream(&["windows", "a", "bc"]),
+            stream(&["windows", "ab", "c"])
         );
     }
 

@@ -43,12 +43,20 @@ thread_local! {
     static ARENA: RefCell<Bump> = RefCell::new(Bump::new());
 }
 
+/// An arena grown past this by one large document is let go rather than kept for the next page
+/// (a Graph page of 999 records needs about 4 MiB).
+const ARENA_KEPT_BYTES: usize = 32 << 20;
+
 /// [`parse_records`] through [`Node`], or `None` when `text` is not a plain Graph page that
 /// [`Parsed`] reads: then the general path makes the same records.
 fn graph_records(text: &str, tenant: Option<&str>) -> Option<Vec<Rec>> {
     ARENA.with_borrow_mut(|arena| {
         arena.reset();
-        graph_records_in(text, tenant, arena)
+        let recs = graph_records_in(text, tenant, arena);
+        if arena.allocated_bytes() > ARENA_KEPT_BYTES {
+            *arena = Bump::new();
+        }
+        recs
     })
 }
 
@@ -141,6 +149,31 @@ mod tests {
                 assert_eq!(Some(fast), slow, "{f}");
             }
         }
+    }
+
+    #[test]
+    fn a_large_document_does_not_keep_its_arena() {
+        // Fifty numbers per record: about 1.7 KiB of tree each.
+        let numbers: Vec<String> = (0..50).map(|n| n.to_string()).collect();
+        let numbers = numbers.join(",");
+        let rec = |i: usize| {
+            format!(
+                r#"{{"id":"{i}","activityDisplayName":"a","activityDateTime":"2024-01-01T00:00:00Z","n":[{numbers}]}}"#
+            )
+        };
+        let page = |n: usize| {
+            let recs: Vec<String> = (0..n).map(rec).collect();
+            format!(r#"{{"value":[{}]}}"#, recs.join(","))
+        };
+        let kept = || ARENA.with_borrow(Bump::allocated_bytes);
+        assert_eq!(graph_records(&page(100), None).map(|r| r.len()), Some(100));
+        assert!(kept() < ARENA_KEPT_BYTES);
+        // 40,000 such records overflow the limit.
+        assert_eq!(
+            graph_records(&page(40_000), None).map(|r| r.len()),
+            Some(40_000)
+        );
+        assert!(kept() < 1 << 20, "{} bytes kept", kept());
     }
 
     #[test]

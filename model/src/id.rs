@@ -32,6 +32,9 @@ fn hash64(parts: &[&str]) -> u64 {
 
 /// Streams remembered per thread.
 const REMEMBERED: usize = 8;
+/// Streams whose parts are longer together are hashed every time, not remembered: a log that
+/// names its host with megabytes holds no thread's memory.
+const REMEMBERED_BYTES: usize = 512;
 
 thread_local! {
     /// The streams hashed last on this thread, by their exact parts joined with NULs (as
@@ -61,7 +64,11 @@ fn stream(parts: &[&str]) -> u64 {
             return *h;
         }
         let h = hash64(parts);
-        let mut key = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+        let len = parts.iter().map(|p| p.len() + 1).sum();
+        if len > REMEMBERED_BYTES {
+            return h;
+        }
+        let mut key = String::with_capacity(len);
         for p in parts {
             key.push_str(p);
             key.push('\0');
@@ -283,6 +290,16 @@ mod tests {
             stream(&["windows", "a", "bc"]),
             stream(&["windows", "ab", "c"])
         );
+        // A long name is hashed, not kept.
+        let long = "h".repeat(REMEMBERED_BYTES);
+        for _ in 0..2 {
+            assert_eq!(
+                stream(&["windows", &long, "Security"]),
+                hash64(&["windows", &long, "Security"])
+            );
+        }
+        let kept = STREAMS.with_borrow(|(known, _)| known.iter().map(|(k, _)| k.len()).max());
+        assert!(kept.is_some_and(|n| n <= REMEMBERED_BYTES));
     }
 
     #[test]

@@ -76,7 +76,8 @@ fn scalar_end(b: &[u8], mut j: usize) -> usize {
     j
 }
 
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
+/// Index of the first byte at or after `i` that is not JSON whitespace.
+pub(super) fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
         i += 1;
     }

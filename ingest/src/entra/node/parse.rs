@@ -24,6 +24,7 @@ use bumpalo::Bump;
 use serde_json::Number;
 
 use super::{MAX_MEMBERS, Members, Node, RAW_VALUE_TOKEN};
+use crate::entra::compact::skip_ws;
 
 /// Deeper texts are left to `serde_json` (whose own limit is 128).
 pub(crate) const MAX_DEPTH: usize = 100;
@@ -128,7 +129,7 @@ impl<'a> Scanner<'a> {
     #[inline(always)]
     fn ws(&mut self) {
         // Graph's own pages hold none: one comparison, the copying out of line.
-        if self.b.get(self.i).is_some_and(|c| is_ws(*c)) {
+        if skip_ws(self.b, self.i) != self.i {
             self.skip_ws_copying();
         }
     }
@@ -325,17 +326,6 @@ impl<'a> Scanner<'a> {
             self.arena.alloc_slice_fill_iter(self.members.drain(from..)),
         )))
     }
-}
-
-fn is_ws(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\n' | b'\r')
-}
-
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() && is_ws(b[i]) {
-        i += 1;
-    }
-    i
 }
 
 /// The index in `s` of the first quote, backslash or control character: where a string's plain

@@ -194,13 +194,21 @@ fn ingest(args: &BenchIngestArgs, config: &Config) -> Result<ExitCode> {
         }
         if !references.is_empty() {
             println!();
+            let title = "reference (components alone)";
+            // As wide as the longest label, so that the numbers line up.
+            let w = references
+                .iter()
+                .map(|r| r.reference.chars().count())
+                .chain([title.len()])
+                .max()
+                .unwrap_or_default();
             println!(
-                "{:<52} {:>10} {:>8} {:>10} {:>8}",
-                "reference (components alone)", "events", "seconds", "events/s", "CPU µs/e"
+                "{title:<w$} {:>10} {:>8} {:>10} {:>8}",
+                "events", "seconds", "events/s", "CPU µs/e"
             );
             for r in &references {
                 println!(
-                    "{:<52} {:>10} {:>8.2} {:>10.0} {:>8}",
+                    "{:<w$} {:>10} {:>8.2} {:>10.0} {:>8}",
                     r.reference,
                     r.events,
                     r.seconds,

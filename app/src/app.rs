@@ -140,7 +140,6 @@ impl App {
     /// searchable when it returns.
     pub fn import(&self, specs: &[String]) -> Result<crate::import::ImportSummary> {
         let (summary, searchable) = crate::import::import(
-            &self.store,
             self.writer()?,
             specs,
             &self.config.ingest_options(&[]),

@@ -136,7 +136,6 @@ pub fn collect_tenant(
                         rejects: page.rejects,
                     };
                     let rx = store_batch(
-                        store,
                         writer,
                         batch,
                         Some((key.clone(), page.checkpoint.clone())),

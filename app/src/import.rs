@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use privtrail_ingest::{Batch, Options};
 use privtrail_model::Source;
-use privtrail_store::{Store, StoreError, WriteStats};
+use privtrail_store::{StoreError, WriteStats};
 use serde::Serialize;
 
 use crate::engine::ForwardFn;
@@ -95,13 +95,13 @@ impl Progress<'_> {
 
 /// How a batch's transaction commits ([`store_batch`]): `Grouped` batches may share one (the
 /// importer learns of a lost group from `Writer::end_group`, [`Inflight::drain`]). Entra batches
-/// always commit on their own: linking reads the stored records through another connection.
+/// may too: linking reads the stored records through the writer's connection, which sees the
+/// group's.
 pub(crate) use privtrail_store::Commit;
 
 /// Stores one batch: links the PIM/Core Directory pairs of Entra records, then writes events,
 /// rejects and (when given) the checkpoint that covers them in one transaction.
 pub(crate) fn store_batch(
-    store: &Arc<Store>,
     writer: &WriteHandle,
     mut batch: Batch,
     checkpoint: Option<(String, String)>,
@@ -110,7 +110,6 @@ pub(crate) fn store_batch(
     forward: &ForwardFn,
 ) -> Result<Pending> {
     let origin = origin.to_owned();
-    let store = Arc::clone(store);
     let forward = Arc::clone(forward);
     let handle = writer.clone();
     // Compressed here, on the producer's thread, while the writer stores earlier batches. An
@@ -127,16 +126,13 @@ pub(crate) fn store_batch(
         // sets `linked_to`, never `raw`, so the compressed records still match).
         let entra = batch.events.iter().any(|e| e.source == Source::Entra);
         let linked = if entra {
-            // Linking reads what is stored through another connection: commit what is grouped.
-            w.flush_group();
-            link_pim_pairs(&store, &mut batch.events)?
+            link_pim_pairs(w, &mut batch.events)?
         } else {
             0
         };
         let cp = checkpoint.as_ref().map(|(k, v)| (k.as_str(), v.as_str()));
         // A batch holds one source (one file or one page).
         let source = batch.events.first().map_or(Source::Windows, |e| e.source);
-        let commit = if entra { Commit::Own } else { commit };
         let stats = w.write_prepared(batch.events, raws, &batch.rejects, cp, &*forward, commit)?;
         handle.telemetry().batch(
             source,
@@ -183,7 +179,6 @@ impl Searchable {
 /// Imports every input named by `specs` (files, folders, globs). What it stored is searchable once
 /// the returned [`Searchable`] is waited for: the caller may do first what does not need the index.
 pub fn import(
-    store: &Arc<Store>,
     writer: &WriteHandle,
     specs: &[String],
     opts: &Options,
@@ -215,7 +210,6 @@ pub fn import(
         }
         let slot = files.len();
         let (summary, result) = read_file_into(
-            store,
             writer,
             path,
             opts,
@@ -275,7 +269,6 @@ pub fn import(
 /// Imports one file; the summary is returned even when storing failed (with what was stored).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn import_file(
-    store: &Arc<Store>,
     writer: &WriteHandle,
     path: &Path,
     opts: &Options,
@@ -286,7 +279,6 @@ pub(crate) fn import_file(
 ) -> (FileSummary, Result<()>) {
     let mut inflight = Inflight::default();
     let (mut summary, result) = read_file_into(
-        store,
         writer,
         path,
         opts,
@@ -380,7 +372,6 @@ impl Inflight {
 /// last ones); the summary's stored counts come from `inflight` once settled.
 #[allow(clippy::too_many_arguments)]
 fn read_file_into(
-    store: &Arc<Store>,
     writer: &WriteHandle,
     path: &Path,
     opts: &Options,
@@ -404,15 +395,7 @@ fn read_file_into(
             if let Some(h) = hook {
                 h(idx, &mut batch);
             }
-            match store_batch(
-                store,
-                writer,
-                batch,
-                None,
-                &origin,
-                Commit::Grouped,
-                forward,
-            ) {
+            match store_batch(writer, batch, None, &origin, Commit::Grouped, forward) {
                 Ok(rx) => inflight.push(slot, rx),
                 Err(e) => {
                     failure.get_or_insert(e);

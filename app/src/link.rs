@@ -3,14 +3,15 @@
 //!
 //! Stored events are immutable (they are hash-chained), so the link is set on whichever record is
 //! stored second: its `linked_to` names the first. The partner is looked for earlier in the same
-//! batch and among stored Entra events within a minute of the batch (one read per batch).
+//! batch and among stored Entra events within a minute of the batch (one read per batch, through
+//! the writer's connection: the batches of its open group are stored ones too).
 
 use foldhash::{HashMap, HashMapExt, HashSet};
 
 use chrono::Duration;
 use privtrail_ingest::entra::same_change;
 use privtrail_model::{Event, EventId, Source};
-use privtrail_store::{Store, StoreError};
+use privtrail_store::{StoreError, Writer};
 
 /// How far apart the two records of one change can be.
 const WINDOW_SECS: i64 = 60;
@@ -50,7 +51,7 @@ fn group_key(e: &Event) -> u64 {
 ///
 /// The batch is first put in time order (stable): Graph pages come newest first, and the record
 /// written first (PIM's, for an activation) should be stored first and be the one linked to.
-pub fn link_pim_pairs(store: &Store, batch: &mut [Event]) -> Result<usize, StoreError> {
+pub fn link_pim_pairs(writer: &Writer, batch: &mut [Event]) -> Result<usize, StoreError> {
     batch.sort_by_key(|e| e.time);
     let times = batch.iter().filter(|e| candidate(e)).map(|e| e.time);
     let (Some(first), Some(last)) = (times.clone().min(), times.max()) else {
@@ -60,7 +61,7 @@ pub fn link_pim_pairs(store: &Store, batch: &mut [Event]) -> Result<usize, Store
     let (Some(from), Some(to)) = (first.checked_sub_signed(w), last.checked_add_signed(w)) else {
         return Ok(0);
     };
-    let stored = store.events_near(Source::Entra, from, to, MAX_STORED)?;
+    let stored = writer.events_near(Source::Entra, from, to, MAX_STORED)?;
     let stored_ids: HashSet<&EventId> = stored.iter().map(|e| &e.id).collect();
     let mut groups: HashMap<u64, Group<&Event>> = HashMap::new();
     for e in stored.iter().filter(|e| candidate(e)) {

@@ -70,6 +70,6 @@ pub use policy::{
 };
 pub use rule::{
     ChannelHealth, CodeCount, CollectorRun, Context, DayVolume, Finding, HostVolume, Rule,
-    Severity, inputs_of, raw_inputs_of,
+    Severity, inputs_of, raw_inputs_of, whole_inputs_of,
 };
 pub use time::{DurationError, Span, format_duration, parse_duration};

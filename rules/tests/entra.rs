@@ -497,3 +497,94 @@ fn reconcile_opens_missing_and_closes_vanished() {
     assert_eq!(bob.opened_by, late.id);
     assert!(bob.duplicates.is_empty());
 }
+
+/// A rule that says it reads only the ids of its inputs' new events finds the same whether it is
+/// given them whole or with only their identity (what the engine reads of an action no other rule
+/// reads whole), and the other built-in rules do not say so: the engine would read their inputs
+/// thin.
+#[test]
+fn rules_that_read_only_ids_find_the_same_in_identity_only_events() {
+    let policy = Policy::default();
+    let mut events = Vec::new();
+    // Duplicates (a second and third activation while the first is open) and a frequent series
+    // (four activations of another role in a day), for two principals.
+    for (who, role) in [(UPN, GA), ("bob@contoso.com", "Exchange Administrator")] {
+        for (i, at) in ["09:00", "09:10", "09:20"].iter().enumerate() {
+            events.push(activation(
+                &format!("{who}-dup{i}"),
+                &format!("2024-03-01T{at}:00Z"),
+                who,
+                role,
+                "2024-03-01T12:00:00Z",
+            ));
+        }
+        for (i, h) in [13, 15, 17, 19].iter().enumerate() {
+            events.push(activation(
+                &format!("{who}-f{i}"),
+                &format!("2024-03-01T{h}:00:00Z"),
+                who,
+                "Security Administrator",
+                &format!("2024-03-01T{h}:30:00Z"),
+            ));
+            events.push(entra(
+                Action::RoleDeactivated,
+                &format!("{who}-d{i}"),
+                &format!("2024-03-01T{h}:20:00Z"),
+                who,
+                "Security Administrator",
+            ));
+        }
+    }
+    let tracker = Tracker::from_events(policy.clone(), &events);
+    let identity = |e: &privtrail_model::Event| {
+        let mut thin = privtrail_model::Event::new(e.id.clone(), e.source, e.action, e.time, "");
+        thin.ingested_at = e.ingested_at;
+        thin.outcome = e.outcome;
+        thin
+    };
+    let rules: Vec<Box<dyn privtrail_rules::Rule>> = default_rules()
+        .into_iter()
+        .filter(|r| r.reads_ids_only())
+        .collect();
+    let mut ids_only: Vec<&str> = rules.iter().map(|r| r.id()).collect();
+    ids_only.sort_unstable();
+    assert_eq!(ids_only, ["duplicate-elevation", "frequent-activation"]);
+    let findings = |new: &[privtrail_model::Event]| {
+        let ctx = Context {
+            new_events: new,
+            elevations: tracker.elevations(),
+            ..Context::new(t("2024-03-02T00:00:00Z"), &policy)
+        };
+        let mut f: Vec<String> = evaluate_all(&rules, &ctx)
+            .0
+            .iter()
+            .map(|f| format!("{f:?}"))
+            .collect();
+        f.sort();
+        f
+    };
+    let mut seen = std::collections::HashSet::new();
+    for new in events.chunks(3).chain([&events[..]]) {
+        let whole = findings(new);
+        let thin: Vec<_> = new.iter().map(identity).collect();
+        assert_eq!(findings(&thin), whole, "new: {new:#?}");
+        for f in &whole {
+            seen.insert(f.split('"').nth(1).unwrap_or_default().to_owned());
+        }
+    }
+    // Both rules found something to compare.
+    assert!(seen.contains("duplicate-elevation"), "{seen:?}");
+    assert!(seen.contains("frequent-activation"), "{seen:?}");
+    // The actions read whole: not the ones only these two rules look at.
+    let whole =
+        privtrail_rules::whole_inputs_of(&default_rules()).expect("built-in rules name theirs");
+    for thin in [
+        Action::RoleAssigned,
+        Action::RoleUnassigned,
+        Action::RoleDeactivated,
+        Action::RoleActivationExpired,
+    ] {
+        assert!(!whole.contains(&thin), "{thin:?} in {whole:?}");
+    }
+    assert!(whole.contains(&Action::GroupMemberAdded), "{whole:?}");
+}

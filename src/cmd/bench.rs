@@ -409,7 +409,6 @@ fn fill_store(app: &App, fill: &Fill, opts: &Options) -> Result<u64> {
             }
         };
         let (summary, searchable) = import::import(
-            app.store(),
             app.writer()?,
             &spec,
             opts,
@@ -459,7 +458,6 @@ fn measure(
     let specs: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     // As `privtrail ingest` does: the index's last commit runs while the rules do.
     let (summary, searchable) = import::import(
-        app.store(),
         app.writer()?,
         &specs,
         opts,

@@ -193,7 +193,6 @@ fn latency(args: &BenchDeliveryArgs, config: &Config, dir: &std::path::Path) -> 
         drop(f);
         let started = Instant::now();
         import::import(
-            app.store(),
             app.writer()?,
             &[file.display().to_string()],
             &opts,

@@ -118,7 +118,6 @@ pub fn run(args: &DemoArgs, data_dir: Option<PathBuf>) -> Result<ExitCode> {
     let start = |paths: &[PathBuf]| bar.start(paths);
     let bytes = |idx: usize, n: u64| bar.at(idx, n);
     let (summary, searchable) = import::import(
-        app.store(),
         app.writer()?,
         &[events_dir.display().to_string()],
         &opts,

@@ -27,7 +27,6 @@ pub fn run(app: &App, args: &IngestArgs) -> Result<ExitCode> {
         stop: &|| false,
     };
     let (summary, searchable) = import::import(
-        app.store(),
         app.writer()?,
         &args.paths,
         &opts,

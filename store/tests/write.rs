@@ -52,7 +52,7 @@ fn events_after_a_seq_come_with_raw_only_for_the_actions_asked() {
     };
     let got = |actions: Option<&[&str]>, raw_of: &[&str], after: i64, limit: usize| {
         store
-            .events_after_seq(after, 3, actions, raw_of, limit)
+            .events_after_seq(after, 3, actions, raw_of, None, limit)
             .unwrap()
     };
     let activated = Action::RoleActivated.as_str();
@@ -79,9 +79,47 @@ fn events_after_a_seq_come_with_raw_only_for_the_actions_asked() {
     );
     assert_eq!(
         got(Some(&[activated]), &[activated], 2, 1),
-        vec![(3, no_pim)]
+        vec![(3, no_pim.clone())]
     );
     assert_eq!(got(Some(&[]), &[activated], 0, 10), vec![]);
+
+    // Events of actions outside `whole` come with their identity only.
+    let identity = |e: &privtrail_model::Event| {
+        let mut thin = privtrail_model::Event::new(e.id.clone(), e.source, e.action, e.time, "");
+        thin.ingested_at = e.ingested_at;
+        thin.outcome = e.outcome;
+        thin
+    };
+    let whole = |whole: &[&str]| {
+        store
+            .events_after_seq(0, 3, None, &[activated], Some(whole), 10)
+            .unwrap()
+    };
+    assert_eq!(
+        whole(&[activated]),
+        vec![(1, identity(&win)), (2, entra.clone()), (3, no_pim.clone())]
+    );
+    assert_eq!(
+        whole(&[added]),
+        vec![
+            (1, without_raw(&win)),
+            (2, identity(&entra)),
+            (3, identity(&no_pim))
+        ]
+    );
+    assert_eq!(
+        whole(&[]),
+        vec![
+            (1, identity(&win)),
+            (2, identity(&entra)),
+            (3, identity(&no_pim))
+        ]
+    );
+    assert_ne!(
+        identity(&entra),
+        without_raw(&entra),
+        "the test tells them apart"
+    );
 }
 
 /// What pairing PIM records reads of the stored ones: what it compares, nothing else.

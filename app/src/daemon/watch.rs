@@ -295,7 +295,6 @@ impl Watcher {
             };
             let value = serde_json::to_string(&next).map_err(AppError::json("file position"))?;
             let rx = store_batch(
-                app.store(),
                 writer,
                 batch,
                 Some((key(path), value)),
@@ -346,16 +345,8 @@ impl Watcher {
             bytes: &|_, _| {},
             stop: stop_flag,
         };
-        let (summary, result) = import_file(
-            app.store(),
-            writer,
-            path,
-            &self.opts,
-            &progress,
-            0,
-            None,
-            app.forward(),
-        );
+        let (summary, result) =
+            import_file(writer, path, &self.opts, &progress, 0, None, app.forward());
         result?;
         report.read += summary.records;
         report.stored += summary.stored;

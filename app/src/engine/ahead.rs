@@ -10,16 +10,16 @@ use privtrail_store::Store;
 
 use crate::error::Result;
 
-/// The events with `after < seq <= upto` (of `actions` when given; with `raw` when of `raw_of`),
-/// in pieces of at most `chunk`: each piece with the seq it reaches (`upto` for the last, which
-/// may be empty — there is always one), then `None`. A reader for [`read_ahead`], or to call in a
-/// loop.
+/// The events with `after < seq <= upto` (of `actions` when given; with `raw` when of `raw_of`;
+/// whole when of `whole` or when it is `None`, else with only their identity), in pieces of at
+/// most `chunk`: each piece with the seq it reaches (`upto` for the last, which may be empty —
+/// there is always one), then `None`. A reader for [`read_ahead`], or to call in a loop.
 pub(crate) fn pieces_after<'a>(
     store: &'a Store,
     mut after: i64,
     upto: i64,
     actions: Option<&'a [&'a str]>,
-    raw_of: &'a [&'a str],
+    (raw_of, whole): (&'a [&'a str], Option<&'a [&'a str]>),
     chunk: usize,
 ) -> impl FnMut() -> Result<Option<(Vec<Event>, i64)>> + Send + 'a {
     let mut done = false;
@@ -27,7 +27,7 @@ pub(crate) fn pieces_after<'a>(
         if done {
             return Ok(None);
         }
-        let piece = store.events_after_seq(after, upto, actions, raw_of, chunk)?;
+        let piece = store.events_after_seq(after, upto, actions, raw_of, whole, chunk)?;
         let full = piece.len() == chunk;
         // A partial piece is everything up to `upto` (events of other actions included: whoever
         // asked does not look at them).

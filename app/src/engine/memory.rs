@@ -124,8 +124,14 @@ impl RulesMemory {
                 // The inputs since the last run are read on this thread, as they are applied.
                 read_done();
                 let mut tracker = k.tracker;
-                let mut next =
-                    super::ahead::pieces_after(store, k.upto, upto, Some(&names), &[], CHUNK);
+                let mut next = super::ahead::pieces_after(
+                    store,
+                    k.upto,
+                    upto,
+                    Some(&names),
+                    (&[], None),
+                    CHUNK,
+                );
                 while let Some((events, _)) = next()? {
                     tracker.apply(&events);
                 }

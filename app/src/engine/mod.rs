@@ -63,6 +63,9 @@ pub struct Engine {
     pub ui_url: Option<String>,
     /// The actions whose new events the rules look at; `None`: every event (custom rules).
     pub inputs: Option<Vec<Action>>,
+    /// Those of them whose new events some rule reads whole (the others are read with only their
+    /// identity: [`privtrail_rules::Rule::reads_ids_only`]); `None`: all of them.
+    pub whole_inputs: Option<Vec<Action>>,
     /// The grace of `overdue-elevation` (its own setting, else the policy's).
     pub overdue_grace: Duration,
 }
@@ -77,6 +80,7 @@ impl Engine {
         let overdue_grace = config.rules.overdue_grace(&policy);
         Ok(Engine {
             inputs: privtrail_rules::inputs_of(&rules),
+            whole_inputs: privtrail_rules::whole_inputs_of(&rules),
             policy,
             rules,
             renotify: config.rules.renotify(),
@@ -163,8 +167,18 @@ fn evaluate_in_chunks(
     // come with their `raw`, read and parsed on the reading thread.
     let raw_wanted = privtrail_rules::raw_inputs_of(&engine.rules);
     let raw_wanted: Vec<&str> = raw_wanted.iter().map(|a| a.as_str()).collect();
-    let mut pieces =
-        ahead::pieces_after(store, cursor, upto, wanted.as_deref(), &raw_wanted, chunk);
+    let whole: Option<Vec<&str>> = engine
+        .whole_inputs
+        .as_ref()
+        .map(|a| a.iter().map(|a| a.as_str()).collect());
+    let mut pieces = ahead::pieces_after(
+        store,
+        cursor,
+        upto,
+        wanted.as_deref(),
+        (&raw_wanted, whole.as_deref()),
+        chunk,
+    );
     // The chunks are read once the tracker's inputs are: reading both at once only slowed the
     // rebuild (two reading threads on two cores, beside the judging thread adding inputs).
     let (open, gate) = std::sync::mpsc::sync_channel::<()>(1);

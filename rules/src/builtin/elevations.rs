@@ -148,6 +148,9 @@ impl Rule for DuplicateElevation {
     fn inputs(&self) -> Option<Vec<Action>> {
         Some(ELEVATION_INPUTS.to_vec())
     }
+    fn reads_ids_only(&self) -> bool {
+        true
+    }
     fn description(&self) -> String {
         "an elevation opens while one is already open for the same principal, privilege and scope"
             .into()
@@ -201,6 +204,9 @@ impl Rule for FrequentActivation {
     }
     fn inputs(&self) -> Option<Vec<Action>> {
         Some(ELEVATION_INPUTS.to_vec())
+    }
+    fn reads_ids_only(&self) -> bool {
+        true
     }
     fn description(&self) -> String {
         format!(

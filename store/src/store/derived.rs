@@ -234,11 +234,8 @@ impl Store {
         to: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Event>, StoreError> {
-        let (Some(a), Some(b)) = (timefmt::to_nanos(&from), timefmt::to_nanos(&to)) else {
-            return Ok(Vec::new());
-        };
         self.readers
-            .with(|c| events::near(c, source.as_str(), a, b, limit))
+            .with(|c| events::near(c, source, &from, &to, limit))
     }
 
     /// Every stored elevation, oldest start first.
@@ -343,17 +340,20 @@ impl Store {
 
     /// Events with `seq < s <= upto`, with their seq, in storage order, at most `limit`, **with
     /// `raw` left empty** but for the events whose action is one of `raw_of`; only events whose
-    /// action is one of `actions` when given.
+    /// action is one of `actions` when given. When `whole` is given, the events of other actions
+    /// come with only their identity (`id`, `time`, `ingested_at`, `source`, `action`, `outcome`;
+    /// every other field empty).
     pub fn events_after_seq(
         &self,
         seq: i64,
         upto: i64,
         actions: Option<&[&str]>,
         raw_of: &[&str],
+        whole: Option<&[&str]>,
         limit: usize,
     ) -> Result<Vec<(i64, Event)>, StoreError> {
         self.readers
-            .with(|c| events::after_with_seq(c, seq, upto, actions, raw_of, limit))
+            .with(|c| events::after_with_seq(c, seq, upto, actions, raw_of, whole, limit))
     }
 
     /// Every checkpoint whose key starts with `prefix`, as `(key, value)`, in key order.

@@ -214,6 +214,19 @@ impl Writer {
         (self.head_seq, self.head_hash)
     }
 
+    /// [`crate::Store::events_near`] read through the writer's own connection, so that the
+    /// batches of a group not yet committed are among them: linking an Entra batch to the records
+    /// stored just before it needs them, and reading them elsewhere would need a commit per batch.
+    pub fn events_near(
+        &self,
+        source: privtrail_model::Source,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        events::near(&self.conn, source, &from, &to, limit)
+    }
+
     /// Names where the records of the next batches come from (a file, a tenant's pull, an HTTP
     /// client): a conflicting duplicate is recorded with it.
     pub fn set_origin(&mut self, origin: &str) {

@@ -64,11 +64,6 @@ pub fn alert_entries(
 ) -> Result<Vec<OutboxEntry>> {
     let mut out = Vec::new();
     for a in alerts {
-        // One notification per (alert, moment): a re-notification gets a new key.
-        let moment = a.last_notified_at.unwrap_or(a.updated_at);
-        let key = format!("alert:{}:{}", a.id, privtrail_model::format_time(moment));
-        let payload = serde_json::to_string(&Payload::Alert(notice(a, ui_url)))
-            .map_err(AppError::json("alert notification"))?;
         let mut channels: Vec<&str> = routes
             .iter()
             .filter(|r| r.takes(&a.rule, a.severity))
@@ -87,6 +82,16 @@ pub fn alert_entries(
         }
         channels.sort_unstable();
         channels.dedup();
+        if channels.is_empty() {
+            // Built only for alerts that go somewhere: an import's rules run may open tens of
+            // thousands, and with no route taking them their notices were a tenth of its judging.
+            continue;
+        }
+        // One notification per (alert, moment): a re-notification gets a new key.
+        let moment = a.last_notified_at.unwrap_or(a.updated_at);
+        let key = format!("alert:{}:{}", a.id, privtrail_model::format_time(moment));
+        let payload = serde_json::to_string(&Payload::Alert(notice(a, ui_url)))
+            .map_err(AppError::json("alert notification"))?;
         for ch in channels {
             out.push(OutboxEntry {
                 channel: ch.to_owned(),
@@ -183,5 +188,29 @@ mod tests {
             targets(&[route(&["hec"])], &alert("standing-access", "hec")),
             ["hec"]
         );
+        // No route takes it: nothing to notify (and no notice built for it).
+        assert!(targets(&[], &alert("standing-access", "hec")).is_empty());
+    }
+
+    #[test]
+    fn each_channel_gets_the_alerts_notice_under_one_key() {
+        let a = alert("standing-access", "hec");
+        let entries = alert_entries(
+            &[route(&["mail", "hec"])],
+            &[],
+            Some("https://privtrail.example"),
+            &[&a],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let channels: Vec<&str> = entries.iter().map(|e| e.channel.as_str()).collect();
+        assert_eq!(channels, ["hec", "mail"]);
+        assert_eq!(entries[0].idempotency_key, entries[1].idempotency_key);
+        assert!(
+            entries[0]
+                .idempotency_key
+                .starts_with(&format!("alert:{}:", a.id))
+        );
+        assert_eq!(entries[0].payload, entries[1].payload);
+        assert!(entries[0].payload.contains(&a.id), "{}", entries[0].payload);
     }
 }

@@ -28,6 +28,23 @@ pub const COLUMNS_INPUT: &str = "seq, id, time, ingested_at, source, tenant, hos
      NULL AS justification, NULL AS correlation_id, event_code, NULL AS record_id, '' AS message, \
      '' AS raw, x'' AS hash, via_pim, linked_to";
 
+/// The columns [`COLUMNS_INPUT`] selects as placeholders (bit `i`: column `i` of [`COLUMNS`]):
+/// [`decode_selected`] leaves them empty without asking SQLite for them.
+pub const INPUT_PLACEHOLDERS: u32 = bits(&[16, 17, 19, 20, 21, 22]);
+
+/// The columns [`COLUMNS_PAIRING`] selects as placeholders.
+pub const PAIRING_PLACEHOLDERS: u32 = bits(&[9, 11, 14, 15, 16, 19, 20, 21, 22]);
+
+const fn bits(columns: &[u32]) -> u32 {
+    let mut mask = 0;
+    let mut i = 0;
+    while i < columns.len() {
+        mask |= 1 << columns[i];
+        i += 1;
+    }
+    mask
+}
+
 /// What pairing the two records of one PIM change reads of the stored ones (`app::link`, on the
 /// writer thread, for every Entra batch): [`COLUMNS_NO_RAW`] without the texts the pairing never
 /// compares (actor, target name, scope, expiry, justification, record id, message, read as empty).
@@ -112,12 +129,22 @@ pub fn insert(
 pub type StoredRow = (i64, Event, Vec<u8>);
 
 /// Decodes a row selected with [`COLUMNS`] (or [`COLUMNS_NO_RAW`]).
+pub fn decode(row: &Row<'_>) -> Result<StoredRow, StoreError> {
+    decode_selected(row, 0)
+}
+
+/// Decodes a row selected with a list of [`COLUMNS`]' columns of which those in `placeholders`
+/// (bit `i`: column `i`; [`INPUT_PLACEHOLDERS`], [`PAIRING_PLACEHOLDERS`]) are placeholders: they
+/// are left empty without being read.
 ///
 /// Hot: the rules run decodes every new event (a million after a large import) on the thread
 /// that keeps it fed, and PIM linking the stored records near each Entra batch on the writer's, so
 /// the columns that are parsed (source, action, outcome, expiry) are read in place rather than
-/// copied into a `String` first, and the id is moved into the event, not copied.
-pub fn decode(row: &Row<'_>) -> Result<StoredRow, StoreError> {
+/// copied into a `String` first, and the id is moved into the event, not copied. Each column read
+/// is several calls into SQLite (its type, its text, its length): a placeholder read cost about
+/// what a short text does.
+pub fn decode_selected(row: &Row<'_>, placeholders: u32) -> Result<StoredRow, StoreError> {
+    let placeholder = |i: usize| placeholders & (1 << i) != 0;
     let seq: i64 = row.get(0).unwrap_or(-1);
     let id: String = match row.get_ref(1) {
         // Lossy only for a damaged id (it is then named in the error): the lossy conversion's
@@ -135,10 +162,16 @@ pub fn decode(row: &Row<'_>) -> Result<StoredRow, StoreError> {
         reason,
     };
     let text = |i: usize| -> Result<Option<String>, StoreError> {
+        if placeholder(i) {
+            return Ok(None);
+        }
         row.get::<_, Option<String>>(i)
             .map_err(|e| corrupt(format!("column {i}: {e}")))
     };
     let req = |i: usize, name: &str| -> Result<String, StoreError> {
+        if placeholder(i) {
+            return Ok(String::new());
+        }
         text(i)?.ok_or_else(|| corrupt(format!("{name} is NULL")))
     };
     let int = |i: usize| -> Result<i64, StoreError> {
@@ -171,14 +204,22 @@ pub fn decode(row: &Row<'_>) -> Result<StoredRow, StoreError> {
     let outcome_s = parsed(8, "outcome")?;
     let outcome =
         Outcome::parse(outcome_s).ok_or_else(|| corrupt(format!("outcome {outcome_s:?}")))?;
-    let expires_at = match borrowed(15)? {
+    let expires_at = match (!placeholder(15))
+        .then(|| borrowed(15))
+        .transpose()?
+        .flatten()
+    {
         None => None,
         Some(s) => {
             Some(timefmt::parse_fixed(s).ok_or_else(|| corrupt(format!("expires_at {s:?}")))?)
         }
     };
     // An empty blob (left out, `x''`) becomes an empty vector without allocating.
-    let hash: Vec<u8> = row.get(22).map_err(|e| corrupt(format!("hash: {e}")))?;
+    let hash: Vec<u8> = if placeholder(22) {
+        Vec::new()
+    } else {
+        row.get(22).map_err(|e| corrupt(format!("hash: {e}")))?
+    };
     let mut event = Event {
         id: EventId::from_stored(String::new()),
         time: timefmt::from_nanos(int(2)?),
@@ -428,7 +469,7 @@ pub fn near(
         .next()
         .map_err(StoreError::sqlite("read events near"))?
     {
-        out.push(decode(row)?.1);
+        out.push(decode_selected(row, PAIRING_PLACEHOLDERS)?.1);
     }
     Ok(out)
 }
@@ -496,7 +537,7 @@ pub fn action_list(actions: &[&str]) -> String {
 /// Every event whose action is one of `actions`, oldest first, without `raw`. A partial index made
 /// with [`crate::Writer::ensure_action_index`] for the same list serves it.
 pub fn with_actions(conn: &Connection, actions: &[&str]) -> Result<Vec<Event>, StoreError> {
-    let all = with_actions_after(conn, COLUMNS_NO_RAW, actions, None, usize::MAX)?;
+    let all = with_actions_after(conn, (COLUMNS_NO_RAW, 0), actions, None, usize::MAX)?;
     Ok(all.into_iter().map(|(_, e)| e).collect())
 }
 
@@ -515,7 +556,7 @@ pub type TimeSeq = (i64, i64);
 /// [`COLUMNS_INPUT`].
 pub fn with_actions_after(
     conn: &Connection,
-    columns: &str,
+    (columns, placeholders): (&str, u32),
     actions: &[&str],
     after: Option<TimeSeq>,
     limit: usize,
@@ -544,7 +585,7 @@ pub fn with_actions_after(
         let time: i64 = row
             .get(2)
             .map_err(StoreError::sqlite("read events by action"))?;
-        let (seq, e, _) = decode(row)?;
+        let (seq, e, _) = decode_selected(row, placeholders)?;
         out.push(((time, seq), e));
     }
     Ok(out)
@@ -612,4 +653,45 @@ pub fn after_with_seq(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The placeholder masks name exactly the columns their lists select as constants, in the
+    /// order of [`COLUMNS`] (a column added to one and not the other would be read as empty).
+    #[test]
+    fn placeholder_masks_match_their_column_lists() {
+        let names = |list: &str| -> Vec<String> {
+            list.split(',')
+                .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect()
+        };
+        let all = names(COLUMNS);
+        for (list, mask) in [
+            (COLUMNS_INPUT, INPUT_PLACEHOLDERS),
+            (COLUMNS_PAIRING, PAIRING_PLACEHOLDERS),
+        ] {
+            let cols = names(list);
+            assert_eq!(cols.len(), all.len(), "{list}");
+            for (i, (col, full)) in cols.iter().zip(&all).enumerate() {
+                let constant = ["NULL AS ", "'' AS ", "x'' AS "]
+                    .iter()
+                    .any(|p| col.starts_with(p));
+                assert_eq!(
+                    constant,
+                    mask & (1 << i) != 0,
+                    "column {i} {col:?} of {list}"
+                );
+                let name = col.rsplit(' ').next().unwrap_or_default();
+                let full_name = if full == "raw_text(raw)" {
+                    "raw"
+                } else {
+                    full.as_str()
+                };
+                assert_eq!(name, full_name, "column {i} of {list}");
+            }
+        }
+    }
 }

@@ -134,6 +134,8 @@ fn reads_by_time_cover_every_span_of_the_time_index() {
         .unwrap();
     assert_eq!(ids(first_two), in_time_order[..2]);
     let near = store
+        .writer()
+        .unwrap()
         .events_near(privtrail_model::Source::Windows, from, to, 10)
         .unwrap();
     assert_eq!(ids(near), in_time_order);

@@ -129,6 +129,8 @@ fn events_near_hold_what_pairing_compares() {
     let entra = entra_event("Directory_ABC", "2024-05-01T09:59:58.1234567Z");
     let store = store_with(dir.path(), std::slice::from_ref(&entra));
     let near = store
+        .writer()
+        .unwrap()
         .events_near(
             privtrail_model::Source::Entra,
             t("2024-05-01T09:59:00Z"),
@@ -146,6 +148,40 @@ fn events_near_hold_what_pairing_compares() {
     want.justification = None;
     want.record_id = None;
     assert_eq!(near, vec![want]);
+}
+
+/// Linking an Entra batch reads the records stored before it through the writer, which sees the
+/// batches of its open group: they are stored for it, though not yet for other connections.
+#[test]
+fn the_writer_reads_near_what_its_open_group_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut w = store.writer().unwrap();
+    let entra = entra_event("Directory_ABC", "2024-05-01T09:59:58.1234567Z");
+    let raws = w.raw_encoder().prepare(std::slice::from_ref(&entra));
+    w.write_prepared(
+        vec![entra.clone()],
+        raws,
+        &[],
+        None,
+        &|_| Vec::new(),
+        privtrail_store::Commit::Grouped,
+    )
+    .unwrap();
+    let near = || {
+        w.events_near(
+            privtrail_model::Source::Entra,
+            t("2024-05-01T09:59:00Z"),
+            t("2024-05-01T10:01:00Z"),
+            10,
+        )
+        .unwrap()
+    };
+    assert_eq!(near().len(), 1, "the open group's record");
+    assert_eq!(near()[0].id, entra.id);
+    assert!(!store.contains(&entra.id).unwrap(), "not committed yet");
+    w.end_group().unwrap();
+    assert!(store.contains(&entra.id).unwrap());
 }
 
 #[test]

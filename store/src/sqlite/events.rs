@@ -195,15 +195,14 @@ pub fn decode_selected(row: &Row<'_>, placeholders: u32) -> Result<StoredRow, St
     let parsed = |i: usize, name: &str| -> Result<&str, StoreError> {
         borrowed(i)?.ok_or_else(|| corrupt(format!("{name} is NULL")))
     };
-    let source_s = parsed(4, "source")?;
-    let source = Source::parse(source_s).ok_or_else(|| corrupt(format!("source {source_s:?}")))?;
-    let action_s = parsed(7, "action")?;
-    let action: Action = action_s
-        .parse()
-        .map_err(|_| corrupt(format!("action {action_s:?}")))?;
-    let outcome_s = parsed(8, "outcome")?;
-    let outcome =
-        Outcome::parse(outcome_s).ok_or_else(|| corrupt(format!("outcome {outcome_s:?}")))?;
+    let (source, action, outcome) = kinds(
+        (
+            parsed(4, "source")?,
+            parsed(7, "action")?,
+            parsed(8, "outcome")?,
+        ),
+        &corrupt,
+    )?;
     let expires_at = match (!placeholder(15))
         .then(|| borrowed(15))
         .transpose()?
@@ -252,6 +251,20 @@ pub fn decode_selected(row: &Row<'_>, placeholders: u32) -> Result<StoredRow, St
     Ok((seq, event, hash))
 }
 
+/// The stored source, action and outcome, parsed (a value privtrail does not know is corruption).
+fn kinds(
+    (source, action, outcome): (&str, &str, &str),
+    corrupt: &dyn Fn(String) -> StoreError,
+) -> Result<(Source, Action, Outcome), StoreError> {
+    Ok((
+        Source::parse(source).ok_or_else(|| corrupt(format!("source {source:?}")))?,
+        action
+            .parse()
+            .map_err(|_| corrupt(format!("action {action:?}")))?,
+        Outcome::parse(outcome).ok_or_else(|| corrupt(format!("outcome {outcome:?}")))?,
+    ))
+}
+
 /// Decodes only the identity of a row selected with [`COLUMNS`] or the like: `id`, `time`,
 /// `ingested_at`, `source`, `action` and `outcome`, every other field empty. For readers that
 /// need no more of most events (the rules run's, when its rules ask only whether an event is
@@ -285,15 +298,10 @@ pub fn decode_identity(row: &Row<'_>) -> Result<(i64, Event), StoreError> {
             .map_err(|e| corrupt(format!("{name}: {e}")))
     };
     let id = text(1, "id")?;
-    let source_s = text(4, "source")?;
-    let source = Source::parse(source_s).ok_or_else(|| corrupt(format!("source {source_s:?}")))?;
-    let action_s = text(7, "action")?;
-    let action: Action = action_s
-        .parse()
-        .map_err(|_| corrupt(format!("action {action_s:?}")))?;
-    let outcome_s = text(8, "outcome")?;
-    let outcome =
-        Outcome::parse(outcome_s).ok_or_else(|| corrupt(format!("outcome {outcome_s:?}")))?;
+    let (source, action, outcome) = kinds(
+        (text(4, "source")?, text(7, "action")?, text(8, "outcome")?),
+        &corrupt,
+    )?;
     let mut event = Event::new(
         EventId::from_stored(id.to_owned()),
         source,

@@ -224,20 +224,6 @@ impl Store {
         self.readers.with(|c| events::contains(c, id.as_str()))
     }
 
-    /// Events of `source` with `from <= time < to`, oldest first, at most `limit`, **with only
-    /// what pairing the two records of one PIM change compares** (`raw`, message, actor, target
-    /// name, scope, expiry, justification and record id left empty): not for display.
-    pub fn events_near(
-        &self,
-        source: privtrail_model::Source,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<Event>, StoreError> {
-        self.readers
-            .with(|c| events::near(c, source, &from, &to, limit))
-    }
-
     /// Every stored elevation, oldest start first.
     pub fn elevations(&self) -> Result<Vec<ElevationRow>, StoreError> {
         self.readers.with(state::elevations)

@@ -214,9 +214,12 @@ impl Writer {
         (self.head_seq, self.head_hash)
     }
 
-    /// [`crate::Store::events_near`] read through the writer's own connection, so that the
-    /// batches of a group not yet committed are among them: linking an Entra batch to the records
-    /// stored just before it needs them, and reading them elsewhere would need a commit per batch.
+    /// Events of `source` with `from <= time < to`, oldest first, at most `limit`, **with only
+    /// what pairing the two records of one PIM change compares** (`raw`, message, actor, target
+    /// name, scope, expiry, justification and record id left empty): not for display. Read
+    /// through the writer's own connection, so that the batches of a group not yet committed are
+    /// among them: linking an Entra batch to the records stored just before it needs them, and
+    /// reading them elsewhere would need a commit per batch.
     pub fn events_near(
         &self,
         source: privtrail_model::Source,

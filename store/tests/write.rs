@@ -150,6 +150,35 @@ fn events_near_hold_what_pairing_compares() {
     assert_eq!(near, vec![want]);
 }
 
+/// A damaged row read thin is read as a whole one would be: a damaged id comes back lossy (the
+/// rules run goes on), an action privtrail does not know is an error naming the row.
+#[test]
+fn damaged_rows_read_thin_as_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let win = win_event(7, "2016-07-08T18:15:23.4292263Z");
+    let entra = entra_event("Directory_ABC", "2024-05-01T09:59:58.1234567Z");
+    let store = store_with(dir.path(), &[win, entra]);
+    let conn = rusqlite::Connection::open(dir.path().join("privtrail.db")).unwrap();
+    conn.execute_batch("UPDATE events SET id = CAST(x'ff6964' AS TEXT) WHERE seq = 1")
+        .unwrap();
+    drop(conn);
+    let read = |whole: Option<&[&str]>| store.events_after_seq(0, 1, None, &[], whole, 10);
+    let thin = read(Some(&[])).unwrap();
+    let full = read(None).unwrap();
+    assert_eq!(thin[0].1.id, full[0].1.id);
+    assert_eq!(thin[0].1.id.as_str(), "\u{fffd}id");
+
+    let conn = rusqlite::Connection::open(dir.path().join("privtrail.db")).unwrap();
+    conn.execute_batch("UPDATE events SET action = 'bogus' WHERE seq = 2")
+        .unwrap();
+    drop(conn);
+    let err = store
+        .events_after_seq(1, 2, None, &[], Some(&[]), 10)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("seq 2") && err.contains("\"bogus\""), "{err}");
+}
+
 /// Linking an Entra batch reads the records stored before it through the writer, which sees the
 /// batches of its open group: they are stored for it, though not yet for other connections.
 #[test]

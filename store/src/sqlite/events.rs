@@ -146,15 +146,7 @@ pub fn decode(row: &Row<'_>) -> Result<StoredRow, StoreError> {
 pub fn decode_selected(row: &Row<'_>, placeholders: u32) -> Result<StoredRow, StoreError> {
     let placeholder = |i: usize| placeholders & (1 << i) != 0;
     let seq: i64 = row.get(0).unwrap_or(-1);
-    let id: String = match row.get_ref(1) {
-        // Lossy only for a damaged id (it is then named in the error): the lossy conversion's
-        // own scan cost twice the plain check, for every event the rules run reads back.
-        Ok(ValueRef::Text(t)) => match std::str::from_utf8(t) {
-            Ok(id) => id.to_owned(),
-            Err(_) => String::from_utf8_lossy(t).into_owned(),
-        },
-        _ => String::new(),
-    };
+    let id = stored_id(row);
     let corrupt = |reason: String| StoreError::Corrupt {
         table: "events",
         seq,
@@ -251,6 +243,19 @@ pub fn decode_selected(row: &Row<'_>, placeholders: u32) -> Result<StoredRow, St
     Ok((seq, event, hash))
 }
 
+/// A row's id (column 1), as text even when damaged (then lossy), so that errors can name it.
+fn stored_id(row: &Row<'_>) -> String {
+    match row.get_ref(1) {
+        // Lossy only for a damaged id: the lossy conversion's own scan cost twice the plain
+        // check, for every event the rules run reads back.
+        Ok(ValueRef::Text(t)) => match std::str::from_utf8(t) {
+            Ok(id) => id.to_owned(),
+            Err(_) => String::from_utf8_lossy(t).into_owned(),
+        },
+        _ => String::new(),
+    }
+}
+
 /// The stored source, action and outcome, parsed (a value privtrail does not know is corruption).
 fn kinds(
     (source, action, outcome): (&str, &str, &str),
@@ -271,14 +276,11 @@ fn kinds(
 /// new): the full decoding was most of reading a million events back after an import.
 pub fn decode_identity(row: &Row<'_>) -> Result<(i64, Event), StoreError> {
     let seq: i64 = row.get(0).unwrap_or(-1);
-    let id = match row.get_ref(1) {
-        Ok(ValueRef::Text(t)) => std::str::from_utf8(t).ok(),
-        _ => None,
-    };
+    let id = stored_id(row);
     let corrupt = |reason: String| StoreError::Corrupt {
         table: "events",
         seq,
-        id: id.unwrap_or_default().to_owned(),
+        id: id.clone(),
         reason,
     };
     let text = |i: usize, name: &str| -> Result<&str, StoreError> {
@@ -297,19 +299,19 @@ pub fn decode_identity(row: &Row<'_>) -> Result<(i64, Event), StoreError> {
         row.get::<_, i64>(i)
             .map_err(|e| corrupt(format!("{name}: {e}")))
     };
-    let id = text(1, "id")?;
     let (source, action, outcome) = kinds(
         (text(4, "source")?, text(7, "action")?, text(8, "outcome")?),
         &corrupt,
     )?;
+    let (time, ingested_at) = (int(2, "time")?, int(3, "ingested_at")?);
     let mut event = Event::new(
-        EventId::from_stored(id.to_owned()),
+        EventId::from_stored(id),
         source,
         action,
-        timefmt::from_nanos(int(2, "time")?),
+        timefmt::from_nanos(time),
         String::new(),
     );
-    event.ingested_at = timefmt::from_nanos(int(3, "ingested_at")?);
+    event.ingested_at = timefmt::from_nanos(ingested_at);
     event.outcome = outcome;
     Ok((seq, event))
 }

@@ -145,14 +145,8 @@ pub fn decode(row: &Row<'_>) -> Result<StoredRow, StoreError> {
 /// what a short text does.
 pub fn decode_selected(row: &Row<'_>, placeholders: u32) -> Result<StoredRow, StoreError> {
     let placeholder = |i: usize| placeholders & (1 << i) != 0;
-    let seq: i64 = row.get(0).unwrap_or(-1);
-    let id = stored_id(row);
-    let corrupt = |reason: String| StoreError::Corrupt {
-        table: "events",
-        seq,
-        id: id.clone(),
-        reason,
-    };
+    let (seq, id) = (row.get(0).unwrap_or(-1), stored_id(row));
+    let corrupt = |reason: String| corrupt_row(seq, &id, reason);
     let text = |i: usize| -> Result<Option<String>, StoreError> {
         if placeholder(i) {
             return Ok(None);
@@ -243,6 +237,16 @@ pub fn decode_selected(row: &Row<'_>, placeholders: u32) -> Result<StoredRow, St
     Ok((seq, event, hash))
 }
 
+/// What is wrong with the `events` row `seq` (whose id is `id`).
+fn corrupt_row(seq: i64, id: &str, reason: String) -> StoreError {
+    StoreError::Corrupt {
+        table: "events",
+        seq,
+        id: id.to_owned(),
+        reason,
+    }
+}
+
 /// A row's id (column 1), as text even when damaged (then lossy), so that errors can name it.
 fn stored_id(row: &Row<'_>) -> String {
     match row.get_ref(1) {
@@ -275,14 +279,8 @@ fn kinds(
 /// need no more of most events (the rules run's, when its rules ask only whether an event is
 /// new): the full decoding was most of reading a million events back after an import.
 pub fn decode_identity(row: &Row<'_>) -> Result<(i64, Event), StoreError> {
-    let seq: i64 = row.get(0).unwrap_or(-1);
-    let id = stored_id(row);
-    let corrupt = |reason: String| StoreError::Corrupt {
-        table: "events",
-        seq,
-        id: id.clone(),
-        reason,
-    };
+    let (seq, id) = (row.get(0).unwrap_or(-1), stored_id(row));
+    let corrupt = |reason: String| corrupt_row(seq, &id, reason);
     let text = |i: usize, name: &str| -> Result<&str, StoreError> {
         match row.get_ref(i) {
             Ok(ValueRef::Text(t)) => {

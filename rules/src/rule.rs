@@ -237,8 +237,8 @@ pub trait Rule: Send + Sync + fmt::Debug {
     /// only whether an elevation's opening event is new). The engine then reads the events of an
     /// action that no other rule reads whole with only their identity (`id`, `time`,
     /// `ingested_at`, `source`, `action`, `outcome`; every other field empty): after an import of
-    /// a million PIM records, decoding every one of them whole for two such rules was a third of
-    /// the rules run's reading.
+    /// PIM records, decoding them all whole for the two such rules was a fifth of reading the new
+    /// events back.
     fn reads_ids_only(&self) -> bool {
         false
     }
@@ -265,6 +265,10 @@ pub fn raw_inputs_of(rules: &[Box<dyn Rule>]) -> Vec<Action> {
 
 /// The union of the rules' [`Rule::inputs`]; `None` when one of them looks at every event.
 pub fn inputs_of(rules: &[Box<dyn Rule>]) -> Option<Vec<Action>> {
+    union_of_inputs(rules.iter())
+}
+
+fn union_of_inputs<'a>(rules: impl Iterator<Item = &'a Box<dyn Rule>>) -> Option<Vec<Action>> {
     let mut all: Vec<Action> = Vec::new();
     for r in rules {
         for a in r.inputs()? {
@@ -279,15 +283,7 @@ pub fn inputs_of(rules: &[Box<dyn Rule>]) -> Option<Vec<Action>> {
 /// The actions whose new events some rule reads whole: the union of [`Rule::inputs`] of the rules
 /// that do not [`Rule::reads_ids_only`]; `None` when one of them looks at every event.
 pub fn whole_inputs_of(rules: &[Box<dyn Rule>]) -> Option<Vec<Action>> {
-    let mut all: Vec<Action> = Vec::new();
-    for r in rules.iter().filter(|r| !r.reads_ids_only()) {
-        for a in r.inputs()? {
-            if !all.contains(&a) {
-                all.push(a);
-            }
-        }
-    }
-    Some(all)
+    union_of_inputs(rules.iter().filter(|r| !r.reads_ids_only()))
 }
 
 #[cfg(test)]

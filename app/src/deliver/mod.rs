@@ -84,7 +84,8 @@ pub fn alert_entries(
         channels.dedup();
         if channels.is_empty() {
             // Built only for alerts that go somewhere: an import's rules run may open tens of
-            // thousands, and with no route taking them their notices were a tenth of its judging.
+            // thousands (59,317 after a million bench Graph records), and with no route taking
+            // them their notices were over 2 % of its instructions, all thrown away.
             continue;
         }
         // One notification per (alert, moment): a re-notification gets a new key.
@@ -188,7 +189,7 @@ mod tests {
             targets(&[route(&["hec"])], &alert("standing-access", "hec")),
             ["hec"]
         );
-        // No route takes it: nothing to notify (and no notice built for it).
+        // No route takes it: nothing to notify.
         assert!(targets(&[], &alert("standing-access", "hec")).is_empty());
     }
 

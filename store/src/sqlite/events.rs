@@ -28,21 +28,19 @@ pub const COLUMNS_INPUT: &str = "seq, id, time, ingested_at, source, tenant, hos
      NULL AS justification, NULL AS correlation_id, event_code, NULL AS record_id, '' AS message, \
      '' AS raw, x'' AS hash, via_pim, linked_to";
 
-/// The columns [`COLUMNS_INPUT`] selects as placeholders (bit `i`: column `i` of [`COLUMNS`]):
-/// [`decode_selected`] leaves them empty without asking SQLite for them.
-pub const INPUT_PLACEHOLDERS: u32 = bits(&[16, 17, 19, 20, 21, 22]);
-
-/// The columns [`COLUMNS_PAIRING`] selects as placeholders.
-pub const PAIRING_PLACEHOLDERS: u32 = bits(&[9, 11, 14, 15, 16, 19, 20, 21, 22]);
-
-const fn bits(columns: &[u32]) -> u32 {
-    let mut mask = 0;
-    let mut i = 0;
-    while i < columns.len() {
-        mask |= 1 << columns[i];
-        i += 1;
-    }
-    mask
+/// The columns `list` (one of [`COLUMNS`]' variants, column for column) selects as constants
+/// (`NULL AS …`, `'' AS …`, `x'' AS …`), bit `i` for its `i`th: what [`decode_selected`] leaves
+/// empty without asking SQLite for them. Derived from the list itself, so the two cannot part.
+pub fn placeholders(list: &str) -> u32 {
+    list.split(',')
+        .enumerate()
+        .filter(|(_, c)| {
+            let c = c.trim_start();
+            ["NULL AS ", "'' AS ", "x'' AS "]
+                .iter()
+                .any(|p| c.starts_with(p))
+        })
+        .fold(0, |mask, (i, _)| mask | 1 << i)
 }
 
 /// What pairing the two records of one PIM change reads of the stored ones (`app::link`, on the
@@ -134,8 +132,8 @@ pub fn decode(row: &Row<'_>) -> Result<StoredRow, StoreError> {
 }
 
 /// Decodes a row selected with a list of [`COLUMNS`]' columns of which those in `placeholders`
-/// (bit `i`: column `i`; [`INPUT_PLACEHOLDERS`], [`PAIRING_PLACEHOLDERS`]) are placeholders: they
-/// are left empty without being read.
+/// (bit `i`: column `i`; see [`placeholders`]) are constants: they are left empty without being
+/// read.
 ///
 /// Hot: the rules run decodes every new event (a million after a large import) on the thread
 /// that keeps it fed, and PIM linking the stored records near each Entra batch on the writer's, so
@@ -145,52 +143,24 @@ pub fn decode(row: &Row<'_>) -> Result<StoredRow, StoreError> {
 /// what a short text does.
 pub fn decode_selected(row: &Row<'_>, placeholders: u32) -> Result<StoredRow, StoreError> {
     let placeholder = |i: usize| placeholders & (1 << i) != 0;
-    let (seq, id) = (row.get(0).unwrap_or(-1), stored_id(row));
-    let corrupt = |reason: String| corrupt_row(seq, &id, reason);
+    let cols = Cols::of(row);
     let text = |i: usize| -> Result<Option<String>, StoreError> {
         if placeholder(i) {
             return Ok(None);
         }
         row.get::<_, Option<String>>(i)
-            .map_err(|e| corrupt(format!("column {i}: {e}")))
+            .map_err(|e| cols.corrupt(format!("column {i}: {e}")))
     };
     let req = |i: usize, name: &str| -> Result<String, StoreError> {
         if placeholder(i) {
             return Ok(String::new());
         }
-        text(i)?.ok_or_else(|| corrupt(format!("{name} is NULL")))
+        text(i)?.ok_or_else(|| cols.corrupt(format!("{name} is NULL")))
     };
-    let int = |i: usize| -> Result<i64, StoreError> {
-        row.get::<_, i64>(i)
-            .map_err(|e| corrupt(format!("column {i}: {e}")))
-    };
-    // A text column read in place (`None` when NULL).
-    let borrowed = |i: usize| -> Result<Option<&str>, StoreError> {
-        match row.get_ref(i) {
-            Ok(ValueRef::Null) => Ok(None),
-            Ok(ValueRef::Text(t)) => std::str::from_utf8(t)
-                .map(Some)
-                .map_err(|e| corrupt(format!("column {i}: {e}"))),
-            Ok(other) => Err(corrupt(format!(
-                "column {i}: {} where text belongs",
-                other.data_type()
-            ))),
-            Err(e) => Err(corrupt(format!("column {i}: {e}"))),
-        }
-    };
-    let parsed = |i: usize, name: &str| -> Result<&str, StoreError> {
-        borrowed(i)?.ok_or_else(|| corrupt(format!("{name} is NULL")))
-    };
-    let (source, action, outcome) = kinds(
-        (
-            parsed(4, "source")?,
-            parsed(7, "action")?,
-            parsed(8, "outcome")?,
-        ),
-        &corrupt,
-    )?;
+    let corrupt = |reason: String| cols.corrupt(reason);
+    let (source, action, outcome) = cols.kinds()?;
     let expires_at = match (!placeholder(15))
-        .then(|| borrowed(15))
+        .then(|| cols.text_ref(15))
         .transpose()?
         .flatten()
     {
@@ -207,8 +177,8 @@ pub fn decode_selected(row: &Row<'_>, placeholders: u32) -> Result<StoredRow, St
     };
     let mut event = Event {
         id: EventId::from_stored(String::new()),
-        time: timefmt::from_nanos(int(2)?),
-        ingested_at: timefmt::from_nanos(int(3)?),
+        time: timefmt::from_nanos(cols.int(2)?),
+        ingested_at: timefmt::from_nanos(cols.int(3)?),
         source,
         tenant: text(5)?,
         host: text(6)?,
@@ -233,45 +203,86 @@ pub fn decode_selected(row: &Row<'_>, placeholders: u32) -> Result<StoredRow, St
         linked_to: text(24)?.map(EventId::from_stored),
     };
     // Last: every error above names the id.
+    let (seq, id) = (cols.seq, cols.id);
     event.id = EventId::from_stored(id);
     Ok((seq, event, hash))
 }
 
-/// What is wrong with the `events` row `seq` (whose id is `id`).
-fn corrupt_row(seq: i64, id: &str, reason: String) -> StoreError {
-    StoreError::Corrupt {
-        table: "events",
-        seq,
-        id: id.to_owned(),
-        reason,
-    }
+/// One stored row's columns, read with errors that name the row (its seq and id).
+struct Cols<'r, 's> {
+    row: &'r Row<'s>,
+    seq: i64,
+    id: String,
 }
 
-/// A row's id (column 1), as text even when damaged (then lossy), so that errors can name it.
-fn stored_id(row: &Row<'_>) -> String {
-    match row.get_ref(1) {
-        // Lossy only for a damaged id: the lossy conversion's own scan cost twice the plain
-        // check, for every event the rules run reads back.
-        Ok(ValueRef::Text(t)) => match std::str::from_utf8(t) {
-            Ok(id) => id.to_owned(),
-            Err(_) => String::from_utf8_lossy(t).into_owned(),
-        },
-        _ => String::new(),
+impl<'r, 's> Cols<'r, 's> {
+    fn of(row: &'r Row<'s>) -> Self {
+        let id = match row.get_ref(1) {
+            // Lossy only for a damaged id (so that errors can name it): the lossy conversion's
+            // own scan cost twice the plain check, for every event the rules run reads back.
+            Ok(ValueRef::Text(t)) => match std::str::from_utf8(t) {
+                Ok(id) => id.to_owned(),
+                Err(_) => String::from_utf8_lossy(t).into_owned(),
+            },
+            _ => String::new(),
+        };
+        Cols {
+            row,
+            seq: row.get(0).unwrap_or(-1),
+            id,
+        }
     }
-}
 
-/// The stored source, action and outcome, parsed (a value privtrail does not know is corruption).
-fn kinds(
-    (source, action, outcome): (&str, &str, &str),
-    corrupt: &dyn Fn(String) -> StoreError,
-) -> Result<(Source, Action, Outcome), StoreError> {
-    Ok((
-        Source::parse(source).ok_or_else(|| corrupt(format!("source {source:?}")))?,
-        action
-            .parse()
-            .map_err(|_| corrupt(format!("action {action:?}")))?,
-        Outcome::parse(outcome).ok_or_else(|| corrupt(format!("outcome {outcome:?}")))?,
-    ))
+    fn corrupt(&self, reason: String) -> StoreError {
+        StoreError::Corrupt {
+            table: "events",
+            seq: self.seq,
+            id: self.id.clone(),
+            reason,
+        }
+    }
+
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        self.row
+            .get::<_, i64>(i)
+            .map_err(|e| self.corrupt(format!("column {i}: {e}")))
+    }
+
+    /// A text column read in place (`None` when NULL).
+    fn text_ref(&self, i: usize) -> Result<Option<&'r str>, StoreError> {
+        match self.row.get_ref(i) {
+            Ok(ValueRef::Null) => Ok(None),
+            Ok(ValueRef::Text(t)) => std::str::from_utf8(t)
+                .map(Some)
+                .map_err(|e| self.corrupt(format!("column {i}: {e}"))),
+            Ok(other) => Err(self.corrupt(format!(
+                "column {i}: {} where text belongs",
+                other.data_type()
+            ))),
+            Err(e) => Err(self.corrupt(format!("column {i}: {e}"))),
+        }
+    }
+
+    /// The stored source, action and outcome (columns 4, 7, 8), parsed: a value privtrail does
+    /// not know is corruption.
+    fn kinds(&self) -> Result<(Source, Action, Outcome), StoreError> {
+        let required = |i: usize, name: &str| {
+            self.text_ref(i)?
+                .ok_or_else(|| self.corrupt(format!("{name} is NULL")))
+        };
+        let (source, action, outcome) = (
+            required(4, "source")?,
+            required(7, "action")?,
+            required(8, "outcome")?,
+        );
+        Ok((
+            Source::parse(source).ok_or_else(|| self.corrupt(format!("source {source:?}")))?,
+            action
+                .parse()
+                .map_err(|_| self.corrupt(format!("action {action:?}")))?,
+            Outcome::parse(outcome).ok_or_else(|| self.corrupt(format!("outcome {outcome:?}")))?,
+        ))
+    }
 }
 
 /// Decodes only the identity of a row selected with [`COLUMNS`] or the like: `id`, `time`,
@@ -279,31 +290,11 @@ fn kinds(
 /// need no more of most events (the rules run's, when its rules ask only whether an event is
 /// new): the full decoding was most of reading a million events back after an import.
 pub fn decode_identity(row: &Row<'_>) -> Result<(i64, Event), StoreError> {
-    let (seq, id) = (row.get(0).unwrap_or(-1), stored_id(row));
-    let corrupt = |reason: String| corrupt_row(seq, &id, reason);
-    let text = |i: usize, name: &str| -> Result<&str, StoreError> {
-        match row.get_ref(i) {
-            Ok(ValueRef::Text(t)) => {
-                std::str::from_utf8(t).map_err(|e| corrupt(format!("{name}: {e}")))
-            }
-            Ok(other) => Err(corrupt(format!(
-                "{name}: {} where text belongs",
-                other.data_type()
-            ))),
-            Err(e) => Err(corrupt(format!("{name}: {e}"))),
-        }
-    };
-    let int = |i: usize, name: &str| -> Result<i64, StoreError> {
-        row.get::<_, i64>(i)
-            .map_err(|e| corrupt(format!("{name}: {e}")))
-    };
-    let (source, action, outcome) = kinds(
-        (text(4, "source")?, text(7, "action")?, text(8, "outcome")?),
-        &corrupt,
-    )?;
-    let (time, ingested_at) = (int(2, "time")?, int(3, "ingested_at")?);
+    let cols = Cols::of(row);
+    let (source, action, outcome) = cols.kinds()?;
+    let (time, ingested_at) = (cols.int(2)?, cols.int(3)?);
     let mut event = Event::new(
-        EventId::from_stored(id),
+        EventId::from_stored(cols.id),
         source,
         action,
         timefmt::from_nanos(time),
@@ -311,7 +302,7 @@ pub fn decode_identity(row: &Row<'_>) -> Result<(i64, Event), StoreError> {
     );
     event.ingested_at = timefmt::from_nanos(ingested_at);
     event.outcome = outcome;
-    Ok((seq, event))
+    Ok((cols.seq, event))
 }
 
 /// Loads one event by seq.
@@ -472,12 +463,13 @@ pub fn near(
     let mut rows = stmt
         .query(params![from, to, source.as_str(), limit])
         .map_err(StoreError::sqlite("select events near"))?;
+    let constants = placeholders(COLUMNS_PAIRING);
     let mut out = Vec::new();
     while let Some(row) = rows
         .next()
         .map_err(StoreError::sqlite("read events near"))?
     {
-        out.push(decode_selected(row, PAIRING_PLACEHOLDERS)?.1);
+        out.push(decode_selected(row, constants)?.1);
     }
     Ok(out)
 }
@@ -545,7 +537,7 @@ pub fn action_list(actions: &[&str]) -> String {
 /// Every event whose action is one of `actions`, oldest first, without `raw`. A partial index made
 /// with [`crate::Writer::ensure_action_index`] for the same list serves it.
 pub fn with_actions(conn: &Connection, actions: &[&str]) -> Result<Vec<Event>, StoreError> {
-    let all = with_actions_after(conn, (COLUMNS_NO_RAW, 0), actions, None, usize::MAX)?;
+    let all = with_actions_after(conn, COLUMNS_NO_RAW, actions, None, usize::MAX)?;
     Ok(all.into_iter().map(|(_, e)| e).collect())
 }
 
@@ -561,10 +553,10 @@ pub type TimeSeq = (i64, i64);
 /// [`with_actions`] in pieces: at most `limit` events after `after` (the time column and seq of
 /// the last one read) in the same order, each with that position. Keyset pagination through the
 /// partial index, so a rebuild never holds every input twice. `columns`: [`COLUMNS_NO_RAW`] or
-/// [`COLUMNS_INPUT`].
+/// [`COLUMNS_INPUT`] (the constants it selects are not read back: [`placeholders`]).
 pub fn with_actions_after(
     conn: &Connection,
-    (columns, placeholders): (&str, u32),
+    columns: &str,
     actions: &[&str],
     after: Option<TimeSeq>,
     limit: usize,
@@ -572,6 +564,7 @@ pub fn with_actions_after(
     if actions.is_empty() {
         return Ok(Vec::new());
     }
+    let constants = placeholders(columns);
     let (time, seq) = after.unwrap_or((i64::MIN, i64::MIN));
     let mut stmt = conn
         .prepare_cached(&format!(
@@ -593,7 +586,7 @@ pub fn with_actions_after(
         let time: i64 = row
             .get(2)
             .map_err(StoreError::sqlite("read events by action"))?;
-        let (seq, e, _) = decode_selected(row, placeholders)?;
+        let (seq, e, _) = decode_selected(row, constants)?;
         out.push(((time, seq), e));
     }
     Ok(out)
@@ -667,39 +660,56 @@ pub fn after_with_seq(
 mod tests {
     use super::*;
 
-    /// The placeholder masks name exactly the columns their lists select as constants, in the
-    /// order of [`COLUMNS`] (a column added to one and not the other would be read as empty).
+    /// The variants of [`COLUMNS`] select the same columns in the same places, and
+    /// [`placeholders`] finds exactly the ones each selects as constants.
     #[test]
-    fn placeholder_masks_match_their_column_lists() {
+    fn placeholders_are_the_constants_of_each_list() {
         let names = |list: &str| -> Vec<String> {
             list.split(',')
-                .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
+                .map(|c| {
+                    let name = c.trim().rsplit(' ').next().unwrap_or_default();
+                    if name == "raw_text(raw)" { "raw" } else { name }.to_owned()
+                })
                 .collect()
         };
         let all = names(COLUMNS);
-        for (list, mask) in [
-            (COLUMNS_INPUT, INPUT_PLACEHOLDERS),
-            (COLUMNS_PAIRING, PAIRING_PLACEHOLDERS),
+        assert_eq!(all.len(), 25);
+        assert_eq!(placeholders(COLUMNS), 0);
+        for (list, constants) in [
+            (COLUMNS_NO_RAW, &["raw", "hash"][..]),
+            (
+                COLUMNS_INPUT,
+                &[
+                    "justification",
+                    "correlation_id",
+                    "record_id",
+                    "message",
+                    "raw",
+                    "hash",
+                ],
+            ),
+            (
+                COLUMNS_PAIRING,
+                &[
+                    "actor",
+                    "target_name",
+                    "scope",
+                    "expires_at",
+                    "justification",
+                    "record_id",
+                    "message",
+                    "raw",
+                    "hash",
+                ],
+            ),
         ] {
-            let cols = names(list);
-            assert_eq!(cols.len(), all.len(), "{list}");
-            for (i, (col, full)) in cols.iter().zip(&all).enumerate() {
-                let constant = ["NULL AS ", "'' AS ", "x'' AS "]
-                    .iter()
-                    .any(|p| col.starts_with(p));
-                assert_eq!(
-                    constant,
-                    mask & (1 << i) != 0,
-                    "column {i} {col:?} of {list}"
-                );
-                let name = col.rsplit(' ').next().unwrap_or_default();
-                let full_name = if full == "raw_text(raw)" {
-                    "raw"
-                } else {
-                    full.as_str()
-                };
-                assert_eq!(name, full_name, "column {i} of {list}");
-            }
+            assert_eq!(names(list), all, "{list}");
+            let mask = placeholders(list);
+            let found: Vec<&str> = (0..all.len())
+                .filter(|i| mask & (1 << i) != 0)
+                .map(|i| all[i].as_str())
+                .collect();
+            assert_eq!(found, constants, "{list}");
         }
     }
 }

@@ -298,15 +298,8 @@ impl Store {
         after: Option<events::TimeSeq>,
         limit: usize,
     ) -> Result<Vec<(events::TimeSeq, Event)>, StoreError> {
-        self.readers.with(|c| {
-            events::with_actions_after(
-                c,
-                (events::COLUMNS_INPUT, events::INPUT_PLACEHOLDERS),
-                actions,
-                after,
-                limit,
-            )
-        })
+        self.readers
+            .with(|c| events::with_actions_after(c, events::COLUMNS_INPUT, actions, after, limit))
     }
 
     /// The sequence number of the oldest stored event (0 when empty); a purge moves it.

@@ -80,7 +80,23 @@ impl App {
             .map(|a| a.as_str())
             .collect();
         writer.call(move |w| w.ensure_action_index(ELEVATION_INDEX, &names))??;
-        App::assemble(dir, store, config, Some(lock), Some(writer), Some(thread))
+        let app = App::assemble(dir, store, config, Some(lock), Some(writer), Some(thread))?;
+        app.feed_rules()?;
+        Ok(app)
+    }
+
+    /// Hands the elevation inputs this process stores to its first rules run as they commit
+    /// (see [`crate::engine::Feed`]), so that it need not read them back.
+    fn feed_rules(&self) -> Result<()> {
+        let (policy, _) = crate::engine::joined_policy(&self.store, &self.engine)?;
+        let feed = crate::engine::Feed::new(policy, self.store.first_seq()?);
+        let tap = feed.clone();
+        self.writer()?.call(move |w| w.tap(|head| tap.tap(head)))?;
+        self.rules_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .feed_from(feed);
+        Ok(())
     }
 
     fn assemble(
@@ -175,6 +191,7 @@ impl App {
             total.elevations = more.elevations;
             total.open_elevations = more.open_elevations;
             total.reconciled = more.reconciled;
+            total.inputs_read += more.inputs_read;
         }
         // Publish the head the rules' writes left (at most once per anchor_interval).
         if let Err(e) = crate::anchor::publish(self, now, false) {

@@ -63,7 +63,8 @@ pub use config::{
 pub use elevation::{
     Changes, ELEVATION_INPUTS, Elevation, ElevationKey, ElevationKind, EndReason, Granters,
     InstanceType, PimInstanceView, Reconciliation, SNAPSHOT_CLOSE_CODE, SNAPSHOT_OPEN_CODE,
-    Tracker, at, elevation_id, elevations_for_key, grant_actor, key_of, reconcile, tag_host,
+    Tracker, TrackerFeed, at, elevation_id, elevations_for_key, grant_actor, key_of, reconcile,
+    tag_host,
 };
 pub use policy::{
     GLOBAL_ADMIN_TEMPLATE_ID, IdentityMap, PRIVILEGED_ROLES, Policy, PolicyConfig, PrivilegeConfig,

@@ -52,6 +52,7 @@ pub mod query;
 pub mod reference;
 mod sqlite;
 mod store;
+mod tap;
 pub mod timefmt;
 mod types;
 mod writer;
@@ -64,6 +65,7 @@ pub use purge::PurgePlan;
 pub use sqlite::names::{KnownNames, PrincipalName};
 pub use sqlite::raw::{PreparedRaws, RawEncoder};
 pub use store::{DB_FILE, Store};
+pub use tap::CommitTap;
 pub use types::{
     AlertRow, BrokenLink, CodeVolume, DirectoryUser, ElevationRow, EventFilter, HostVolume,
     OutboxEntry, OutboxMessage, OutboxStatus, SearchCursor, SearchRequest, SilenceRow, Snapshot,

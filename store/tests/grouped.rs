@@ -153,3 +153,70 @@ fn a_full_group_commits_by_itself() {
     assert!(stored(&store, 50));
     verified(&store, 50);
 }
+
+/// What a [`privtrail_store::CommitTap`] is shown: each committed batch once, in seq order, its
+/// seqs following on from the head the tap was installed at — a group's batches once the group
+/// commits, none of a group that failed, `None` for events the writer only borrowed.
+#[test]
+fn a_tap_is_shown_committed_batches_in_seq_order() {
+    type Shown = std::sync::Arc<std::sync::Mutex<Vec<(Option<Vec<i64>>, i64)>>>;
+    struct Recorder(Shown);
+    impl privtrail_store::CommitTap for Recorder {
+        fn committed(&mut self, events: Option<&mut [(i64, Event)]>, last_seq: i64) {
+            let seqs = events.map(|e| {
+                assert!(e.iter().all(|(_, e)| e.raw.is_empty()), "raw is emptied");
+                e.iter().map(|(s, _)| *s).collect()
+            });
+            self.0.lock().unwrap().push((seqs, last_seq));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut w = store.writer().unwrap();
+    // Before the tap: an open group, committed when the tap is installed, and not shown.
+    grouped(&mut w, batch(1, 10)).unwrap();
+    let shown: Shown = Default::default();
+    let mut installed_at = None;
+    w.tap(|head| {
+        installed_at = Some(head);
+        Box::new(Recorder(std::sync::Arc::clone(&shown)))
+    });
+    assert_eq!(installed_at, Some(10));
+    assert!(stored(&store, 10));
+    grouped(&mut w, batch(11, 5)).unwrap();
+    grouped(&mut w, batch(16, 5)).unwrap();
+    // Two batches that say nothing new: duplicates are not stored, so not shown.
+    grouped(&mut w, batch(11, 3)).unwrap();
+    w.end_group().unwrap();
+    w.write_batch(&batch(21, 2), &[]).unwrap();
+    // A failed group is never shown.
+    grouped(&mut w, batch(23, 4)).unwrap();
+    let bad = |e: &Event| {
+        vec![OutboxEntry {
+            channel: String::new(),
+            idempotency_key: e.id.to_string(),
+            payload: "{}".into(),
+        }]
+    };
+    let events = batch(27, 4);
+    let raws = w.raw_encoder().prepare(&events);
+    assert!(
+        w.write_prepared(events, raws, &[], None, &bad, Commit::Grouped)
+            .is_err()
+    );
+    grouped(&mut w, batch(31, 3)).unwrap();
+    w.end_group().unwrap();
+    w.commit().unwrap();
+    let seqs = |from: i64, to: i64| Some((from..=to).collect::<Vec<_>>());
+    assert_eq!(
+        *shown.lock().unwrap(),
+        vec![
+            (seqs(11, 15), 15),
+            (seqs(16, 20), 20),
+            (None, 22),
+            (seqs(23, 25), 25),
+        ]
+    );
+    drop(w);
+    verified(&store, 25);
+}

@@ -22,10 +22,11 @@
 use std::collections::HashMap;
 
 use privtrail_rules::{
-    Alert, AlertChanges, AlertStatus, ELEVATION_INPUTS, Elevation, Policy, Tracker,
+    Alert, AlertChanges, AlertStatus, ELEVATION_INPUTS, Elevation, Policy, Tracker, TrackerFeed,
 };
 use privtrail_store::{ElevationRow, ElevationWrite, Store};
 
+use super::feed::Feed;
 use crate::error::Result;
 
 /// Elevation inputs read back per query when catching up.
@@ -37,6 +38,8 @@ pub struct RulesMemory {
     kept: Option<Kept>,
     /// The active alerts as stored.
     alerts: Option<Vec<Alert>>,
+    /// The inputs this process stored, until the first rebuild takes them.
+    feed: Option<Feed>,
 }
 
 #[derive(Debug)]
@@ -57,6 +60,8 @@ pub(crate) struct Recalled {
     pub first_seq: i64,
     /// What the `elevations` table holds, when known (see [`changes`]).
     pub saved: Option<Saved>,
+    /// The elevation inputs read back from the store for it.
+    pub read: u64,
 }
 
 /// What the `elevations` table holds: each elevation's id and [`fingerprint`]. A fingerprint,
@@ -100,6 +105,12 @@ impl RulesMemory {
         self.alerts = Some(alerts);
     }
 
+    /// The inputs this process stores from now on, for the first run that rebuilds the tracker
+    /// ([`super::feed`]).
+    pub fn feed_from(&mut self, feed: Feed) {
+        self.feed = Some(feed);
+    }
+
     /// Called by whoever changes alerts outside the rules job (under the same lock).
     pub(crate) fn forget_alerts(&mut self) {
         self.alerts = None;
@@ -119,6 +130,9 @@ impl RulesMemory {
     ) -> Result<Recalled> {
         let first_seq = store.first_seq()?;
         let names: Vec<&str> = ELEVATION_INPUTS.iter().map(|a| a.as_str()).collect();
+        // Taken by the first run either way: a kept tracker needs none, and one run's feed
+        // (given to the tracker it rebuilds) is not the next run's.
+        let fed = self.feed.take().and_then(|f| f.take(policy, first_seq));
         match self.kept.take() {
             Some(k) if k.policy == *policy && k.first_seq == first_seq && k.upto <= upto => {
                 // The inputs since the last run are read on this thread, as they are applied.
@@ -132,28 +146,45 @@ impl RulesMemory {
                     (&[], None),
                     CHUNK,
                 );
+                let mut read = 0;
                 while let Some((events, _)) = next()? {
+                    read += events.len() as u64;
                     tracker.apply(&events);
                 }
                 Ok(Recalled {
                     tracker,
                     first_seq,
                     saved: Some(k.saved),
+                    read,
                 })
             }
             _ => {
+                // What this process stored since it began is fed (`super::feed`); the rest is
+                // read.
+                let (mut feed, skip) = match fed {
+                    Some(fed) => {
+                        tracing::debug!(from = fed.from, upto = fed.upto, "rules: fed inputs");
+                        (
+                            fed.tracker,
+                            (fed.from < fed.upto).then_some((fed.from, fed.upto)),
+                        )
+                    }
+                    None => (TrackerFeed::new(policy.clone()), None),
+                };
                 // In pieces: the inputs are a store's whole history (every PIM record is one).
                 // Inputs stored after `upto` may be read here too: applying them again next time
                 // changes nothing (the tracker skips events it has seen).
                 let mut after = None;
                 let mut done = false;
+                let mut read_back = 0;
                 let names = &names;
                 let mut read_done = Some(read_done);
                 let read = || {
                     if done {
                         return Ok(None);
                     }
-                    let piece = store.events_with_actions_after(names, after, CHUNK)?;
+                    let piece = store.events_with_actions_after(names, after, skip, CHUNK)?;
+                    read_back += piece.len() as u64;
                     done = piece.len() < CHUNK;
                     if done && let Some(f) = read_done.take() {
                         f();
@@ -163,12 +194,14 @@ impl RulesMemory {
                 };
                 // Decoding the next piece on the other core while the tracker takes this one.
                 let tracker = super::ahead::read_ahead(read, |next| {
-                    Tracker::from_pieces(policy.clone(), next)
+                    feed.add_pieces(next)?;
+                    Ok::<_, crate::error::AppError>(feed.finish())
                 })?;
                 Ok(Recalled {
                     tracker,
                     first_seq,
                     saved: None,
+                    read: read_back,
                 })
             }
         }

@@ -31,11 +31,13 @@ use crate::error::{AppError, Result};
 use crate::writer::WriteHandle;
 
 mod ahead;
+mod feed;
 mod memory;
 mod pim;
 mod rows;
 mod runs;
 
+pub use feed::Feed;
 pub use memory::RulesMemory;
 use memory::Save;
 pub use pim::{UpnMaps, joined_policy};
@@ -119,6 +121,10 @@ pub struct Evaluation {
     pub enqueued: u64,
     /// The cursor after this evaluation.
     pub cursor: i64,
+    /// Elevation inputs read back from the store for the tracker: every stored one for a
+    /// process's first run, but those it stored itself (fed as they committed,
+    /// [`Feed`]); those stored since the last run for a later one.
+    pub inputs_read: u64,
 }
 
 /// New events are read back and given to the rules in chunks of this many (without `raw`), so
@@ -213,6 +219,7 @@ fn evaluate_in_chunks(
             mut tracker,
             first_seq,
             saved,
+            read: inputs_read,
         } = memory.recall(store, &policy, upto, move || {
             // Refused only once the run has ended (it no longer reads).
             let _ = open.send(());
@@ -241,6 +248,7 @@ fn evaluate_in_chunks(
         let mut out = Evaluation {
             reconciled,
             cursor,
+            inputs_read,
             ..Evaluation::default()
         };
         // Names before the rules: their summaries and the notifications speak in them. Named where

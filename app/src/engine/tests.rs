@@ -188,3 +188,85 @@ fn a_tracker_that_cannot_be_rebuilt_ends_the_run() {
     assert_eq!(app.store().rules_cursor().unwrap(), 0, "nothing judged");
     app.close();
 }
+
+/// The first run of a process takes the elevation inputs the process stored from the feed
+/// (`engine::feed`) and reads back only the others: it must end where a run that reads every
+/// input back ends — with inputs stored by an earlier process, and with a write the feed is not
+/// shown the events of (it stops there; what follows is read back).
+#[test]
+fn a_fed_run_ends_where_a_rebuild_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Utc::now();
+    let files = estate(dir.path());
+    let (before, during) = files.split_at(files.len() / 2);
+    let (during_a, during_b) = during.split_at(during.len() / 2);
+    let names: Vec<&str> = privtrail_rules::ELEVATION_INPUTS
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+
+    // An input written through the writer's borrowing path, as reconciliation writes.
+    let reference = imported(&dir.path().join("ref"), &files);
+    let mut extra = reference
+        .store()
+        .events_with_actions(&["group.member.added"])
+        .unwrap()
+        .remove(0);
+    extra.id = privtrail_model::EventId::windows("extra-host", "Security", 7);
+    extra.host = Some("extra-host".into());
+    extra.raw = "{}".into();
+    let write_extra = |app: &App| {
+        let e = extra.clone();
+        let stats = app
+            .writer()
+            .unwrap()
+            .call(move |w| w.write_batch(std::slice::from_ref(&e), &[]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(stats.stored, 1);
+    };
+    write_extra(&reference);
+    let all_inputs = reference.store().events_with_actions(&names).unwrap().len() as u64;
+    let run = evaluate_in_chunks(
+        reference.store(),
+        reference.writer().unwrap(),
+        reference.engine(),
+        now,
+        &mut RulesMemory::default(),
+        usize::MAX / 2,
+    )
+    .unwrap();
+    assert_eq!(run.inputs_read, all_inputs, "a rebuild reads every input");
+    let expected = state(&reference);
+    reference.close();
+
+    // Fed from its start.
+    let whole = imported(&dir.path().join("whole"), &files);
+    write_extra(&whole);
+    let run = whole.rules(now).unwrap();
+    assert_eq!(run.inputs_read, 1, "only the input the feed was not shown");
+    assert_eq!(state(&whole), expected);
+    whole.close();
+
+    // Half the inputs stored by an earlier process; the feed stops at the borrowed write.
+    let data = dir.path().join("fed");
+    let earlier = imported(&data, before);
+    let stored_before = earlier.store().events_with_actions(&names).unwrap().len() as u64;
+    drop(earlier);
+    let app = imported(&data, during_a);
+    write_extra(&app);
+    let fed = app.store().events_with_actions(&names).unwrap().len() as u64 - stored_before - 1;
+    app.import(during_b).unwrap();
+    let run = app.rules(now).unwrap();
+    assert!(stored_before > 0 && fed > 0, "{stored_before} {fed}");
+    assert_eq!(
+        run.inputs_read,
+        all_inputs - fed,
+        "the earlier process's inputs and those from the borrowed write on are read back"
+    );
+    assert_eq!(state(&app), expected);
+    // Later runs of the process keep their tracker: nothing is fed or read back again.
+    let again = app.rules(now).unwrap();
+    assert_eq!((again.judged, again.inputs_read), (0, 0));
+    app.close();
+}

@@ -23,7 +23,7 @@ use crate::time::{serde_opt_time, serde_time};
 pub(crate) use granters::NO_GRANTERS;
 pub use granters::{Granters, grant_actor};
 pub use reconcile::{InstanceType, PimInstanceView, Reconciliation, reconcile};
-pub use tracker::{Changes, Tracker};
+pub use tracker::{Changes, Tracker, TrackerFeed};
 use view::View;
 pub use walk::{at, elevations_for_key};
 

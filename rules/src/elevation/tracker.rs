@@ -142,23 +142,11 @@ impl Tracker {
     /// `next` is handed each piece back once applied (to free or reuse where it was made).
     pub fn from_pieces<E>(
         policy: Policy,
-        mut next: impl FnMut(Option<Vec<Event>>) -> Result<Option<Vec<Event>>, E>,
+        next: impl FnMut(Option<Vec<Event>>) -> Result<Option<Vec<Event>>, E>,
     ) -> Result<Self, E> {
-        let mut t = Tracker::new(policy);
-        let mut touched = FastSet::default();
-        let mut done = None;
-        while let Some(events) = next(done.take())? {
-            t.add(&events, &mut touched);
-            done = Some(events);
-        }
-        // A whole history was pushed: give back the lists' spare room (up to half of them).
-        for state in t.keys.values_mut() {
-            state.events.shrink_to_fit();
-        }
-        // Nothing to compare with: every elevation is new, and a list of them as changes (a
-        // copy of each, 105,581 after 1M Graph records) would go unread.
-        t.recompute_keys(touched, None);
-        Ok(t)
+        let mut feed = TrackerFeed::new(policy);
+        feed.add_pieces(next)?;
+        Ok(feed.finish())
     }
 
     /// The id of `e` as kept, or `None` when an input with it was applied before.
@@ -171,7 +159,11 @@ impl Tracker {
         Some(id)
     }
 
-    fn add(&mut self, new_events: &[Event], touched: &mut FastSet<ElevationKey>) {
+    fn add<'e>(
+        &mut self,
+        new_events: impl IntoIterator<Item = &'e Event>,
+        touched: &mut FastSet<ElevationKey>,
+    ) {
         for e in new_events {
             let v = View::of(e);
             if let Some(host) = view_tag_host(&v) {
@@ -309,5 +301,63 @@ impl Tracker {
                 *s = slot;
             }
         }
+    }
+}
+
+/// A [`Tracker`] being given its inputs before any key is computed: a store's history read in
+/// pieces, or the inputs an import stores handed over as they commit (the app's feed), in any
+/// order, repeats ignored. [`TrackerFeed::finish`] computes each key once; the tracker is then
+/// the one [`Tracker::from_events`] gives for the same set of events.
+#[derive(Debug)]
+pub struct TrackerFeed {
+    tracker: Tracker,
+    touched: FastSet<ElevationKey>,
+}
+
+impl TrackerFeed {
+    pub fn new(policy: Policy) -> Self {
+        TrackerFeed {
+            tracker: Tracker::new(policy),
+            touched: FastSet::default(),
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.tracker.policy
+    }
+
+    /// Adds events, any order. Give it what a rebuild reads: events of the
+    /// [`ELEVATION_INPUTS`](super::ELEVATION_INPUTS) actions (others are not skipped by action).
+    pub fn add<'e>(&mut self, events: impl IntoIterator<Item = &'e Event>) {
+        self.tracker.add(events, &mut self.touched);
+    }
+
+    /// Adds the pieces `next` gives until it gives none, handing each back once added.
+    pub fn add_pieces<E>(
+        &mut self,
+        mut next: impl FnMut(Option<Vec<Event>>) -> Result<Option<Vec<Event>>, E>,
+    ) -> Result<(), E> {
+        let mut done = None;
+        while let Some(events) = next(done.take())? {
+            self.add(&events);
+            done = Some(events);
+        }
+        Ok(())
+    }
+
+    /// The tracker, its keys computed.
+    pub fn finish(self) -> Tracker {
+        let TrackerFeed {
+            tracker: mut t,
+            touched,
+        } = self;
+        // A whole history was pushed: give back the lists' spare room (up to half of them).
+        for state in t.keys.values_mut() {
+            state.events.shrink_to_fit();
+        }
+        // Nothing to compare with: every elevation is new, and a list of them as changes (a
+        // copy of each, 105,581 after 1M Graph records) would go unread.
+        t.recompute_keys(touched, None);
+        t
     }
 }

@@ -40,6 +40,8 @@ enum Msg {
     Commit(SyncSender<Result<(), String>>),
     /// Retention dropped every event up to this seq.
     DeleteThrough(i64),
+    /// Shows the batches handed over after this message to the tap.
+    Tap(Box<dyn crate::CommitTap>),
 }
 
 /// Handle to the indexing thread. Dropping it commits pending documents and joins the thread
@@ -87,6 +89,7 @@ impl Indexer {
                     pending: 0,
                     last_commit: Instant::now(),
                     backlog: thread_backlog,
+                    tap: None,
                 };
                 if let Err(e) = worker.run(rx) {
                     tracing::error!(error = %e, "search indexing stopped; run `reindex` or reopen");
@@ -136,6 +139,14 @@ impl Indexer {
                     "search indexing is not running; events are stored but not yet searchable"
                 );
             }
+        }
+    }
+
+    /// Shows every batch handed over from now on to `tap` (see [`crate::CommitTap`]); replaces
+    /// one installed before. Not shown anything when the thread has stopped.
+    pub fn tap(&mut self, tap: Box<dyn crate::CommitTap>) {
+        if let Some(tx) = self.tx.as_ref() {
+            let _ = tx.send(Msg::Tap(tap));
         }
     }
 
@@ -215,22 +226,37 @@ struct Worker {
     pending: u64,
     last_commit: Instant,
     backlog: Arc<AtomicUsize>,
+    tap: Option<Box<dyn crate::CommitTap>>,
 }
 
 impl Worker {
     fn run(&mut self, rx: Receiver<Msg>) -> Result<(), StoreError> {
         loop {
             match rx.recv_timeout(TICK) {
-                Ok(Msg::Docs { docs, last_seq }) => self.add_handed(docs, last_seq)?,
-                Ok(Msg::Events { events, last_seq }) => {
+                Ok(Msg::Docs { docs, last_seq }) => {
+                    if let Some(tap) = self.tap.as_mut() {
+                        tap.committed(None, last_seq);
+                    }
+                    self.add_handed(docs, last_seq)?;
+                }
+                Ok(Msg::Events {
+                    mut events,
+                    last_seq,
+                }) => {
                     let fields = &self.state.fields;
                     let docs = events
                         .iter()
                         .map(|(seq, e)| fields.document(*seq, e))
                         .collect();
+                    // Shown before the documents are added: a failure to index them stops this
+                    // thread, not what the events are stored for.
+                    if let Some(tap) = self.tap.as_mut() {
+                        tap.committed(Some(&mut events), last_seq);
+                    }
                     drop(events);
                     self.add_handed(docs, last_seq)?;
                 }
+                Ok(Msg::Tap(tap)) => self.tap = Some(tap),
                 Ok(Msg::DeleteThrough(seq)) => {
                     let q = tantivy::query::RangeQuery::new(
                         std::ops::Bound::Unbounded,

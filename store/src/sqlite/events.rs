@@ -537,7 +537,7 @@ pub fn action_list(actions: &[&str]) -> String {
 /// Every event whose action is one of `actions`, oldest first, without `raw`. A partial index made
 /// with [`crate::Writer::ensure_action_index`] for the same list serves it.
 pub fn with_actions(conn: &Connection, actions: &[&str]) -> Result<Vec<Event>, StoreError> {
-    let all = with_actions_after(conn, COLUMNS_NO_RAW, actions, None, usize::MAX)?;
+    let all = with_actions_after(conn, COLUMNS_NO_RAW, actions, None, None, usize::MAX)?;
     Ok(all.into_iter().map(|(_, e)| e).collect())
 }
 
@@ -553,12 +553,15 @@ pub type TimeSeq = (i64, i64);
 /// [`with_actions`] in pieces: at most `limit` events after `after` (the time column and seq of
 /// the last one read) in the same order, each with that position. Keyset pagination through the
 /// partial index, so a rebuild never holds every input twice. `columns`: [`COLUMNS_NO_RAW`] or
-/// [`COLUMNS_INPUT`] (the constants it selects are not read back: [`placeholders`]).
+/// [`COLUMNS_INPUT`] (the constants it selects are not read back: [`placeholders`]). `skip`:
+/// `(a, b)` leaves out the events with `a < seq <= b` (the seq is in the index: their rows are
+/// not read).
 pub fn with_actions_after(
     conn: &Connection,
     columns: &str,
     actions: &[&str],
     after: Option<TimeSeq>,
+    skip: Option<(i64, i64)>,
     limit: usize,
 ) -> Result<Vec<(TimeSeq, Event)>, StoreError> {
     if actions.is_empty() {
@@ -566,17 +569,18 @@ pub fn with_actions_after(
     }
     let constants = placeholders(columns);
     let (time, seq) = after.unwrap_or((i64::MIN, i64::MIN));
+    let (skip_from, skip_to) = skip.unwrap_or((i64::MAX, i64::MAX));
     let mut stmt = conn
         .prepare_cached(&format!(
             "SELECT {columns} FROM events WHERE {} AND (time, seq) > (?1, ?2) \
-             ORDER BY time, seq LIMIT ?3",
+             AND (seq <= ?4 OR seq > ?5) ORDER BY time, seq LIMIT ?3",
             action_list(actions)
         ))
         .map_err(StoreError::sqlite("prepare events by action"))?;
     let capacity = limit.min(PRESIZE);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut rows = stmt
-        .query(params![time, seq, limit])
+        .query(params![time, seq, limit, skip_from, skip_to])
         .map_err(StoreError::sqlite("select events by action"))?;
     let mut out = Vec::with_capacity(capacity);
     while let Some(row) = rows

@@ -291,15 +291,18 @@ impl Store {
     /// [`Store::events_with_actions`] in pieces of at most `limit`, after the position (time
     /// column, seq) of the last event of the previous piece — without `message`,
     /// `justification`, `correlation_id` and `record_id` (empty): what rebuilding elevations
-    /// reads of every input in the store.
+    /// reads of every input in the store. `skip`: `(a, b)` leaves out the events with
+    /// `a < seq <= b` (a caller that has them already), without reading their rows.
     pub fn events_with_actions_after(
         &self,
         actions: &[&str],
         after: Option<events::TimeSeq>,
+        skip: Option<(i64, i64)>,
         limit: usize,
     ) -> Result<Vec<(events::TimeSeq, Event)>, StoreError> {
-        self.readers
-            .with(|c| events::with_actions_after(c, events::COLUMNS_INPUT, actions, after, limit))
+        self.readers.with(|c| {
+            events::with_actions_after(c, events::COLUMNS_INPUT, actions, after, skip, limit)
+        })
     }
 
     /// The sequence number of the oldest stored event (0 when empty); a purge moves it.

@@ -214,6 +214,14 @@ impl Writer {
         (self.head_seq, self.head_hash)
     }
 
+    /// Installs the tap `make` returns (see [`crate::CommitTap`]), given the last seq committed
+    /// before it: every batch committed from here on is shown to it, the first from that seq + 1.
+    /// An open group is committed first (its batches are then not shown).
+    pub fn tap(&mut self, make: impl FnOnce(i64) -> Box<dyn crate::CommitTap>) {
+        let (head, _) = self.head();
+        self.indexer.tap(make(head));
+    }
+
     /// Events of `source` with `from <= time < to`, oldest first, at most `limit`, **with only
     /// what pairing the two records of one PIM change compares** (`raw`, message, actor, target
     /// name, scope, expiry, justification and record id left empty): not for display. Read

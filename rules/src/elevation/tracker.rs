@@ -183,7 +183,14 @@ impl Tracker {
                 continue;
             };
             self.granters.note(e, &self.policy);
-            let state = self.keys.entry(key.clone()).or_default();
+            // Most inputs join a key seen before: look it up by reference rather than clone its
+            // four strings for `entry` each time.
+            if !self.keys.contains_key(&key) {
+                self.keys.insert(key.clone(), KeyState::default());
+            }
+            let Some(state) = self.keys.get_mut(&key) else {
+                continue;
+            };
             if e.source == Source::Windows {
                 for h in [
                     Some(key.scope.clone()),

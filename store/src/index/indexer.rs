@@ -234,10 +234,10 @@ impl Worker {
         loop {
             match rx.recv_timeout(TICK) {
                 Ok(Msg::Docs { docs, last_seq }) => {
+                    self.add_handed(docs, last_seq)?;
                     if let Some(tap) = self.tap.as_mut() {
                         tap.committed(None, last_seq);
                     }
-                    self.add_handed(docs, last_seq)?;
                 }
                 Ok(Msg::Events {
                     mut events,
@@ -248,13 +248,13 @@ impl Worker {
                         .iter()
                         .map(|(seq, e)| fields.document(*seq, e))
                         .collect();
-                    // Shown before the documents are added: a failure to index them stops this
-                    // thread, not what the events are stored for.
+                    self.add_handed(docs, last_seq)?;
+                    // Shown once tantivy has the documents: its indexing thread works on them
+                    // meanwhile (shown before, the tap's time was the import's: tantivy's queue
+                    // ran dry while the tap ran).
                     if let Some(tap) = self.tap.as_mut() {
                         tap.committed(Some(&mut events), last_seq);
                     }
-                    drop(events);
-                    self.add_handed(docs, last_seq)?;
                 }
                 Ok(Msg::Tap(tap)) => self.tap = Some(tap),
                 Ok(Msg::DeleteThrough(seq)) => {

@@ -22,6 +22,15 @@ fn grouped(w: &mut Writer, events: Vec<Event>) -> Result<u64, StoreError> {
         .map(|s| s.stored)
 }
 
+/// An outbox entry the store refuses (no channel): it fails its batch.
+fn refused(e: &Event) -> Vec<OutboxEntry> {
+    vec![OutboxEntry {
+        channel: String::new(),
+        idempotency_key: e.id.to_string(),
+        payload: "{}".into(),
+    }]
+}
+
 fn stored(store: &Store, n: u64) -> bool {
     let id = privtrail_model::EventId::windows("WIN-03DLIIOFRRA", "Security", n);
     store.get_event(&id).unwrap().is_some()
@@ -86,17 +95,10 @@ fn a_failing_batch_takes_its_group_with_it() {
     grouped(&mut w, batch(1, 100)).unwrap();
     grouped(&mut w, batch(101, 100)).unwrap();
     // An outbox entry the store refuses (no channel) fails its batch inside the group.
-    let bad = |e: &Event| {
-        vec![OutboxEntry {
-            channel: String::new(),
-            idempotency_key: e.id.to_string(),
-            payload: "{}".into(),
-        }]
-    };
     let events = batch(201, 100);
     let raws = w.raw_encoder().prepare(&events);
     // Everything since the group began is named lost, this batch included.
-    match w.write_prepared(events, raws, &[], None, &bad, Commit::Grouped) {
+    match w.write_prepared(events, raws, &[], None, &refused, Commit::Grouped) {
         Err(
             e @ StoreError::GroupLost {
                 batches: 3,
@@ -191,17 +193,10 @@ fn a_tap_is_shown_committed_batches_in_seq_order() {
     w.write_batch(&batch(21, 2), &[]).unwrap();
     // A failed group is never shown.
     grouped(&mut w, batch(23, 4)).unwrap();
-    let bad = |e: &Event| {
-        vec![OutboxEntry {
-            channel: String::new(),
-            idempotency_key: e.id.to_string(),
-            payload: "{}".into(),
-        }]
-    };
     let events = batch(27, 4);
     let raws = w.raw_encoder().prepare(&events);
     assert!(
-        w.write_prepared(events, raws, &[], None, &bad, Commit::Grouped)
+        w.write_prepared(events, raws, &[], None, &refused, Commit::Grouped)
             .is_err()
     );
     grouped(&mut w, batch(31, 3)).unwrap();

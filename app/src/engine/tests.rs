@@ -34,6 +34,19 @@ fn imported(dir: &std::path::Path, files: &[String]) -> App {
     app
 }
 
+/// One run over every stored event, its tracker rebuilt from the store (no kept memory, no feed).
+fn judged_at_once(app: &App, now: chrono::DateTime<Utc>) -> super::Evaluation {
+    evaluate_in_chunks(
+        app.store(),
+        app.writer().unwrap(),
+        app.engine(),
+        now,
+        &mut RulesMemory::default(),
+        usize::MAX / 2,
+    )
+    .unwrap()
+}
+
 fn state(app: &App) -> (Vec<ElevationRow>, Vec<AlertRow>, i64) {
     let mut els = app.store().elevations().unwrap();
     els.sort_by(|a, b| a.id.cmp(&b.id));
@@ -101,15 +114,7 @@ fn a_failed_save_stops_the_run_where_it_failed() {
     let now = Utc::now();
     let files = estate(dir.path());
     let reference = imported(&dir.path().join("ref"), &files);
-    evaluate_in_chunks(
-        reference.store(),
-        reference.writer().unwrap(),
-        reference.engine(),
-        now,
-        &mut RulesMemory::default(),
-        usize::MAX / 2,
-    )
-    .unwrap();
+    judged_at_once(&reference, now);
     let expected = state(&reference);
     reference.close();
 
@@ -227,15 +232,7 @@ fn a_fed_run_ends_where_a_rebuild_ends() {
     };
     write_extra(&reference);
     let all_inputs = reference.store().events_with_actions(&names).unwrap().len() as u64;
-    let run = evaluate_in_chunks(
-        reference.store(),
-        reference.writer().unwrap(),
-        reference.engine(),
-        now,
-        &mut RulesMemory::default(),
-        usize::MAX / 2,
-    )
-    .unwrap();
+    let run = judged_at_once(&reference, now);
     assert_eq!(run.inputs_read, all_inputs, "a rebuild reads every input");
     let expected = state(&reference);
     reference.close();

@@ -10,6 +10,8 @@
 //!   optional collector checkpoint is one SQLite transaction (an import's batches may share one:
 //!   [`Commit::Grouped`]); new events are then indexed by a background thread that
 //!   commits tantivy every few seconds.
+//! * [`CommitTap`], installed with [`Writer::tap`], is shown each committed batch's events on the
+//!   indexing thread, in seq order (the app feeds its first rules run's tracker this way).
 //! * [`SearchRequest`] is a query in tantivy syntax (plus wildcards, see [`query`](crate::query))
 //!   with a time window and a limit; [`VerifyReport`] is the result of walking the hash chain.
 //!

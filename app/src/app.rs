@@ -80,14 +80,15 @@ impl App {
             .map(|a| a.as_str())
             .collect();
         writer.call(move |w| w.ensure_action_index(ELEVATION_INDEX, &names))??;
-        let app = App::assemble(dir, store, config, Some(lock), Some(writer), Some(thread))?;
-        app.feed_rules()?;
-        Ok(app)
+        App::assemble(dir, store, config, Some(lock), Some(writer), Some(thread))
     }
 
-    /// Hands the elevation inputs this process stores to its first rules run as they commit
-    /// (see [`crate::engine::Feed`]), so that it need not read them back.
-    fn feed_rules(&self) -> Result<()> {
+    /// Hands the elevation inputs this process stores from now on to its first rules run as they
+    /// commit (see [`crate::engine::Feed`]), so that the run need not read them back: for a
+    /// process that imports and then judges (`ingest`, the daemon, the benchmark). Not done for
+    /// every writer: it reads the policy joined with the directory (with 100,000 synced users
+    /// 0.14 s and 37 MB, which `alerts ack` has no use for).
+    pub fn feed_rules(&self) -> Result<()> {
         let (policy, _) = crate::engine::joined_policy(&self.store, &self.engine)?;
         let feed = crate::engine::Feed::new(policy, self.store.first_seq()?);
         let tap = feed.clone();

@@ -442,6 +442,7 @@ fn measure(
     let stored_before = match fill {
         Some(f) => {
             let app = App::open_writer(store_dir, config.clone(), "bench")?;
+            app.feed_rules()?;
             let n = fill_store(&app, f, opts)?;
             app.close();
             n
@@ -450,6 +451,8 @@ fn measure(
     };
     // The bench's own store, with the configuration's rules and forwarding.
     let app = App::open_writer(store_dir, config.clone(), "bench")?;
+    // As `privtrail ingest` does.
+    app.feed_rules()?;
     reset_peak_rss();
     let cpu_before = cpu_seconds();
     let written_before = written_bytes();

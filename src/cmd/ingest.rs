@@ -14,6 +14,8 @@ use privtrail_app::import::{self, ImportSummary, Progress};
 use crate::cli::IngestArgs;
 
 pub fn run(app: &App, args: &IngestArgs) -> Result<ExitCode> {
+    // The rules run after the import then reads back only what this process did not store.
+    app.feed_rules()?;
     let mut opts = app.config().ingest_options(&args.channels);
     opts.format = args.format;
     opts.tenant = args.tenant.clone();

@@ -13,6 +13,8 @@ use privtrail_app::daemon::{self, RunOptions, Shutdown};
 use crate::cli::RunArgs;
 
 pub fn run(app: App, args: &RunArgs) -> Result<ExitCode> {
+    // What is pushed or collected before the first rules run is not read back by it.
+    app.feed_rules()?;
     let app = Arc::new(app);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -30,6 +30,7 @@ fn estate(dir: &std::path::Path) -> Vec<String> {
 
 fn imported(dir: &std::path::Path, files: &[String]) -> App {
     let app = App::open_writer(dir, Config::default(), "test").unwrap();
+    app.feed_rules().unwrap();
     app.import(files).unwrap();
     app
 }
@@ -266,4 +267,13 @@ fn a_fed_run_ends_where_a_rebuild_ends() {
     let again = app.rules(now).unwrap();
     assert_eq!((again.judged, again.inputs_read), (0, 0));
     app.close();
+
+    // A writer that did not ask for the feed reads every input back.
+    let plain = App::open_writer(&dir.path().join("plain"), Config::default(), "test").unwrap();
+    plain.import(&files).unwrap();
+    write_extra(&plain);
+    let run = plain.rules(now).unwrap();
+    assert_eq!(run.inputs_read, all_inputs);
+    assert_eq!(state(&plain), expected);
+    plain.close();
 }

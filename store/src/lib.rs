@@ -64,6 +64,7 @@ pub use error::StoreError;
 pub use index::indexer::IndexCommit;
 pub use private::{create_private_dir, create_private_file};
 pub use purge::PurgePlan;
+pub use sqlite::events::as_input_read;
 pub use sqlite::names::{KnownNames, PrincipalName};
 pub use sqlite::raw::{PreparedRaws, RawEncoder};
 pub use store::{DB_FILE, Store};

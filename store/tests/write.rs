@@ -34,6 +34,30 @@ fn event_round_trips_exactly() {
     assert_eq!(store.get_event(&win.id).unwrap(), Some(win));
 }
 
+/// The rebuild's read of the elevation inputs returns every stored event as `as_input_read`
+/// makes it of the event that was written: what the app's feed hands the tracker instead of
+/// reading it back must be the same.
+#[test]
+fn the_rebuilds_read_is_the_written_event_as_input_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut win = win_event(7, "2016-07-08T18:15:23.4292263Z");
+    win.ingested_at = t("2016-07-08T18:20:00.0000001Z");
+    win.target_name = Some("WIN-03DLIIOFRRA\\fsir".into());
+    win.justification = Some("said".into());
+    win.correlation_id = Some("c-1".into());
+    let entra = entra_event("Directory_ABC", "2024-05-01T09:59:58.1234567Z");
+    let store = store_with(dir.path(), &[win.clone(), entra.clone()]);
+    let read = store
+        .events_with_actions_after(&["group.member.added", "role.activated"], None, None, 10)
+        .unwrap();
+    let mut expected = [win, entra];
+    for e in &mut expected {
+        privtrail_store::as_input_read(e);
+    }
+    let read: Vec<_> = read.into_iter().map(|(_, e)| e).collect();
+    assert_eq!(read, expected);
+}
+
 /// What the rules run reads: events past a seq, of some actions, every column decoded as
 /// stored, and `raw` only for the actions that ask for it.
 #[test]

@@ -17,8 +17,8 @@
 //! every stored input outside that range ([`privtrail_store::Store::events_with_actions_after`]'s
 //! `skip`), so inputs committed while the indexing thread lags behind, or after the feed
 //! stopped, are read as before. The tracker's result depends only on the set of inputs, never
-//! their order, and a fed input is what the rebuild reads of it (the columns the rebuild leaves
-//! empty are emptied here too). The feed is used once, by the first run that rebuilds, and only
+//! their order, and a fed input is what the rebuild reads of it
+//! ([`privtrail_store::as_input_read`], beside the rebuild's column list and tested against it). The feed is used once, by the first run that rebuilds, and only
 //! when the policy and the store's first seq are still those it was fed under; otherwise it is
 //! dropped and the run rebuilds from the store as before.
 
@@ -103,22 +103,15 @@ impl CommitTap for Tap {
                     .iter_mut()
                     .map(|(_, e)| e)
                     .filter(|e| ELEVATION_INPUTS.contains(&e.action));
-                fed.tracker.add(inputs.map(|e| &*as_rebuild_reads(e)));
+                fed.tracker.add(inputs.map(|e| {
+                    privtrail_store::as_input_read(e);
+                    &*e
+                }));
                 fed.upto = last_seq;
             }
             _ => fed.stopped = true,
         }
     }
-}
-
-/// `e` as the rebuild reads it back (`COLUMNS_INPUT`: these columns are selected empty).
-fn as_rebuild_reads(e: &mut Event) -> &mut Event {
-    e.message = String::new();
-    e.raw = String::new();
-    e.justification = None;
-    e.correlation_id = None;
-    e.record_id = None;
-    e
 }
 
 #[cfg(test)]

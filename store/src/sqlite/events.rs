@@ -28,6 +28,17 @@ pub const COLUMNS_INPUT: &str = "seq, id, time, ingested_at, source, tenant, hos
      NULL AS justification, NULL AS correlation_id, event_code, NULL AS record_id, '' AS message, \
      '' AS raw, x'' AS hash, via_pim, linked_to";
 
+/// `e` as a read through [`COLUMNS_INPUT`] returns it: the fields it selects as constants
+/// emptied. For a caller that has an input it stored at hand and must see it as the rebuild does
+/// (the app feeds the elevation tracker the inputs an import stores).
+pub fn as_input_read(e: &mut Event) {
+    e.justification = None;
+    e.correlation_id = None;
+    e.record_id = None;
+    e.message = String::new();
+    e.raw = String::new();
+}
+
 /// The columns `list` (one of [`COLUMNS`]' variants, column for column) selects as constants
 /// (`NULL AS …`, `'' AS …`, `x'' AS …`), bit `i` for its `i`th: what [`decode_selected`] leaves
 /// empty without asking SQLite for them. Derived from the list itself, so the two cannot part.

@@ -8,6 +8,7 @@
 //! that was written by another index format is rebuilt from scratch.
 
 pub mod indexer;
+pub mod merge;
 pub mod schema;
 pub mod search;
 
@@ -165,7 +166,10 @@ impl IndexState {
             .index
             .writer_with_num_threads(threads, WRITER_HEAP_BYTES)
         {
-            Ok(w) => Ok(Some(w)),
+            Ok(w) => {
+                w.set_merge_policy(Box::new(merge::BoundedMerges::default()));
+                Ok(Some(w))
+            }
             Err(tantivy::TantivyError::LockFailure(
                 tantivy::directory::error::LockError::LockBusy,
                 _,

@@ -166,6 +166,7 @@ fn demo_serves_the_ui_until_interrupted() {
         .args(["--data-dir"])
         .arg(env.data_dir())
         .args(["demo", "--days", "1", "--machines", "2"])
+        .env("TMPDIR", env.dir.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()

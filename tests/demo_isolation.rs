@@ -76,6 +76,7 @@ fn the_demo_ignores_privtrail_data_dir_and_privtrail_config() {
         &[
             ("PRIVTRAIL_DATA_DIR", env.data_dir().as_path()),
             ("PRIVTRAIL_CONFIG", config.as_path()),
+            ("TMPDIR", env.dir.path()),
         ],
         &[],
     );
@@ -107,7 +108,10 @@ fn a_typed_data_dir_must_be_new_empty_or_a_previous_demos() {
     let env = Env::new();
     real_setup(&env);
     let before = listing(&env.data_dir());
-    let out = demo(&[], &["--data-dir", env.data_dir().to_str().unwrap()]);
+    let out = demo(
+        &[("TMPDIR", env.dir.path())],
+        &["--data-dir", env.data_dir().to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("refusing to run the demo"), "{stderr}");
@@ -117,7 +121,10 @@ fn a_typed_data_dir_must_be_new_empty_or_a_previous_demos() {
     let mine = env.dir.path().join("demo-data");
     std::fs::create_dir(&mine).unwrap();
     for round in 0..2 {
-        let out = demo(&[], &["--data-dir", mine.to_str().unwrap()]);
+        let out = demo(
+            &[("TMPDIR", env.dir.path())],
+            &["--data-dir", mine.to_str().unwrap()],
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),

@@ -238,7 +238,10 @@ fn reviewer_path_through_the_web_ui() {
     let data = dir.path().join("data");
     // The demo's store: a simulated estate and tenant, collected, judged.
     let (out, err, ok) = run_bounded(
-        bin().args(["demo", "--no-serve", "--data-dir"]).arg(&data),
+        bin()
+            .args(["demo", "--no-serve", "--data-dir"])
+            .arg(&data)
+            .env("TMPDIR", dir.path()),
         Duration::from_secs(600),
     );
     assert!(ok, "demo failed:\n{out}\n{err}");

@@ -34,13 +34,16 @@ impl Env {
         self.dir.path().join("data")
     }
 
-    /// Runs privtrail with `--data-dir` set to this environment's store.
+    /// Runs privtrail with `--data-dir` set to this environment's store, and its temporary folder
+    /// inside this environment's: what a command keeps there (the demo keeps its simulated events
+    /// for the user to look at) goes with the test's folder.
     pub fn run(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_privtrail"))
             .arg("--data-dir")
             .arg(self.data_dir())
             .args(args)
             .env_remove("PRIVTRAIL_CONFIG")
+            .env("TMPDIR", self.dir.path())
             .output()
             .unwrap()
     }

@@ -194,3 +194,25 @@ fn an_index_of_another_version_is_left_to_the_writer() {
     drop(Store::open(dir.path()).unwrap());
     assert_eq!(snapshot(&Store::open_reader(dir.path()).unwrap()), before);
 }
+
+/// A writer that goes lets the merges its commits started finish and commits them (tantivy's own
+/// drop would let them run on unjoined and throw their result away): four commits of one size
+/// make one merge (`BoundedMerges`), so the closed index holds one segment.
+#[test]
+fn a_closed_writer_leaves_its_merges_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    {
+        let mut w = store.writer().unwrap();
+        for k in 0..4u64 {
+            let events: Vec<_> = (k * 50 + 1..=k * 50 + 50)
+                .map(|i| win_event(i, "2024-05-01T10:00:00Z"))
+                .collect();
+            w.write_batch(&events, &[]).unwrap();
+            w.commit().unwrap();
+        }
+    }
+    let index = tantivy::Index::open_in_dir(dir.path().join("index")).unwrap();
+    assert_eq!(index.searchable_segment_ids().unwrap().len(), 1);
+    assert_eq!(store.count(&req("*")).unwrap(), 200);
+}

@@ -81,7 +81,7 @@ impl Indexer {
         let handle = std::thread::Builder::new()
             .name("privtrail-indexer".into())
             .spawn(move || {
-                let mut worker = Worker {
+                let worker = Worker {
                     writer,
                     state,
                     last_seq,
@@ -230,7 +230,7 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(&mut self, rx: Receiver<Msg>) -> Result<(), StoreError> {
+    fn run(mut self, rx: Receiver<Msg>) -> Result<(), StoreError> {
         loop {
             match rx.recv_timeout(TICK) {
                 Ok(Msg::Docs { docs, last_seq }) => {
@@ -284,7 +284,17 @@ impl Worker {
                         self.commit()?;
                     }
                 }
-                Err(RecvTimeoutError::Disconnected) => return self.commit(),
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.commit()?;
+                    // The merges that commits started finish and are committed before the
+                    // writer goes (dropped, tantivy would let them run on, unjoined, into a
+                    // folder that may be gone, and throw their work away). `BoundedMerges`
+                    // keeps that wait short: no merge holds more than ~4M documents.
+                    return self
+                        .writer
+                        .wait_merging_threads()
+                        .map_err(StoreError::index(&self.state.dir, "finish merging"));
+                }
             }
         }
     }

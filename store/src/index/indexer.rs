@@ -293,7 +293,7 @@ impl Worker {
                     return self
                         .writer
                         .wait_merging_threads()
-                        .map_err(StoreError::index(&self.state.dir, "finish merging"));
+                        .map_err(StoreError::index(&self.state.dir, "finish merges"));
                 }
             }
         }
